@@ -1,0 +1,60 @@
+"""郑州技术交易市场 — the web application."""
+import logging
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .config import ROOT, Config
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    cfg = config if isinstance(config, Config) else Config()
+    app.config.from_object(cfg)
+    if isinstance(config, dict):
+        app.config.update(config)
+    os.makedirs(app.config["DATA_DIR"], exist_ok=True)
+    _configure_logging(app)
+
+    from .extensions import csrf, db, login_manager, migrate
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "market" / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "warning"
+
+    from . import models  # noqa: F401  (registers the tables)
+    from .blueprints import register_blueprints
+    from .errors import register_error_handlers
+    from .cli import register_commands
+    from .templating import register_template_helpers
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    if not app.logger.handlers or app.debug:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        app.logger.handlers[:] = [handler]
+    app.logger.setLevel(level)
+    app.logger.propagate = False
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite: write-ahead log, enforced foreign keys, wait instead of failing on a busy database."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()

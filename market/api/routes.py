@@ -1,0 +1,144 @@
+"""JSON API (v1). Reads are public (private fields need rights); writes need a Bearer token."""
+import hashlib
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import abort, g, jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..errors import json_error
+from ..extensions import csrf, db
+from ..models import User
+from ..services import listings, reference
+from ..services.schema import ValidationError
+from . import bp
+
+csrf.exempt(bp)
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def serialize(listing, private: bool) -> dict:
+    kind = listings.kind_of(listing)
+    out = {"id": listing.id, "kind": kind.name, "status": listing.status, "org": listing.org.name,
+           "org_region": listing.org.region,
+           "published_at": _jsonable(listing.published_at), "expires_at": _jsonable(listing.expires_at)}
+    for f in kind.fields:
+        if f.private and not private:
+            continue
+        out[f.name] = _jsonable(getattr(listing, f.name))
+    return out
+
+
+@bp.before_request
+def authenticate():
+    g.api_user = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+        user = db.session.scalar(select(User).where(User.api_token_hash == digest))
+        if user is None or not user.active:
+            return json_error(401, "invalid_token", "API 令牌无效或已停用")
+        g.api_user = user
+    elif current_user.is_authenticated and request.method == "GET":
+        g.api_user = current_user._get_current_object()
+    if request.method != "GET" and g.api_user is None:
+        return json_error(401, "token_required", "写操作需要在 Authorization 头中提供 Bearer 令牌")
+    return None
+
+
+@bp.errorhandler(ValidationError)
+def validation_failed(e):
+    db.session.rollback()
+    return json_error(422, "validation_failed", "提交的数据有误", e.errors)
+
+
+def _kind(kind_name: str) -> listings.ListingKind:
+    kinds = {"achievements": listings.ACHIEVEMENT, "needs": listings.NEED}
+    if kind_name not in kinds:
+        abort(404)
+    return kinds[kind_name]
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(json_error(400, "invalid_json", "请求体应为 JSON 对象"))
+    return data
+
+
+@bp.get("/taxonomies")
+def taxonomies():
+    v = reference.vocab()
+    return jsonify({"names": v.names, "chain_children": v.chain_children})
+
+
+@bp.get("/<kind_name>")
+def list_(kind_name):
+    kind = _kind(kind_name)
+    f = listings.Filters.from_args(request.args)
+    per_page = min(max(request.args.get("per_page", 20, type=int), 1), 100)
+    page = listings.browse(kind, f, max(request.args.get("page", 1, type=int), 1), per_page)
+    user = g.api_user
+    return jsonify({"items": [serialize(x, listings.can_see_private(user, x)) for x in page.items],
+                    "page": page.page, "pages": page.pages, "total": page.total})
+
+
+def _get(kind, listing_id):
+    listing = db.session.get(kind.model, listing_id)
+    if listing is None or not listings.can_view(g.api_user, listing):
+        abort(json_error(404, "not_found", f"{kind.label}不存在"))
+    return listing
+
+
+@bp.get("/<kind_name>/<int:listing_id>")
+def get(kind_name, listing_id):
+    kind = _kind(kind_name)
+    listing = _get(kind, listing_id)
+    return jsonify(serialize(listing, listings.can_see_private(g.api_user, listing)))
+
+
+@bp.post("/<kind_name>")
+def create(kind_name):
+    kind = _kind(kind_name)
+    if not listings.can_post(g.api_user, kind):
+        return json_error(403, "forbidden", f"您的角色不能发布{kind.label}")
+    data = _body()
+    listing = listings.create(kind, data, g.api_user, org_id=data.get("org_id"),
+                              publish=bool(data.get("publish")))
+    db.session.commit()
+    return jsonify(serialize(listing, True)), 201
+
+
+@bp.patch("/<kind_name>/<int:listing_id>")
+def update(kind_name, listing_id):
+    kind = _kind(kind_name)
+    listing = _get(kind, listing_id)
+    if not listings.can_edit(g.api_user, listing):
+        return json_error(403, "forbidden", "只有发布者或管理员可以修改")
+    listings.update(listing, _body(), g.api_user)
+    db.session.commit()
+    return jsonify(serialize(listing, True))
+
+
+@bp.post("/<kind_name>/<int:listing_id>/<action>")
+def act(kind_name, listing_id, action):
+    kind = _kind(kind_name)
+    listing = _get(kind, listing_id)
+    if not listings.can_edit(g.api_user, listing):
+        return json_error(403, "forbidden", "只有发布者或管理员可以操作")
+    if action == "publish":
+        listings.publish_listing(listing, g.api_user)
+    elif action == "archive":
+        listings.archive_listing(listing, g.api_user)
+    else:
+        abort(404)
+    db.session.commit()
+    return jsonify(serialize(listing, True))

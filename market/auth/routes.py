@@ -1,0 +1,71 @@
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from ..extensions import db, login_manager
+from ..models import Organisation, User
+from ..services import accounts, reference, rules
+from ..services.schema import ValidationError
+from . import bp
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("main.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    error = None
+    if request.method == "POST":
+        try:
+            user = accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""),
+                                         request.remote_addr or "")
+        except accounts.LoginThrottled as e:
+            db.session.commit()
+            return render_template("auth/login.html", error=str(e)), 429
+        db.session.commit()
+        if user:
+            login_user(user, remember=request.form.get("remember") == "on")
+            flash(f"欢迎，{user.display_name}", "success")
+            return redirect(_safe_next(request.args.get("next")))
+        error = "用户名或密码不正确"
+    return render_template("auth/login.html", error=error), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash("已退出登录", "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    errors, values = {}, {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            user = accounts.register(values)
+            db.session.commit()
+            login_user(user)
+            flash("注册成功", "success")
+            return redirect(url_for("account.dashboard"))
+        except ValidationError as e:
+            db.session.rollback()
+            errors = e.errors
+    orgs = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
+    return render_template("auth/register.html", errors=errors, values=values, orgs=orgs,
+                           org_kinds=reference.vocab().names.get("org_kind", []),
+                           regions=rules.zhengzhou_districts()), (400 if errors else 200)

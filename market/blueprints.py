@@ -1,0 +1,17 @@
+def register_blueprints(app):
+    from .account import bp as account_bp
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .listings import bp as listings_bp
+    from .main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(account_bp, url_prefix="/me")
+    app.register_blueprint(listings_bp, name="achievements", url_prefix="/achievements",
+                           url_defaults={"kind_name": "achievement"})
+    app.register_blueprint(listings_bp, name="needs", url_prefix="/needs",
+                           url_defaults={"kind_name": "need"})
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")

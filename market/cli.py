@@ -1,0 +1,91 @@
+"""Command line: `market setup`, `market serve`, `market expire`, … (also `flask --app market …`)."""
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
+
+from .extensions import db
+
+
+def init_db() -> None:
+    """Apply every migration and seed the reference taxonomies (safe to repeat)."""
+    upgrade()
+    from .services import reference
+    reference.seed_taxonomies()
+    db.session.commit()
+
+
+def register_commands(app):
+    @app.cli.command("init-db")
+    @with_appcontext
+    def init_db_cmd():
+        """Create or upgrade the database schema and seed the taxonomies."""
+        init_db()
+        click.echo(f"database ready: {_safe_url()}")
+
+    @app.cli.command("seed-demo")
+    @with_appcontext
+    def seed_demo_cmd():
+        """Load the demo organisations, stations, accounts and listings (idempotent)."""
+        from .services import demo
+        demo.load(log=click.echo)
+        db.session.commit()
+
+    @app.cli.command("setup")
+    @click.option("--demo/--no-demo", default=False, help="also load the demo data")
+    @with_appcontext
+    def setup_cmd(demo):
+        """Everything a fresh checkout needs before serving: schema, taxonomies, demo data."""
+        init_db()
+        click.echo(f"database ready: {_safe_url()}")
+        if demo:
+            from .services import demo as demo_data
+            demo_data.load(log=click.echo)
+            db.session.commit()
+
+    @app.cli.command("serve")
+    @click.option("--host", default="127.0.0.1")
+    @click.option("--port", default=5000, type=int)
+    @click.option("--threads", default=8, type=int)
+    def serve_cmd(host, port, threads):
+        """Serve the marketplace with waitress."""
+        from waitress import serve
+        from .services import demo
+        click.echo(f"郑州技术交易市场 running at http://{host}:{port}")
+        click.echo("demo logins (password for all: %s):" % demo.DEMO_PASSWORD)
+        for label, username, _ in demo.logins():
+            click.echo(f"  {label:<6} {username}")
+        serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+
+    @app.cli.command("expire")
+    @with_appcontext
+    def expire_cmd():
+        """Take expired listings down and tell owners whose listings expire soon (run daily)."""
+        from .services import listings
+        counts = listings.expire_due()
+        sent = listings.notify_expiring()
+        db.session.commit()
+        click.echo(f"expired: {counts}; expiry notices sent: {sent}")
+
+    @app.cli.command("create-admin")
+    @click.argument("username")
+    @click.password_option()
+    @with_appcontext
+    def create_admin_cmd(username, password):
+        """Create an administrator account."""
+        from .models import Role, User
+        user = User(username=username, display_name=username, role=Role.admin.value)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        click.echo(f"admin {username} created")
+
+
+def _safe_url() -> str:
+    return db.engine.url.render_as_string(hide_password=True)
+
+
+def main():
+    from . import create_app
+    cli = FlaskGroup(create_app=create_app, add_default_commands=True)
+    cli(prog_name="market")

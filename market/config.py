@@ -1,0 +1,64 @@
+"""Configuration from the environment.
+
+Everything the app writes (database, secret key, model, indexes, uploads) lives under one data
+folder, ``MARKET_DATA_DIR`` (default ``data/var`` in the checkout).
+"""
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = ROOT / "data" / "reference"
+DEMO_DIR = ROOT / "data" / "demo"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("MARKET_DATA_DIR") or ROOT / "data" / "var").resolve()
+
+
+def _secret_key(folder: Path) -> str:
+    """The key from the environment, else one generated on first run and kept in the data folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class Config:
+    def __init__(self, folder: Path | None = None):
+        folder = folder or data_dir()
+        self.DATA_DIR = str(folder)
+        self.SECRET_KEY = _secret_key(folder)
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'market.db'}"
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.MODEL_DIR = os.environ.get("MARKET_MODEL_DIR") or str(folder / "models" / "multilingual-e5-small")
+        self.INDEX_DIR = os.environ.get("MARKET_INDEX_DIR") or str(folder / "index")
+        self.UPLOAD_DIR = str(folder / "uploads")
+        self.EMBED_CACHE = str(folder / "cache" / "embeddings.sqlite")
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.PAGE_SIZE = 20
+        self.LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+        self.LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+        self.EXPIRY_NOTICE_DAYS = 30
+        self.ACHIEVEMENT_LIFETIME_DAYS = 365
+        self.MATCHING_ENABLED = os.environ.get("MARKET_MATCHING", "1") != "0"
+
+
+class TestingConfig(Config):
+    """Everything in a temporary folder; the model folder stays shared so it is converted once."""
+
+    def __init__(self, tmp_dir: Path, database_url: str | None = None):
+        super().__init__(tmp_dir)
+        self.TESTING = True
+        self.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{tmp_dir / 'test.db'}"
+        self.MODEL_DIR = os.environ.get("MARKET_MODEL_DIR") or str(data_dir() / "models" / "multilingual-e5-small")
+        self.MATCHING_ENABLED = False

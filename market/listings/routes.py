@@ -1,0 +1,116 @@
+"""成果库 and 问题库: one blueprint registered twice (/achievements, /needs)."""
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Organisation
+from ..services import listings, reference
+from ..services.schema import ValidationError
+from ..web import form_data, get_or_404, page_arg
+from . import bp
+
+
+@bp.url_value_preprocessor
+def pull_kind(endpoint, values):
+    g.kind = listings.KINDS[values.pop("kind_name")]
+
+
+def _ctx(**extra):
+    v = reference.vocab()
+    return {"kind": g.kind, "vocab": v,
+            "regions": listings.region_choices(), "bp": request.blueprint, **extra}
+
+
+@bp.route("/")
+def browse():
+    f = listings.Filters.from_args(request.args)
+    page = listings.browse(g.kind, f, page_arg())
+    return render_template("listings/browse.html", **_ctx(page=page, filters=f,
+                                                          terms=listings.keyword_terms(f.q)))
+
+
+@bp.route("/<int:listing_id>")
+def detail(listing_id):
+    listing = get_or_404(g.kind.model, listing_id)
+    if not listings.can_view(current_user, listing):
+        abort(404)
+    return render_template("listings/detail.html", **_ctx(
+        listing=listing, private=listings.can_see_private(current_user, listing),
+        editable=listings.can_edit(current_user, listing),
+        expiring=listings.expiring_soon(listing)))
+
+
+def _client_orgs():
+    if current_user.has_role(g.kind.author_role):
+        return []
+    return db.session.scalars(select(Organisation).where(Organisation.kind.in_(g.kind.org_kinds))
+                              .order_by(Organisation.name)).all()
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    if not listings.can_post(current_user, g.kind):
+        abort(403, f"只有{g.kind.author_role.label}、技术经纪人和管理员可以发布{g.kind.label}")
+    errors, values = {}, {}
+    if request.method == "POST":
+        values = form_data(g.kind.fields, request.form)
+        try:
+            listing = listings.create(g.kind, values, current_user, org_id=request.form.get("org_id"),
+                                      publish=request.form.get("action") == "publish")
+            db.session.commit()
+            flash(f"{g.kind.label}已{'发布' if listing.is_published else '保存为草稿'}", "success")
+            return redirect(url_for(".detail", listing_id=listing.id))
+        except ValidationError as e:
+            db.session.rollback()
+            errors = e.errors
+        values["org_id"] = request.form.get("org_id")
+    return render_template("listings/form.html", **_ctx(errors=errors, values=values, listing=None,
+                                                        client_orgs=_client_orgs())), (400 if errors else 200)
+
+
+@bp.route("/<int:listing_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(listing_id):
+    listing = get_or_404(g.kind.model, listing_id)
+    if not listings.can_edit(current_user, listing):
+        abort(403, "只有发布者或管理员可以修改")
+    errors = {}
+    values = {f.name: getattr(listing, f.name) for f in g.kind.fields}
+    if request.method == "POST":
+        values = form_data(g.kind.fields, request.form)
+        try:
+            listings.update(listing, values, current_user)
+            if request.form.get("action") == "publish":
+                listings.publish_listing(listing, current_user)
+            db.session.commit()
+            flash("修改已保存", "success")
+            return redirect(url_for(".detail", listing_id=listing.id))
+        except ValidationError as e:
+            db.session.rollback()
+            errors = e.errors
+    return render_template("listings/form.html", **_ctx(errors=errors, values=values, listing=listing,
+                                                        client_orgs=[])), (400 if errors else 200)
+
+
+@bp.route("/<int:listing_id>/publish", methods=["POST"])
+@login_required
+def publish(listing_id):
+    listing = get_or_404(g.kind.model, listing_id)
+    if not listings.can_edit(current_user, listing):
+        abort(403)
+    listings.publish_listing(listing, current_user)
+    db.session.commit()
+    flash(f"{g.kind.label}已发布", "success")
+    return redirect(url_for(".detail", listing_id=listing.id))
+
+
+@bp.route("/<int:listing_id>/archive", methods=["POST"])
+@login_required
+def archive(listing_id):
+    listing = get_or_404(g.kind.model, listing_id)
+    listings.archive_listing(listing, current_user)
+    db.session.commit()
+    flash(f"{g.kind.label}已归档，不再公开展示", "info")
+    return redirect(url_for(".detail", listing_id=listing.id))

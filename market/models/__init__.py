@@ -1,0 +1,12 @@
+"""Database models, one module per area."""
+from .base import utcnow
+from .reference import Term
+from .org import Organisation, Station
+from .user import LoginAttempt, Role, User
+from .listing import Achievement, ListingStatus, Need
+from .notification import Notification
+
+__all__ = [
+    "utcnow", "Term", "Organisation", "Station", "LoginAttempt", "Role", "User",
+    "Achievement", "ListingStatus", "Need", "Notification",
+]

@@ -1,0 +1,86 @@
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .base import Model, TimestampMixin, utcnow
+from .org import Organisation, Station
+
+
+class Role(str, enum.Enum):
+    researcher = "researcher"
+    enterprise = "enterprise"
+    broker = "broker"
+    registrar = "registrar"
+    admin = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.researcher: "科研人员", Role.enterprise: "企业用户", Role.broker: "技术经纪人",
+    Role.registrar: "登记员", Role.admin: "管理员",
+}
+SELF_SERVICE_ROLES = (Role.researcher, Role.enterprise)
+PASSWORD_METHOD = "scrypt"  # tests lower the cost; production keeps werkzeug's default
+
+
+class User(UserMixin, TimestampMixin, Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20), default=Role.researcher.value)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    org: Mapped[Organisation | None] = relationship()
+    station: Mapped[Station | None] = relationship(back_populates="brokers")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def has_role(self, *roles: Role | str) -> bool:
+        return self.role in {Role(r).value for r in roles}
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin.value
+
+    @property
+    def is_staff(self) -> bool:
+        """Brokers and admins see every listing's private fields."""
+        return self.role in (Role.broker.value, Role.admin.value)
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
+
+
+class LoginAttempt(Model):
+    __tablename__ = "login_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), index=True)
+    ip: Mapped[str] = mapped_column(String(45))
+    ok: Mapped[bool] = mapped_column(default=False)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

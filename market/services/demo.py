@@ -1,0 +1,109 @@
+"""The demo marketplace: organisations, stations, one account per role and per organisation, listings.
+
+Loading is idempotent: what is already there (by name, username or ext_id) is left alone.
+"""
+import json
+import random
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..config import DEMO_DIR
+from ..extensions import db
+from ..models import Organisation, Role, Station, User, utcnow
+from . import listings, reference
+
+DEMO_PASSWORD = "demo1234"
+DEMO_LOGINS = {
+    Role.researcher: "researcher",
+    Role.enterprise: "enterprise",
+    Role.broker: "broker",
+    Role.registrar: "registrar",
+    Role.admin: "admin",
+}
+
+
+def _read_jsonl(folder: Path) -> list[dict]:
+    rows = []
+    for path in sorted(folder.glob("*.jsonl")):
+        with open(path, encoding="utf-8") as f:
+            rows += [json.loads(line) for line in f if line.strip()]
+    return rows
+
+
+def _user(username: str, display: str, role: Role, org: Organisation | None, station: Station | None = None):
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, display_name=display, role=role.value, org=org, station=station)
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+    return user
+
+
+def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
+    reference.seed_taxonomies()
+    orgs = {o.name: o for o in db.session.scalars(select(Organisation))}
+    for row in json.loads((folder / "organisations.json").read_text(encoding="utf-8")):
+        if row["name"] not in orgs:
+            org = Organisation(name=row["name"], kind=row["kind"], region=row["region"],
+                               credit_code=row.get("credit_code"))
+            db.session.add(org)
+            orgs[org.name] = org
+    stations = {s.code: s for s in db.session.scalars(select(Station))}
+    for row in json.loads((folder / "stations.json").read_text(encoding="utf-8")):
+        if row["code"] not in stations:
+            st = Station(code=row["code"], name=row["name"], host=orgs[row["host"]], region=row["region"],
+                         is_hall=row.get("is_hall", False), districts=row.get("districts", []))
+            db.session.add(st)
+            stations[st.code] = st
+    db.session.flush()
+
+    market_org = orgs["郑州技术交易市场有限公司"]
+    _user("admin", "系统管理员", Role.admin, market_org)
+    _user("registrar", "王登记", Role.registrar, market_org)
+    for i, (code, st) in enumerate(sorted(stations.items())):
+        _user(f"broker.{code.lower()}", f"{st.name[:6]}经纪人", Role.broker, st.host, st)
+    _user("broker", "李经纪", Role.broker, stations["ZZU"].host, stations["ZZU"])
+    owners = {}
+    for i, org in enumerate(sorted(orgs.values(), key=lambda o: o.name)):
+        if org.is_research or org.is_enterprise:
+            role = Role.researcher if org.is_research else Role.enterprise
+            owners[org.name] = _user(f"{role.value}{i:02d}", f"{org.name[:8]}联系人", role, org)
+    owners["郑州大学"] = _user("researcher", "张研究", Role.researcher, orgs["郑州大学"])
+    owners["郑州中原盾构装备有限公司"] = _user("enterprise", "赵企业", Role.enterprise,
+                                              orgs["郑州中原盾构装备有限公司"])
+    db.session.flush()
+
+    rng = random.Random(2026)
+    counts = {}
+    for kind, sub in ((listings.ACHIEVEMENT, "achievements"), (listings.NEED, "needs")):
+        existing = set(db.session.scalars(select(kind.model.ext_id)))
+        added = 0
+        for row in _read_jsonl(folder / sub):
+            if row["ext_id"] in existing:
+                continue
+            listing = listings.create(kind, _listing_values(kind, row), owners[row["org"]], publish=True,
+                                      ext_id=row["ext_id"],
+                                      station_id=stations[row["station"]].id if row.get("station") else None)
+            listing.published_at = utcnow() - timedelta(days=rng.randint(1, 300), minutes=rng.randint(0, 1440))
+            added += 1
+        counts[kind.name] = added
+    db.session.flush()
+    log(f"demo: {counts['achievement']} 成果, {counts['need']} 需求 added")
+    return counts
+
+
+def _listing_values(kind: listings.ListingKind, row: dict) -> dict:
+    values = {f.name: row.get(f.name) for f in kind.fields if f.name in row}
+    contact = row.get("contact") or {}
+    values.update(contact_name=contact.get("name"), contact_phone=contact.get("phone"),
+                  contact_email=contact.get("email"))
+    if kind is listings.NEED:
+        challenge = row.get("challenge") or {}
+        values.update(challenge_reward=challenge.get("reward"), challenge_deadline=challenge.get("deadline"))
+    return values
+
+
+def logins() -> list[tuple[str, str, str]]:
+    return [(role.label, username, DEMO_PASSWORD) for role, username in DEMO_LOGINS.items()]

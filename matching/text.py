@@ -1,0 +1,58 @@
+"""Chinese tokenisation: one jieba.Tokenizer of our own with the domain user dictionary."""
+import re
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+
+DICT_DIR = Path(__file__).resolve().parent.parent / "data" / "dict"
+_WORD = re.compile(r"[\w\u4e00-\u9fff]")
+_ASCII_TOKEN = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
+
+
+class Tokenizer:
+    """Segments Chinese text for keyword search and BM25; thread-safe after the first call."""
+
+    def __init__(self, user_dict: Path | None = DICT_DIR / "domain.txt",
+                 stopwords: Path | None = DICT_DIR / "stopwords.txt"):
+        self._jieba = jieba.Tokenizer()
+        self._user_dict = user_dict
+        self._ready = False
+        self._lock = threading.Lock()
+        self.stopwords = set()
+        if stopwords and stopwords.exists():
+            self.stopwords = {w.strip() for w in stopwords.read_text(encoding="utf-8").splitlines() if w.strip()}
+
+    def _init(self) -> None:
+        with self._lock:
+            if not self._ready:
+                self._jieba.initialize()
+                if self._user_dict and self._user_dict.exists():
+                    self._jieba.load_userdict(str(self._user_dict))
+                self._ready = True
+
+    def tokens(self, text: str, for_search: bool = True) -> list[str]:
+        """Lower-cased terms without punctuation and stopwords; ``for_search`` adds sub-words."""
+        if not self._ready:
+            self._init()
+        cut = self._jieba.cut_for_search if for_search else self._jieba.cut
+        out = []
+        for tok in cut(text.lower()):
+            tok = tok.strip()
+            if not tok or tok in self.stopwords or not _WORD.search(tok):
+                continue
+            if tok.isascii() and not _ASCII_TOKEN.fullmatch(tok):
+                continue
+            out.append(tok)
+        return out
+
+    def add_word(self, word: str) -> None:
+        if not self._ready:
+            self._init()
+        self._jieba.add_word(word)
+
+
+@lru_cache(maxsize=1)
+def default_tokenizer() -> Tokenizer:
+    return Tokenizer()

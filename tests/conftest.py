@@ -1,0 +1,143 @@
+"""Fixtures: a fresh database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is set)."""
+import os
+import re
+
+import pytest
+from sqlalchemy import MetaData
+
+from market import create_app
+from market.config import TestingConfig
+from market.extensions import db
+from market.models import Organisation, Role, Station, User
+from market.models import user as user_model
+from market.services import reference
+from market.services.rules import credit_code_check_digit
+
+PASSWORD = "secret-pass-1"
+user_model.PASSWORD_METHOD = "pbkdf2:sha256:1000"
+
+
+def drop_everything():
+    meta = MetaData()
+    meta.reflect(bind=db.engine)
+    meta.drop_all(bind=db.engine)
+
+
+@pytest.fixture
+def app(tmp_path):
+    url = os.environ.get("TEST_DATABASE_URL")
+    app = create_app(TestingConfig(tmp_path, database_url=url))
+    with app.app_context():
+        if url:
+            drop_everything()
+        db.create_all()
+        reference.seed_taxonomies()
+        db.session.commit()
+        yield app
+        db.session.remove()
+        if url:
+            drop_everything()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def credit_code(region="410105", body="MA44X7Y0L"):
+    first = "91" + region + body
+    return first + credit_code_check_digit(first)
+
+
+class Factory:
+    def __init__(self):
+        self.n = 0
+
+    def org(self, kind="高校", name=None, region="410105"):
+        self.n += 1
+        org = Organisation(name=name or f"测试单位{self.n}", kind=kind, region=region)
+        db.session.add(org)
+        db.session.flush()
+        return org
+
+    def user(self, role=Role.researcher, org=None, station=None, username=None):
+        self.n += 1
+        if org is None and role in (Role.researcher, Role.enterprise):
+            org = self.org("高校" if role is Role.researcher else "民营企业")
+        if station is None and role is Role.broker:
+            station = self.station()
+        user = User(username=username or f"{Role(role).value}{self.n}", display_name=f"用户{self.n}",
+                    role=Role(role).value, org=org, station=station)
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    def station(self, districts=("410105",)):
+        self.n += 1
+        host = self.org("服务机构")
+        st = Station(code=f"ST{self.n}", name=f"测试驿站{self.n}", host=host, region="410105",
+                     districts=list(districts))
+        db.session.add(st)
+        db.session.flush()
+        return st
+
+
+@pytest.fixture
+def make(app):
+    return Factory()
+
+
+def csrf_from(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "page has no CSRF token"
+    return m.group(1)
+
+
+def post_form(client, url, data, token_page=None):
+    """POST like a browser: fetch a page for the CSRF token first."""
+    page = client.get(token_page or url)
+    return client.post(url, data={**data, "csrf_token": csrf_from(page.get_data(as_text=True))})
+
+
+def login(client, user, password=PASSWORD):
+    resp = post_form(client, "/auth/login", {"username": user.username, "password": password})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return resp
+
+
+ACHIEVEMENT = {
+    "title": "梯度硬质合金盾构滚刀刀圈",
+    "summary": "针对硬岩掘进中滚刀刀圈磨损快、崩刃多的问题，研制成分梯度硬质合金刀圈，表层硬度HRC62，芯部韧性提高40%。",
+    "detail": "刀圈采用WC-Co梯度烧结，渗碳温度1380℃，保温45 min。",
+    "keywords": "盾构、滚刀、硬质合金",
+    "field": "先进制造",
+    "chain": "盾构及工程装备",
+    "maturity": "中试",
+    "trl": "6",
+    "ip": "发明专利:ZL202110356789.4",
+    "transfer_modes": ["转让", "许可"],
+    "price_min": "50万",
+    "price_max": "200万",
+    "contact_name": "张工",
+    "contact_phone": "0371-67781234",
+    "contact_email": "zhang@demo.zztm.cn",
+}
+
+NEED = {
+    "title": "硬岩段盾构滚刀换刀频繁",
+    "statement": "在花岗岩地层掘进时，滚刀平均每掘进30米需更换一次，停机换刀占总工期20%，急需耐磨抗冲击刀具。",
+    "detail": "目前使用进口刀圈，单价1.2万元，年用量3000把。",
+    "indicators": "单刀掘进里程≥150 m；崩刃率≤2%",
+    "keywords": "盾构、滚刀、耐磨",
+    "field": "先进制造",
+    "chain": "盾构及工程装备",
+    "bottleneck": True,
+    "budget_min": "100万",
+    "budget_max": "300万",
+    "coop_modes": ["合作开发"],
+    "wanted_maturity": "中试",
+    "contact_name": "赵经理",
+    "contact_phone": "13803711234",
+}
