@@ -1,10 +1,13 @@
 """Chinese tokenisation: one jieba.Tokenizer of our own with the domain user dictionary."""
+import logging
 import re
 import threading
 from functools import lru_cache
 from pathlib import Path
 
 import jieba
+
+jieba.setLogLevel(logging.WARNING)
 
 DICT_DIR = Path(__file__).resolve().parent.parent / "data" / "dict"
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
@@ -56,3 +59,8 @@ class Tokenizer:
 @lru_cache(maxsize=1)
 def default_tokenizer() -> Tokenizer:
     return Tokenizer()
+
+
+def listing_terms(tokenizer: Tokenizer, title: str, text: str, keywords=(), org: str = "", extra: str = "") -> list[str]:
+    """The keyword-index terms of a listing, in first-seen order (the web app and evaluation agree)."""
+    return list(dict.fromkeys(tokenizer.tokens(" ".join([title, text, " ".join(keywords), org, extra]))))

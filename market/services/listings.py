@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import or_, select
 
-from matching.text import default_tokenizer
+from matching.text import default_tokenizer, listing_terms
 
 from ..extensions import db
 from ..models import Achievement, ListingStatus, Need, Notification, Organisation, Role, User, utcnow
@@ -171,12 +171,10 @@ def validate(kind: ListingKind, raw: dict, partial: bool = False, today: date | 
 
 
 def search_text(kind: ListingKind, listing) -> str:
-    parts = [listing.title, getattr(listing, kind.text_field), " ".join(listing.keywords or []),
-             listing.org.name if listing.org else ""]
-    if kind is NEED:
-        parts.append(listing.indicators or "")
-    tokens = default_tokenizer().tokens(" ".join(parts))
-    return " " + " ".join(dict.fromkeys(tokens)) + " "
+    terms = listing_terms(default_tokenizer(), listing.title, getattr(listing, kind.text_field),
+                          listing.keywords or [], listing.org.name if listing.org else "",
+                          (listing.indicators or "") if kind is NEED else "")
+    return " " + " ".join(terms) + " "
 
 
 # ---- use cases ----------------------------------------------------------------------------

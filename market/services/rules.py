@@ -88,9 +88,9 @@ def normalise_patent_number(number: str) -> str | None:
 
 def check_ip_number(ip_type: str, number: str) -> str | None:
     """Patent numbers carry a type digit and a mod-11 check digit; copyrights a fixed pattern."""
-    number = number.strip()
+    number = (number or "").strip()
     if not number:
-        return f"请填写{ip_type}的编号"
+        return None if ip_type == "技术秘密" else f"请填写{ip_type}的编号"
     if ip_type in ("发明专利", "实用新型", "外观设计"):
         norm = normalise_patent_number(number)
         if not norm:

@@ -83,7 +83,7 @@ def _parse_ip(value) -> list[dict]:
     for item in items:
         if not isinstance(item, dict):
             raise ValueError("知识产权每项应包含类型和编号")
-        out.append({"type": str(item.get("type", "")).strip(), "number": str(item.get("number", "")).strip()})
+        out.append({"type": str(item.get("type") or "").strip(), "number": str(item.get("number") or "").strip()})
     return out
 
 
