@@ -5,6 +5,7 @@ def register_blueprints(app):
     from .auth import bp as auth_bp
     from .listings import bp as listings_bp
     from .main import bp as main_bp
+    from .matches import bp as matches_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -13,5 +14,6 @@ def register_blueprints(app):
                            url_defaults={"kind_name": "achievement"})
     app.register_blueprint(listings_bp, name="needs", url_prefix="/needs",
                            url_defaults={"kind_name": "need"})
+    app.register_blueprint(matches_bp, url_prefix="/matching")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

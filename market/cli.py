@@ -1,4 +1,6 @@
 """Command line: `market setup`, `market serve`, `market expire`, … (also `flask --app market …`)."""
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
@@ -35,13 +37,50 @@ def register_commands(app):
     @click.option("--demo/--no-demo", default=False, help="also load the demo data")
     @with_appcontext
     def setup_cmd(demo):
-        """Everything a fresh checkout needs before serving: schema, taxonomies, demo data."""
+        """Everything a fresh checkout needs before serving: schema, taxonomies, demo data,
+        the converted model and the indexes. Safe to repeat; fast when nothing changed."""
         init_db()
         click.echo(f"database ready: {_safe_url()}")
         if demo:
             from .services import demo as demo_data
             demo_data.load(log=click.echo)
             db.session.commit()
+        if current_app.config["MATCHING_ENABLED"]:
+            prepare_matching()
+
+    index = click.Group("index", help="The FAISS/keyword indexes of 成果库 and 问题库.")
+    app.cli.add_command(index)
+
+    @index.command("rebuild")
+    @with_appcontext
+    def index_rebuild():
+        """Rebuild both indexes from the database (embeddings come from the cache when known)."""
+        from .services import matching
+        for report in matching.sync_all(rebuild=True):
+            click.echo(str(report))
+
+    @index.command("check")
+    @with_appcontext
+    def index_check():
+        """Compare the saved indexes with the database; exit status 1 on drift."""
+        from .services import matching
+        eng = matching.engine(sync=False)
+        ok = True
+        for kind in matching.KIND_MODELS:
+            result = eng.check(kind, matching.published_docs(kind))
+            ok &= result["ok"]
+            click.echo(f"{kind}: {'ok' if result['ok'] else 'DRIFT'} {result}")
+        raise SystemExit(0 if ok else 1)
+
+    @index.command("stats")
+    @with_appcontext
+    def index_stats():
+        """Sizes of the indexes in this process after syncing them with the database."""
+        from .services import matching
+        eng = matching.engine()
+        for kind, stats in eng.stats().items():
+            click.echo(f"{kind}: {stats}")
+        click.echo(f"model: {eng.embedder.model_id}; cut-off {eng.weights.cutoff}")
 
     @app.cli.command("serve")
     @click.option("--host", default="127.0.0.1")
@@ -51,6 +90,8 @@ def register_commands(app):
         """Serve the marketplace with waitress."""
         from waitress import serve
         from .services import demo
+        if current_app.config["MATCHING_ENABLED"]:
+            prepare_matching()
         click.echo(f"郑州技术交易市场 running at http://{host}:{port}")
         click.echo("demo logins (password for all: %s):" % demo.DEMO_PASSWORD)
         for label, username, _ in demo.logins():
@@ -79,6 +120,15 @@ def register_commands(app):
         db.session.add(user)
         db.session.commit()
         click.echo(f"admin {username} created")
+
+
+def prepare_matching() -> None:
+    """Convert the model if needed, then check the indexes against the database and repair drift."""
+    from matching.e5convert import ensure_model
+    from .services import matching
+    ensure_model(Path(current_app.config["MODEL_DIR"]))
+    for report in matching.sync_all():
+        click.echo(f"index {report}")
 
 
 def _safe_url() -> str:

@@ -61,4 +61,5 @@ class TestingConfig(Config):
         self.TESTING = True
         self.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{tmp_dir / 'test.db'}"
         self.MODEL_DIR = os.environ.get("MARKET_MODEL_DIR") or str(data_dir() / "models" / "multilingual-e5-small")
+        self.EMBED_CACHE = str(data_dir() / "cache" / "embeddings.sqlite")   # content-addressed: safe to share
         self.MATCHING_ENABLED = False

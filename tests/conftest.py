@@ -141,3 +141,16 @@ NEED = {
     "contact_name": "赵经理",
     "contact_phone": "13803711234",
 }
+
+
+@pytest.fixture
+def fake_engine(app, tmp_path):
+    """Matching switched on with the deterministic fake embedder (the real model: tests marked model)."""
+    from matching.engine import MatchEngine
+    from tests.matching.fakes import FakeEmbedder
+    app.config["MATCHING_ENABLED"] = True
+    eng = MatchEngine(FakeEmbedder(), tmp_path / "index")
+    eng.save_delay = 0.01
+    app.extensions["match_engine"] = eng
+    app.extensions["match_engine_synced"] = set()
+    return eng

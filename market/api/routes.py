@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..errors import json_error
 from ..extensions import csrf, db
 from ..models import User
-from ..services import listings, reference
+from ..services import listings, matching, reference
 from ..services.schema import ValidationError
 from . import bp
 
@@ -142,3 +142,35 @@ def act(kind_name, listing_id, action):
         abort(404)
     db.session.commit()
     return jsonify(serialize(listing, True))
+
+
+@bp.get("/<kind_name>/<int:listing_id>/matches")
+def matches(kind_name, listing_id):
+    """The other library's best listings for one listing, with the engine's explanation."""
+    kind = _kind(kind_name)
+    listing = _get(kind, listing_id)
+    if not matching.enabled():
+        return json_error(503, "matching_disabled", "智能匹配未启用")
+    k = min(max(request.args.get("k", 10, type=int), 1), 50)
+    min_score = request.args.get("min_score", type=float)
+    found = matching.best_matches(listing, k=k, min_score=min_score if min_score is not None else 0.0)
+    return jsonify({"items": [{**s.match.as_dict(), "title": s.listing.title, "org": s.listing.org.name}
+                              for s in found]})
+
+
+@bp.get("/search")
+def semantic_search():
+    """Semantic search of one library: ?kind=achievements|needs&q=…, the browse filters apply."""
+    kind = _kind(request.args.get("kind", "achievements"))
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        return json_error(400, "query_required", "请提供检索词 q")
+    if len(q) > 500:
+        return json_error(400, "query_too_long", "检索词最多 500 个字")
+    if not matching.enabled():
+        return json_error(503, "matching_disabled", "智能匹配未启用")
+    f = listings.Filters.from_args(request.args)
+    hits = matching.semantic_search(kind.name, q, matching.filter_predicate(kind.name, f),
+                                    k=min(max(request.args.get("k", 20, type=int), 1), 100))
+    return jsonify({"items": [{**h.match.as_dict(), "title": h.listing.title, "org": h.listing.org.name}
+                              for h in hits]})

@@ -1,11 +1,13 @@
 """成果库 and 问题库: one blueprint registered twice (/achievements, /needs)."""
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Organisation
-from ..services import listings, reference
+from matching.features import LABELS as FEATURE_LABELS
+
+from ..services import listings, matching, reference
 from ..services.schema import ValidationError
 from ..web import form_data, get_or_404, page_arg
 from . import bp
@@ -25,9 +27,16 @@ def _ctx(**extra):
 @bp.route("/")
 def browse():
     f = listings.Filters.from_args(request.args)
-    page = listings.browse(g.kind, f, page_arg())
-    return render_template("listings/browse.html", **_ctx(page=page, filters=f,
-                                                          terms=listings.keyword_terms(f.q)))
+    semantic = request.args.get("mode") == "semantic" and bool(f.q) and matching.enabled()
+    if semantic:
+        hits = matching.semantic_search(g.kind.name, f.q, matching.filter_predicate(g.kind.name, f))
+        page = listings.ListPage([h.listing for h in hits], page_arg(), current_app.config["PAGE_SIZE"])
+        scores = {h.listing.id: h for h in hits}
+    else:
+        page, scores = listings.browse(g.kind, f, page_arg()), {}
+    return render_template("listings/browse.html", **_ctx(
+        page=page, filters=f, terms=listings.keyword_terms(f.q), semantic=semantic, scores=scores,
+        semantic_available=matching.enabled()))
 
 
 @bp.route("/<int:listing_id>")
@@ -35,10 +44,12 @@ def detail(listing_id):
     listing = get_or_404(g.kind.model, listing_id)
     if not listings.can_view(current_user, listing):
         abort(404)
+    suggestions = matching.best_matches(listing) if listing.is_published else []
     return render_template("listings/detail.html", **_ctx(
         listing=listing, private=listings.can_see_private(current_user, listing),
         editable=listings.can_edit(current_user, listing),
-        expiring=listings.expiring_soon(listing)))
+        expiring=listings.expiring_soon(listing), suggestions=suggestions,
+        other=listings.other_kind(g.kind), labels=FEATURE_LABELS, matching_on=matching.enabled()))
 
 
 def _client_orgs():
@@ -56,8 +67,15 @@ def new():
     errors, values = {}, {}
     if request.method == "POST":
         values = form_data(g.kind.fields, request.form)
+        org_id = request.form.get("org_id")
         try:
-            listing = listings.create(g.kind, values, current_user, org_id=request.form.get("org_id"),
+            if not request.form.get("confirm_duplicate"):
+                duplicates = listings.similar_to_new(g.kind, values, current_user, org_id)
+                if duplicates:
+                    return render_template("listings/form.html", **_ctx(
+                        errors={}, values={**values, "org_id": org_id}, listing=None,
+                        client_orgs=_client_orgs(), duplicates=duplicates)), 409
+            listing = listings.create(g.kind, values, current_user, org_id=org_id,
                                       publish=request.form.get("action") == "publish")
             db.session.commit()
             flash(f"{g.kind.label}已{'发布' if listing.is_published else '保存为草稿'}", "success")

@@ -210,6 +210,14 @@ def create(kind: ListingKind, raw: dict, actor: User, org_id=None, publish: bool
     return listing
 
 
+def similar_to_new(kind: ListingKind, raw: dict, actor: User, org_id=None) -> list:
+    """Published listings that say nearly what a listing about to be posted says (nothing is saved)."""
+    from . import matching
+    values = validate(kind, raw)
+    draft = kind.model(org=resolve_org(kind, actor, org_id), **values)
+    return matching.near_duplicates(draft)
+
+
 def update(listing, raw: dict, actor: User):
     if not can_edit(actor, listing):
         raise PermissionError("只有发布者或管理员可以修改")
@@ -359,6 +367,30 @@ def keyword_terms(q: str) -> list[str]:
 def browse(kind: ListingKind, f: Filters, page: int, per_page: int | None = None):
     per_page = per_page or current_app.config["PAGE_SIZE"]
     return db.paginate(browse_query(kind, f), page=page, per_page=per_page, error_out=False)
+
+
+class ListPage:
+    """A page of an already ranked list, shaped like Flask-SQLAlchemy's Pagination."""
+
+    def __init__(self, items: list, page: int, per_page: int):
+        self.total = len(items)
+        self.per_page = per_page
+        self.pages = max(1, -(-self.total // per_page))
+        self.page = min(page, self.pages)
+        start = (self.page - 1) * per_page
+        self.items = items[start:start + per_page]
+        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
+        self.prev_num, self.next_num = self.page - 1, self.page + 1
+
+    def iter_pages(self, left_edge=1, right_edge=1, left_current=2, right_current=2):
+        last = 0
+        for n in range(1, self.pages + 1):
+            if n <= left_edge or n > self.pages - right_edge or \
+                    self.page - left_current <= n <= self.page + right_current:
+                if last + 1 != n:
+                    yield None
+                yield n
+                last = n
 
 
 def owned_by(user: User, kind: ListingKind):

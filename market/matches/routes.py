@@ -1,0 +1,12 @@
+"""智能匹配: the gaps (needs nobody can meet yet, 成果 nobody has asked for)."""
+from flask import abort, render_template
+
+from ..services import matching
+from . import bp
+
+
+@bp.route("/gaps")
+def gaps():
+    if not matching.enabled():
+        abort(404, "智能匹配未启用")
+    return render_template("matches/gaps.html", **matching.gaps())

@@ -1,0 +1,134 @@
+"""Okapi BM25 over jieba tokens, kept up to date one document at a time.
+
+Postings are per-term lists of (row, tf), turned into numpy arrays on first use, so a query costs
+a few vector operations per query term whatever the corpus size.
+"""
+import math
+import threading
+from collections import Counter
+
+import numpy as np
+
+
+class BM25:
+    def __init__(self, k1: float = 1.2, b: float = 0.75):
+        self.k1, self.b = k1, b
+        self._row_of: dict[int, int] = {}
+        self._ids: list[int] = []
+        self._alive: list[bool] = []
+        self._lengths: list[int] = []
+        self._terms: list[Counter | None] = []
+        self._postings: dict[str, tuple[list[int], list[int]]] = {}
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.df: Counter = Counter()
+        self._total_len = 0
+        self._dead = 0
+        self._row_arrays = None      # (lengths, alive) as numpy, rebuilt after a change
+        self._lock = threading.RLock()
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    def __contains__(self, ident) -> bool:
+        return int(ident) in self._row_of
+
+    @property
+    def avg_len(self) -> float:
+        return self._total_len / len(self) if len(self) else 1.0
+
+    def idf(self, term: str) -> float:
+        n, df = len(self), self.df.get(term, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def add(self, ident: int, tokens: list[str]) -> None:
+        with self._lock:
+            self.remove(ident)
+            tf = Counter(tokens)
+            row = len(self._ids)
+            self._row_of[int(ident)] = row
+            self._ids.append(int(ident))
+            self._alive.append(True)
+            self._lengths.append(len(tokens))
+            self._terms.append(tf)
+            self._total_len += len(tokens)
+            self._row_arrays = None
+            for term, n in tf.items():
+                rows, tfs = self._postings.setdefault(term, ([], []))
+                rows.append(row)
+                tfs.append(n)
+                self._arrays.pop(term, None)
+                self.df[term] += 1
+
+    def remove(self, ident: int) -> bool:
+        with self._lock:
+            row = self._row_of.pop(int(ident), None)
+            if row is None:
+                return False
+            self._alive[row] = False
+            self._total_len -= self._lengths[row]
+            for term in self._terms[row]:
+                self.df[term] -= 1
+                if self.df[term] <= 0:
+                    del self.df[term]
+            self._terms[row] = None
+            self._row_arrays = None
+            self._dead += 1
+            if self._dead > 1000 and self._dead > len(self):
+                self._compact()
+            return True
+
+    def _compact(self) -> None:
+        docs = [(self._ids[r], self._terms[r]) for r in range(len(self._ids)) if self._alive[r]]
+        self.__init__(self.k1, self.b)
+        for ident, tf in docs:
+            self.add(ident, list(tf.elements()))
+
+    def _posting(self, term: str):
+        arrays = self._arrays.get(term)
+        if arrays is None:
+            rows, tfs = self._postings.get(term, ([], []))
+            arrays = (np.asarray(rows, dtype=np.int64), np.asarray(tfs, dtype=np.float32))
+            self._arrays[term] = arrays
+        return arrays
+
+    def _score_rows(self, query_tokens: list[str]) -> tuple[np.ndarray, float]:
+        """Raw BM25 per row, and the best score any document could reach for this query."""
+        n_rows = len(self._ids)
+        scores = np.zeros(n_rows, dtype=np.float32)
+        if not n_rows:
+            return scores, 1.0
+        if self._row_arrays is None:
+            self._row_arrays = (np.asarray(self._lengths, dtype=np.float32), np.asarray(self._alive, dtype=bool))
+        lengths, alive = self._row_arrays
+        norm = self.k1 * (1 - self.b + self.b * lengths / self.avg_len)
+        ceiling = 0.0
+        for term in set(query_tokens):
+            idf = self.idf(term)
+            ceiling += idf * (self.k1 + 1)
+            rows, tfs = self._posting(term)
+            if len(rows):
+                scores[rows] += idf * tfs * (self.k1 + 1) / (tfs + norm[rows])
+        scores[~alive] = 0
+        return scores, max(ceiling, 1e-9)
+
+    def top(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        """The k best documents with their normalised score (0–1), best first, score > 0 only."""
+        with self._lock:
+            scores, ceiling = self._score_rows(query_tokens)
+            if not len(scores):
+                return []
+            k = min(k, len(scores))
+            best = np.argpartition(-scores, k - 1)[:k]
+            best = best[np.argsort(-scores[best])]
+            return [(self._ids[r], float(scores[r] / ceiling)) for r in best if scores[r] > 0]
+
+    def scores(self, query_tokens: list[str], ids) -> np.ndarray:
+        """Normalised scores (0–1) of the given documents; 0 for unknown ids.
+
+        Dividing by the highest score a document could reach (every query term, saturated tf)
+        makes the value the idf-weighted share of the query found, comparable across corpora.
+        """
+        with self._lock:
+            scores, ceiling = self._score_rows(query_tokens)
+            rows = [self._row_of.get(int(i), -1) for i in ids]
+            return np.array([scores[r] / ceiling if r >= 0 else 0.0 for r in rows], dtype=np.float32)

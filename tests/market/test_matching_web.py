@@ -1,0 +1,117 @@
+"""The web app's use of the matching engine (with the fake embedder: fast, deterministic)."""
+import time
+
+from sqlalchemy import select
+
+from market.extensions import db
+from market.models import Achievement, Role
+from market.services import listings, matching
+from tests.conftest import ACHIEVEMENT, NEED, login, post_form
+
+
+def publish(make, kind, data, user=None, **change):
+    user = user or make.user(kind.author_role)
+    item = listings.create(kind, {**data, **change}, user, publish=True)
+    db.session.commit()
+    return item
+
+
+def test_index_follows_publish_edit_archive(app, make, fake_engine):
+    item = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
+    matching.engine()                                          # first use syncs from the database
+    lib = fake_engine.libraries["achievement"]
+    assert item.id in lib.index
+    listings.update(item, {"title": "梯度硬质合金滚刀刀圈（第二代）"}, item.owner)
+    db.session.commit()
+    assert lib.docs[item.id].title == "梯度硬质合金滚刀刀圈（第二代）"
+    listings.archive_listing(item, item.owner)
+    db.session.commit()
+    assert item.id not in lib.index and item.id not in lib.docs
+    draft = listings.create(listings.ACHIEVEMENT, {**ACHIEVEMENT, "title": "还没发布的成果"}, item.owner)
+    db.session.commit()
+    assert draft.id not in lib.index
+
+
+def test_rolled_back_changes_never_reach_the_index(app, make, fake_engine):
+    matching.engine()
+    user = make.user(Role.researcher)
+    item = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, user, publish=True)
+    db.session.flush()
+    db.session.rollback()
+    assert len(fake_engine.libraries["achievement"].index) == 0
+
+
+def test_index_saved_after_commit_and_checked_at_start(app, make, fake_engine, tmp_path):
+    item = publish(make, listings.NEED, NEED)
+    matching.engine()
+    time.sleep(0.2)                                           # the debounced save
+    result = fake_engine.check("need", matching.published_docs("need"))
+    assert result["ok"], result
+    # a change made behind the engine's back (another process) is drift the start-up sync repairs
+    db.session.execute(db.update(listings.NEED.model).values(title="另一个进程改的标题"))
+    db.session.commit()
+    assert not fake_engine.check("need", matching.published_docs("need"))["ok"]
+    reports = matching.sync_all()
+    assert [r.updated for r in reports if r.kind == "need"] == [1]
+    assert fake_engine.libraries["need"].docs[item.id].title == "另一个进程改的标题"
+
+
+def test_detail_page_shows_explained_matches(client, make, fake_engine):
+    ach = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
+    publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, title="速冻水饺面皮抗冻裂改良剂",
+            summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
+            keywords="速冻、面皮", field="农业", chain="现代食品", maturity="产业化", trl="9")
+    need = publish(make, listings.NEED, NEED)
+    fake_engine.weights.cutoff = 0.0
+    html = client.get(f"/needs/{need.id}").get_data(as_text=True)
+    assert "可能解决此需求的成果" in html and 'data-testid="suggestion"' in html
+    first = html.index('data-testid="suggestion"')
+    assert f'href="/achievements/{ach.id}"' in html[first:first + 1000]
+    assert "为什么推荐" in html and "语义相似" in html and "<mark>" in html
+    api = client.get(f"/api/v1/needs/{need.id}/matches").json
+    assert api["items"][0]["id"] == ach.id and set(api["items"][0]["components"]) >= {"dense", "keyword", "field"}
+
+
+def test_semantic_search_with_filters(client, make, fake_engine):
+    publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
+    food = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, title="速冻水饺面皮抗冻裂改良剂",
+                   summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
+                   keywords="速冻、面皮", field="农业", chain="现代食品", maturity="产业化", trl="9")
+    html = client.get("/achievements/?q=速冻面皮开裂&mode=semantic").get_data(as_text=True)
+    assert "按语义相关度排序" in html
+    assert html.index(f'href="/achievements/{food.id}"') < html.index('href="/achievements/1"')
+    html = client.get("/achievements/?q=速冻面皮开裂&mode=semantic&field=先进制造").get_data(as_text=True)
+    assert "速冻水饺面皮" not in html and "找到 1 条成果" in html
+    api = client.get("/api/v1/search?kind=achievements&q=速冻面皮").json
+    assert api["items"][0]["id"] == food.id
+    assert client.get("/api/v1/search?kind=achievements").json["error"]["code"] == "query_required"
+
+
+def test_near_duplicate_warning_on_posting(client, make, fake_engine):
+    owner = make.user(Role.researcher)
+    original = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, user=owner)
+    login(client, make.user(Role.researcher))
+    resp = post_form(client, "/achievements/new", {**ACHIEVEMENT, "action": "publish"})
+    assert resp.status_code == 409
+    html = resp.get_data(as_text=True)
+    assert 'data-testid="duplicates"' in html and f"/achievements/{original.id}" in html
+    assert len(db.session.scalars(select(Achievement)).all()) == 1          # nothing saved yet
+    resp = post_form(client, "/achievements/new", {**ACHIEVEMENT, "action": "publish", "confirm_duplicate": "1"})
+    assert resp.status_code == 302
+    assert len(db.session.scalars(select(Achievement)).all()) == 2
+
+
+def test_gaps_page(client, make, fake_engine):
+    publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
+    publish(make, listings.NEED, NEED)
+    publish(make, listings.NEED, NEED, title="量子密钥分发城域网组网", statement="需要诱骗态量子密钥分发设备，城域网组网，成码率≥10 kbps@50 km。",
+            keywords="量子、密钥", field="电子信息", chain="量子信息")
+    fake_engine.weights.cutoff = 0.99
+    html = client.get("/matching/gaps").get_data(as_text=True)
+    assert "尚无合适成果的需求（2）" in html and "量子密钥分发城域网组网" in html
+    assert "卡脖子" in html.split("尚无合适成果的需求")[1].split("</tr>")[1]   # 卡脖子 listed first
+
+
+def test_matching_switched_off(client, app):
+    assert client.get("/matching/gaps").status_code == 404
+    assert client.get("/api/v1/search?kind=needs&q=x").json["error"]["code"] == "matching_disabled"

@@ -1,0 +1,154 @@
+import json
+
+import numpy as np
+import pytest
+
+from matching.docs import Doc
+from matching.engine import MatchEngine, shingle_overlap
+from matching.features import FEATURES, structured
+from matching.ranking import Weights, fit
+from tests.matching.fakes import FakeEmbedder
+
+
+def ach(i, title, text, **kw):
+    return Doc(id=i, kind="achievement", title=title, text=text, **kw)
+
+
+def need(i, title, text, **kw):
+    return Doc(id=i, kind="need", title=title, text=text, **kw)
+
+
+ACHS = [
+    ach(1, "聚晶金刚石复合片", "高耐磨聚晶金刚石复合片，用于油气钻头，耐磨比30万", field="新材料及其应用",
+        chain="超硬材料", chain_parent="新材料", stage=3, modes=("转让",), price_min=1e6, price_max=2e6,
+        region="410172"),
+    ach(2, "盾构滚刀刀圈梯度硬质合金", "梯度硬质合金刀圈，提高盾构滚刀耐磨与抗崩刃", field="先进制造",
+        chain="盾构及工程装备", chain_parent="高端装备", stage=2, modes=("许可", "合作开发"), region="410102"),
+    ach(3, "速冻水饺抗冻裂面粉改良", "冰结构蛋白与交联淀粉提高速冻面皮抗冻裂", field="农业",
+        chain="现代食品", stage=4, modes=("转让",), price_min=3e5, region="410105"),
+]
+
+
+@pytest.fixture
+def engine(tmp_path):
+    e = MatchEngine(FakeEmbedder(), tmp_path / "index")
+    e.sync("achievement", ACHS)
+    return e
+
+
+def test_match_result_shape_and_order(engine):
+    n = need(10, "盾构滚刀磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", field="先进制造", chain="盾构及工程装备",
+             chain_parent="高端装备", stage=2, modes=("合作开发",), price_max=3e6, region="410171")
+    results = engine.match(n, k=3)
+    assert [r.id for r in results][0] == 2
+    top = results[0]
+    assert 0 < top.score < 1 and set(top.components) == set(FEATURES) and set(top.features) == set(FEATURES)
+    assert "滚刀" in top.shared_terms or "刀圈" in top.shared_terms
+    assert results[0].score >= results[-1].score
+    assert set(top.as_dict()) == {"id", "score", "cosine", "components", "features", "shared_terms"}
+
+
+def test_filters_apply_and_min_score(engine):
+    n = need(10, "耐磨材料", "需要耐磨材料", field="先进制造")
+    got = engine.match(n, k=5, where=lambda d: d.chain == "现代食品")
+    assert [r.id for r in got] == [3]
+    assert engine.match(n, k=5, min_score=0.9999) == []
+
+
+def test_sync_repairs_drift(tmp_path):
+    emb = FakeEmbedder()
+    e = MatchEngine(emb, tmp_path)
+    report = e.sync("achievement", ACHS)
+    assert report.rebuilt and report.added == 3 and report.total == 3
+    # the database changed while the engine was down: one edited, one removed, one added
+    edited = ach(1, "聚晶金刚石复合片（新版）", ACHS[0].text)
+    new = ach(4, "钠离子电池正极", "层状氧化物正极材料")
+    e2 = MatchEngine(emb, tmp_path)
+    before = emb.texts
+    report = e2.sync("achievement", [edited, ACHS[2], new])
+    assert report.loaded and (report.added, report.updated, report.removed) == (1, 1, 1)
+    assert emb.texts - before == 2                       # only what changed is embedded
+    check = e2.check("achievement", [edited, ACHS[2], new])
+    assert check["ok"], check
+    assert not e2.check("achievement", ACHS)["ok"]
+    e3 = MatchEngine(emb, tmp_path)
+    assert e3.sync("achievement", [edited, ACHS[2], new]).loaded and emb.texts - before == 2
+
+
+def test_sync_rebuilds_a_torn_index(tmp_path):
+    e = MatchEngine(FakeEmbedder(), tmp_path)
+    e.sync("achievement", ACHS)
+    (tmp_path / "achievement.faiss").write_bytes(b"garbage")
+    report = MatchEngine(FakeEmbedder(), tmp_path).sync("achievement", ACHS)
+    assert report.rebuilt and "torn" in report.reason and report.total == 3
+
+
+def test_upsert_and_remove_keep_index_in_step(engine):
+    assert engine.upsert([ach(5, "新型显示OLED蒸镀掩膜", "精细金属掩膜版")]) == 1
+    assert engine.upsert([ach(5, "新型显示OLED蒸镀掩膜", "精细金属掩膜版")]) == 0   # unchanged: no embedding
+    assert 5 in engine.libraries["achievement"].index
+    engine.remove("achievement", [5])
+    assert 5 not in engine.libraries["achievement"].index and 5 not in engine.libraries["achievement"].docs
+    assert engine.check("achievement", ACHS)["ok"]
+
+
+def test_weights_come_from_config(tmp_path, engine):
+    n = need(10, "速冻食品", "速冻水饺冻裂", field="农业", chain="现代食品")
+    base = engine.match(n, k=1)[0].score
+    w = Weights()
+    w.bias = -5.0
+    w.save(tmp_path / "w.json")
+    engine.weights = Weights.load(tmp_path / "w.json")
+    assert engine.match(n, k=1)[0].score < base
+    assert json.loads((tmp_path / "w.json").read_text())["bias"] == -5.0
+
+
+def test_keyword_gate_stops_word_overlap_outvoting_meaning():
+    w = Weights()
+    far_with_words = np.array([[0.80, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]])
+    close_without = np.array([[0.92, 0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]])
+    assert w.contributions(far_with_words)[0][FEATURES.index("keyword")] == 0
+    assert w.scores(close_without)[0] > w.scores(far_with_words)[0]
+
+
+def test_structured_features():
+    n = need(1, "t", "x", field="农业", chain="现代食品", stage=2, modes=("合作开发",), price_max=1e6, region="410105")
+    good = ach(2, "t", "x", field="农业", chain="现代食品", stage=3, modes=("合作开发",), price_min=5e5, region="410102")
+    bad = ach(3, "t", "x", field="核应用", chain="量子信息", chain_parent="未来产业", stage=0, modes=("转让",),
+              price_min=3e6, region="110000")
+    s_good, s_bad = structured(n, good), structured(good, n)
+    assert s_good == s_bad                     # order does not matter
+    assert s_good == {"field": 1, "chain": 1, "stage": 1, "modes": 1, "price": 1, "region": 1}
+    assert structured(n, bad) == {"field": 0, "chain": 0, "stage": 0, "modes": 0, "price": 0, "region": 0.5}
+    unknown = ach(4, "t", "x")
+    assert set(structured(n, unknown).values()) == {0.5}
+
+
+def test_fit_learns_non_negative_weights_and_calibrates():
+    rng = np.random.default_rng(0)
+    queries = []
+    for _ in range(40):
+        x = rng.uniform(size=(30, len(FEATURES)))
+        x[:, 0] = 0.84 + 0.1 * x[:, 0]
+        grades = np.digitize(x[:, 0] + 0.01 * rng.normal(size=30), [0.90, 0.92, 0.93]).astype(float)
+        queries.append((x, grades, np.ones(30, dtype=bool)))
+    w = fit(queries, Weights())
+    assert w.coef["dense"] > 0 and all(v >= 0 for v in w.coef.values())
+    x = np.concatenate([q[0] for q in queries])
+    y = np.concatenate([q[1] for q in queries]) >= 2
+    p = w.scores(x)
+    assert p[y].mean() > p[~y].mean() + 0.3
+    assert abs(p.mean() - y.mean()) < 0.05          # calibrated: mean probability ≈ base rate
+
+
+def test_near_duplicates(engine):
+    copy = ach(9, ACHS[0].title, ACHS[0].text + "。", field="新材料及其应用")
+    dups = engine.near_duplicates(copy)
+    assert dups and dups[0][0] == 1 and dups[0][2] > 0.8
+    assert engine.near_duplicates(ach(9, "量子密钥分发", "诱骗态协议")) == []
+    assert shingle_overlap("abc", "abc") == 1.0
+
+
+def test_free_text_search(engine):
+    got = engine.search("achievement", "金刚石 复合片", k=2)
+    assert got[0].id == 1
