@@ -5,8 +5,9 @@ from .org import Organisation, Station
 from .user import LoginAttempt, Role, User
 from .listing import Achievement, ListingStatus, Need
 from .notification import Notification
+from .match import Match, MatchEvent, MatchStatus
 
 __all__ = [
     "utcnow", "Term", "Organisation", "Station", "LoginAttempt", "Role", "User",
-    "Achievement", "ListingStatus", "Need", "Notification",
+    "Achievement", "ListingStatus", "Need", "Notification", "Match", "MatchEvent", "MatchStatus",
 ]
