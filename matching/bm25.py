@@ -11,8 +11,9 @@ import numpy as np
 
 
 class BM25:
-    def __init__(self, k1: float = 1.2, b: float = 0.75):
+    def __init__(self, k1: float = 1.2, b: float = 0.75, max_terms: int | None = None):
         self.k1, self.b = k1, b
+        self.max_terms = max_terms      # score only the rarest query terms (speed on big corpora)
         self._row_of: dict[int, int] = {}
         self._ids: list[int] = []
         self._alive: list[bool] = []
@@ -24,6 +25,7 @@ class BM25:
         self._total_len = 0
         self._dead = 0
         self._row_arrays = None      # (lengths, alive) as numpy, rebuilt after a change
+        self._impact: dict[str, np.ndarray] = {}   # per term: its BM25 contribution per posting
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -52,6 +54,7 @@ class BM25:
             self._terms.append(tf)
             self._total_len += len(tokens)
             self._row_arrays = None
+            self._impact.clear()
             for term, n in tf.items():
                 rows, tfs = self._postings.setdefault(term, ([], []))
                 rows.append(row)
@@ -72,6 +75,7 @@ class BM25:
                     del self.df[term]
             self._terms[row] = None
             self._row_arrays = None
+            self._impact.clear()
             self._dead += 1
             if self._dead > 1000 and self._dead > len(self):
                 self._compact()
@@ -100,27 +104,32 @@ class BM25:
         if self._row_arrays is None:
             self._row_arrays = (np.asarray(self._lengths, dtype=np.float32), np.asarray(self._alive, dtype=bool))
         lengths, alive = self._row_arrays
-        norm = self.k1 * (1 - self.b + self.b * lengths / self.avg_len)
         ceiling = 0.0
-        for term in set(query_tokens):
+        terms = set(query_tokens)
+        if self.max_terms and len(terms) > self.max_terms:
+            terms = sorted(terms, key=lambda t: (self.df.get(t, 0), t))[:self.max_terms]
+        for term in terms:
             idf = self.idf(term)
             ceiling += idf * (self.k1 + 1)
             rows, tfs = self._posting(term)
             if len(rows):
-                scores[rows] += idf * tfs * (self.k1 + 1) / (tfs + norm[rows])
+                impact = self._impact.get(term)
+                if impact is None:       # computed once per term until the corpus changes
+                    norm = self.k1 * (1 - self.b + self.b * lengths[rows] / self.avg_len)
+                    impact = self._impact[term] = (idf * tfs * (self.k1 + 1) / (tfs + norm)).astype(np.float32)
+                scores[rows] += impact
         scores[~alive] = 0
         return scores, max(ceiling, 1e-9)
 
-    def top(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
-        """The k best documents with their normalised score (0–1), best first, score > 0 only."""
+    def query(self, query_tokens: list[str]) -> "Scored":
+        """Score every document once; ask the result for the top ones and for any others."""
         with self._lock:
             scores, ceiling = self._score_rows(query_tokens)
-            if not len(scores):
-                return []
-            k = min(k, len(scores))
-            best = np.argpartition(-scores, k - 1)[:k]
-            best = best[np.argsort(-scores[best])]
-            return [(self._ids[r], float(scores[r] / ceiling)) for r in best if scores[r] > 0]
+            return Scored(scores / ceiling, list(self._ids), dict(self._row_of))
+
+    def top(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        """The k best documents with their normalised score (0–1), best first, score > 0 only."""
+        return self.query(query_tokens).top(k)
 
     def scores(self, query_tokens: list[str], ids) -> np.ndarray:
         """Normalised scores (0–1) of the given documents; 0 for unknown ids.
@@ -128,7 +137,22 @@ class BM25:
         Dividing by the highest score a document could reach (every query term, saturated tf)
         makes the value the idf-weighted share of the query found, comparable across corpora.
         """
-        with self._lock:
-            scores, ceiling = self._score_rows(query_tokens)
-            rows = [self._row_of.get(int(i), -1) for i in ids]
-            return np.array([scores[r] / ceiling if r >= 0 else 0.0 for r in rows], dtype=np.float32)
+        return self.query(query_tokens).of(ids)
+
+
+class Scored:
+    def __init__(self, scores: np.ndarray, ids: list[int], row_of: dict[int, int]):
+        self._scores, self._ids, self._row_of = scores, ids, row_of
+
+    def top(self, k: int) -> list[tuple[int, float]]:
+        s = self._scores
+        if not len(s):
+            return []
+        k = min(k, len(s))
+        best = np.argpartition(-s, k - 1)[:k]
+        best = best[np.argsort(-s[best])]
+        return [(self._ids[r], float(s[r])) for r in best if s[r] > 0]
+
+    def of(self, ids) -> np.ndarray:
+        rows = [self._row_of.get(int(i), -1) for i in ids]
+        return np.array([self._scores[r] if r >= 0 else 0.0 for r in rows], dtype=np.float32)

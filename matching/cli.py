@@ -83,16 +83,16 @@ def cmd_fit(args) -> int:
     ev = DevEvaluation(load_devset(), emb)
     base = Weights.load(args.weights)
     _, cv_scores = ev.full(base)
-    cutoff, f1 = choose_cutoff(cv_scores, ev.grades)
+    cutoff, f2 = choose_cutoff(cv_scores, ev.grades)
     w = ev.fit_weights(list(range(len(ev.needs))), base)
     w.cutoff = round(cutoff, 3)
     w.meta = {"fitted_on": f"data/eval ({len(ev.needs)} needs × {len(ev.achs)} 成果)", "model_id": emb.model_id,
-              "cutoff_f1_cv": round(f1, 3), "date": time.strftime("%Y-%m-%d")}
+              "cutoff_f2_cv": round(f2, 3), "date": time.strftime("%Y-%m-%d")}
     out = Path(args.out or DEFAULT_WEIGHTS)
     if out.exists():
         out.with_suffix(".previous.json").write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
     w.save(out)
-    print(f"weights written to {out}: coef {w.coef}, bias {w.bias}, cut-off {w.cutoff} (F1 {f1:.3f}, 5-fold CV)")
+    print(f"weights written to {out}: coef {w.coef}, bias {w.bias}, cut-off {w.cutoff} (F2 {f2:.3f}, 5-fold CV)")
     return 0
 
 

@@ -180,7 +180,9 @@ class E5Model:
         torch = self._torch
         precision = precision or self.precision
         n = len(windows)
-        width = max(len(w) for w in windows) + 2
+        # padded to a multiple of 16 tokens: the attention mask hides the padding, and oneDNN
+        # reuses its compiled kernels for the few widths instead of building one per length
+        width = -(-(max(len(w) for w in windows) + 2) // 16) * 16
         ids = torch.full((n, width), self.pad, dtype=torch.long)
         mask = torch.zeros((n, width), dtype=torch.long)
         for i, w in enumerate(windows):

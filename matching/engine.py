@@ -6,6 +6,7 @@ hand it Docs, and it keeps the persisted index in step with what they hand it.
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -21,6 +22,7 @@ from .text import Tokenizer, default_tokenizer
 
 log = logging.getLogger(__name__)
 KINDS = ("achievement", "need")
+NEAR_COSINE, NEAR_OVERLAP = 0.96, 0.5   # near-duplicate: either this cosine or this character overlap
 
 
 @dataclass
@@ -83,6 +85,7 @@ class MatchEngine:
         self._save_timer: threading.Timer | None = None
         self.save_delay = 5.0
         self.version = 0          # bumped by every change, for callers' caches
+        self.last_timings: dict[str, float] = {}
 
     # ---- keeping the index in step ----------------------------------------------------------
     def _embed(self, docs: list[Doc]) -> np.ndarray:
@@ -245,19 +248,29 @@ class MatchEngine:
               ) -> list[Match]:
         """The best documents of the other library for ``doc`` (or of ``target``), best first."""
         target = target or ("achievement" if doc.kind == "need" else "need")
+        t0 = time.perf_counter()
         qvec = self.vector_of(doc) if vector is None else vector
-        return self._rank(doc, qvec, self._tokens(doc), target, k, where, min_score)
+        encode = time.perf_counter() - t0
+        out = self._rank(doc, qvec, self._tokens(doc), target, k, where, min_score)
+        self.last_timings["encode"] = encode
+        return out
 
     def search(self, kind: str, text: str, k: int = 20, where: Callable[[Doc], bool] | None = None) -> list[Match]:
         """Free-text search of one library with the same ranking (structured features neutral)."""
         query = Doc(id=-1, kind="query", title=text.strip(), text="")
-        return self._rank(query, self._embed([query])[0], self.tokenizer.tokens(text), kind, k, where, None)
+        t0 = time.perf_counter()
+        qvec = self._embed([query])[0]
+        encode = time.perf_counter() - t0
+        out = self._rank(query, qvec, self.tokenizer.tokens(text), kind, k, where, None)
+        self.last_timings["encode"] = encode
+        return out
 
     def _rank(self, query: Doc, qvec, qtokens, target, k, where, min_score) -> list[Match]:
         lib = self.libraries[target]
         if not len(lib.index):
             return []
         with self._lock:
+            t0 = time.perf_counter()
             exclude = {query.id} if query.kind == target else set()
             cand: dict[int, float] = {}
             want = self.candidates
@@ -271,13 +284,16 @@ class MatchEngine:
                 if len(passing) >= k or want >= len(lib.index):
                     break
                 want = min(want * 4, len(lib.index))
-            for i, _ in lib.bm25.top(qtokens, self.keyword_candidates):
+            t1 = time.perf_counter()
+            keyword = lib.bm25.query(qtokens)
+            for i, _ in keyword.top(self.keyword_candidates):
                 if i not in cand and i not in exclude and i in lib.docs and (where is None or where(lib.docs[i])):
                     cand[i] = float(lib.index.vectors([i])[0] @ qvec)
                     passing.append(i)
+            t2 = time.perf_counter()
             if not passing:
                 return []
-            kw = lib.bm25.scores(qtokens, passing)
+            kw = keyword.of(passing)
             feats = np.empty((len(passing), len(FEATURES)))
             for n, i in enumerate(passing):
                 s = structured(query, lib.docs[i]) if query.kind != "query" else {}
@@ -295,11 +311,27 @@ class MatchEngine:
                                  components={f: round(float(c), 3) for f, c in zip(FEATURES, contrib[n])},
                                  features={f: float(v) for f, v in zip(FEATURES, feats[n])},
                                  shared_terms=self._shared_terms(qset, lib.docs[i], lib.bm25)))
+            self.last_timings = {"search": t1 - t0, "keyword": t2 - t1, "rerank": time.perf_counter() - t2}
             return out
+
+    def pair_features(self, query: Doc, target: str, ids: list[int]) -> np.ndarray:
+        """Feature rows (FEATURES order) of ``query`` against stored documents of ``target``."""
+        lib = self.libraries[target]
+        ids = [i for i in ids if i in lib.docs]
+        if not ids:
+            return np.empty((0, len(FEATURES)))
+        qvec = self.vector_of(query)
+        cos = lib.index.vectors(ids) @ qvec
+        kw = lib.bm25.scores(self._tokens(query), ids)
+        rows = []
+        for n, i in enumerate(ids):
+            s = structured(query, lib.docs[i])
+            rows.append([cos[n], kw[n], *(s[f] for f in FEATURES[2:])])
+        return np.array(rows)
 
     def _shared_terms(self, qset: set[str], doc: Doc, bm25: BM25, limit: int = 8) -> list[str]:
         """The rarest terms both texts use, longest first where one contains another."""
-        common = [t for t in qset & set(self._tokens(doc)) if len(t) >= 2 or not t.isascii()]
+        common = [t for t in qset & set(self._tokens(doc)) if _telling(t)]
         common.sort(key=lambda t: (-bm25.idf(t), -len(t)))
         chosen: list[str] = []
         for t in common:
@@ -310,23 +342,69 @@ class MatchEngine:
                 break
         return chosen
 
-    def near_duplicates(self, doc: Doc, k: int = 5, min_cosine: float = 0.96, min_overlap: float = 0.5
-                        ) -> list[tuple[int, float, float]]:
+    def near_duplicates(self, doc: Doc, k: int = 5, min_cosine: float = NEAR_COSINE,
+                        min_overlap: float = NEAR_OVERLAP) -> list[tuple[int, float, float]]:
         """Listings of the same library that say nearly the same: (id, cosine, character overlap)."""
-        lib = self.libraries[doc.kind]
-        if not len(lib.index):
+        return self.near_duplicates_many([doc], k=k, min_cosine=min_cosine, min_overlap=min_overlap)[0]
+
+    def near_duplicates_many(self, docs: list[Doc], vectors: np.ndarray | None = None, k: int = 5,
+                             min_cosine: float = NEAR_COSINE, min_overlap: float = NEAR_OVERLAP
+                             ) -> list[list[tuple[int, float, float]]]:
+        """near_duplicates of documents of one library with one index search; ``vectors`` are
+        their embeddings when the caller already has them."""
+        if not docs:
             return []
-        qvec = self.vector_of(doc)
-        scores, ids = lib.index.search(qvec[None, :], k + 1)
+        kinds = {d.kind for d in docs}
+        if len(kinds) != 1:
+            raise ValueError(f"near_duplicates_many takes documents of one library, not {sorted(kinds)}")
+        lib = self.libraries[kinds.pop()]
+        if not len(lib.index):
+            return [[] for _ in docs]
+        qvecs = np.stack([self.vector_of(d) for d in docs]) if vectors is None else np.asarray(vectors, np.float32)
+        with self._lock:
+            scores, ids = lib.index.search(qvecs, k + 1)
+            candidates = [[(int(i), float(s), lib.docs[int(i)].embed_text()) for s, i in zip(srow, irow)
+                           if i >= 0 and int(i) != d.id and int(i) in lib.docs]
+                          for d, srow, irow in zip(docs, scores, ids)]
         out = []
-        for s, i in zip(scores[0], ids[0]):
-            i = int(i)
-            if i < 0 or i == doc.id or i not in lib.docs:
-                continue
-            overlap = shingle_overlap(doc.embed_text(), lib.docs[i].embed_text())
-            if s >= min_cosine or overlap >= min_overlap:
-                out.append((i, float(s), overlap))
+        for d, cands in zip(docs, candidates):
+            mine = _shingles(d.embed_text())
+            hits = []
+            for i, s, text in cands:
+                overlap = _jaccard(mine, _shingles(text))
+                if s >= min_cosine or overlap >= min_overlap:
+                    hits.append((i, s, overlap))
+            out.append(hits)
         return out
+
+
+def near_duplicate_pairs(texts: list[str], vectors: np.ndarray, k: int = 5, min_cosine: float = NEAR_COSINE,
+                         min_overlap: float = NEAR_OVERLAP) -> list[tuple[int, int, float, float]]:
+    """Among texts not yet indexed (a batch of an import): (later, earlier, cosine, overlap) for
+    each text and the earlier ones it nearly repeats, by the rule near_duplicates applies."""
+    if len(texts) < 2:
+        return []
+    vectors = np.asarray(vectors, np.float32)
+    sims = vectors @ vectors.T
+    shingles = [_shingles(t) for t in texts]
+    out = []
+    for i in range(1, len(texts)):
+        row = sims[i, :i]
+        for j in np.argsort(-row)[:k]:
+            j = int(j)
+            overlap = _jaccard(shingles[i], shingles[j])
+            if row[j] >= min_cosine or overlap >= min_overlap:
+                out.append((i, j, float(row[j]), overlap))
+    return out
+
+
+def _telling(term: str) -> bool:
+    """Worth showing a broker as a shared term: two Chinese characters or more, or a Latin term
+    with letters of three characters or more (PCD, MEMS, GaN) — not bare numbers or units."""
+    cjk = sum(1 for ch in term if "\u4e00" <= ch <= "\u9fff")
+    if cjk:
+        return cjk >= 2
+    return len(term) >= 3 and any(ch.isalpha() for ch in term)
 
 
 def _shingles(text: str, n: int = 3) -> set[str]:
@@ -334,7 +412,10 @@ def _shingles(text: str, n: int = 3) -> set[str]:
     return {t[i:i + n] for i in range(max(len(t) - n + 1, 1))}
 
 
+def _jaccard(sa: set, sb: set) -> float:
+    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
+
+
 def shingle_overlap(a: str, b: str) -> float:
     """Jaccard similarity of character 3-grams: 1 for copies, high for light edits."""
-    sa, sb = _shingles(a), _shingles(b)
-    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
+    return _jaccard(_shingles(a), _shingles(b))

@@ -143,8 +143,10 @@ class DevEvaluation:
         return self._metrics(name, np.stack([w.scores(f) for f in self.feats]))
 
 
-def choose_cutoff(scores: np.ndarray, grades: np.ndarray) -> tuple[float, float]:
-    """The score threshold with the best F1 for 'grade ≥ 2' over all pairs; returns (cutoff, F1)."""
+def choose_cutoff(scores: np.ndarray, grades: np.ndarray, beta: float = 2.0) -> tuple[float, float]:
+    """The score threshold with the best F-beta for 'grade ≥ 2' over all pairs; returns (cut-off, F).
+
+    Suggestions go to a broker who reviews them, so recall weighs more than precision (β = 2)."""
     s, y = scores.ravel(), (grades.ravel() >= RELEVANT_GRADE)
     best = (0.5, 0.0)
     for t in np.unique(np.round(s, 3)):
@@ -152,9 +154,10 @@ def choose_cutoff(scores: np.ndarray, grades: np.ndarray) -> tuple[float, float]
         tp = (pred & y).sum()
         if tp == 0:
             continue
-        f1 = 2 * tp / (pred.sum() + y.sum())
-        if f1 > best[1]:
-            best = (float(t), float(f1))
+        p, r = tp / pred.sum(), tp / y.sum()
+        f = (1 + beta ** 2) * p * r / (beta ** 2 * p + r)
+        if f > best[1]:
+            best = (float(t), float(f))
     return best
 
 

@@ -31,7 +31,8 @@ class Weights:
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "Weights":
-        path = Path(path or DEFAULT_WEIGHTS)
+        """The weights at ``path``, else the shipped ones (data/matching/weights.json)."""
+        path = Path(path) if path and Path(path).exists() else DEFAULT_WEIGHTS
         if not path.exists():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
