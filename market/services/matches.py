@@ -72,12 +72,11 @@ def is_broker_for(user: User, match: Match) -> bool:
 
 
 def party_side(user: User, match: Match) -> str | None:
-    """'need' or 'achievement' if the user owns (or belongs to the organisation of) that side."""
+    """'need' or 'achievement' if the user owns that side's listing (the party of the match)."""
     if user is None or not user.is_authenticated:
         return None
     for side, listing in (("need", match.need), ("achievement", match.achievement)):
-        if listing.owner_id == user.id or (user.org_id is not None and user.org_id == listing.org_id
-                                           and user.has_role(Role.researcher, Role.enterprise)):
+        if listing.owner_id == user.id:
             return side
     return None
 
@@ -138,3 +137,323 @@ def mark_contracted(match: Match, actor: User | None, note: str = "") -> Match:
     transition(match, "contract", actor, note)
     flush_or_conflict()
     return match
+
+
+# ---- suggestions ----------------------------------------------------------------------------
+
+def suggest_for(listing, actor: User | None = None) -> list[Match]:
+    """Turn the engine's best candidates for a just published or edited listing into suggested
+    matches (above the calibrated cut-off, at most SUGGESTIONS_PER_LISTING, never twice for one
+    pair), routed to the queue of the station that took the listing in, else the station of its
+    organisation's district, else the hall."""
+    from flask import current_app
+    from . import matching, stations
+
+    if not listing.is_published:
+        return []
+    found = matching.best_matches(listing, k=current_app.config["SUGGESTIONS_PER_LISTING"])
+    if not found:
+        return []
+    station = stations.route_for(listing.org, listing.station)
+    created = []
+    for s in found:
+        need, ach = (listing, s.listing) if listing.kind == "need" else (s.listing, listing)
+        existing = db.session.scalar(db.select(Match).where(Match.need_id == need.id,
+                                                            Match.achievement_id == ach.id))
+        if existing is not None:
+            if existing.status == S.suggested.value:
+                existing.score, existing.explanation = s.match.score, s.match.as_dict()
+            continue
+        m = Match(need=need, achievement=ach, score=s.match.score, explanation=s.match.as_dict(),
+                  station=station, status=S.suggested.value)
+        db.session.add(m)
+        _record(m, None, "suggest", f"匹配度 {round(s.match.score * 100)}%，由“{listing.title}”发布或修改触发")
+        created.append(m)
+    db.session.flush()
+    return created
+
+
+def suggest_all() -> int:
+    """Suggestions for every published need (and so for the 成果 they reach); returns how many new."""
+    from ..models import ListingStatus, Need
+    needs = db.session.scalars(db.select(Need).where(Need.status == ListingStatus.published.value)
+                               .order_by(Need.id)).all()
+    return sum(len(suggest_for(n)) for n in needs)
+
+
+# ---- the broker's actions -------------------------------------------------------------------
+
+def _link(match: Match) -> str:
+    return f"/broker/matches/{match.id}"
+
+
+def claim(match: Match, broker: User) -> Match:
+    if not is_broker_for(broker, match):
+        raise TransitionError("只有该驿站的技术经纪人可以认领")
+    if match.broker_id and match.broker_id != broker.id:
+        raise TransitionError(f"已由{match.broker.display_name}认领")
+    if match.broker_id == broker.id:
+        return match
+    match.broker = broker
+    _record(match, broker, "claim")
+    flush_or_conflict()
+    return match
+
+
+def _decide(match: Match, broker: User) -> None:
+    """The broker deciding a suggestion: of its station, and its claimant if someone claimed it."""
+    if not is_broker_for(broker, match):
+        raise TransitionError("只有该驿站的技术经纪人或管理员可以这样做")
+    if match.broker_id and match.broker_id != broker.id and not broker.is_admin:
+        raise TransitionError(f"该匹配已由{match.broker.display_name}认领，只有认领人可以处理")
+
+
+def accept(match: Match, broker: User, note: str = "") -> Match:
+    """Accepting introduces the parties: both are told, and each sees the other's private detail."""
+    _decide(match, broker)
+    transition(match, "accept", broker, note)
+    match.broker = match.broker or broker
+    transition(match, "introduce", broker, "经纪人促成对接，双方的保密细节与联系方式已向对方开放")
+    match.introduced_at = utcnow()
+    flush_or_conflict()
+    for side, listing, other in (("need", match.need, match.achievement), ("achievement", match.achievement, match.need)):
+        notify_party(match, listing, f"对接通知：您的{'需求' if side == 'need' else '成果'}“{listing.title}”"
+                                     f"与“{other.title}”已由技术经纪人促成对接",
+                     f"对方单位：{other.org.name}。请查看对方的技术详情与联系方式，并答复是否有意向。"
+                     + (f"\n经纪人留言：{note}" if note else ""))
+    return match
+
+
+def reject(match: Match, broker: User, reason_code: str, note: str = "") -> Match:
+    _decide(match, broker)
+    transition(match, "reject", broker, note, reason_code, REJECT_REASONS)
+    match.broker = match.broker or broker
+    flush_or_conflict()
+    reason = REJECT_REASONS[reason_code] + (f"：{note}" if note else "")
+    for listing, other in ((match.need, match.achievement), (match.achievement, match.need)):
+        notify_party(match, listing, f"匹配反馈：“{listing.title}”与“{other.title}”未被采纳", f"原因：{reason}")
+    return match
+
+
+def bulk_reject(matches: list[Match], broker: User, reason_code: str, note: str = "") -> tuple[int, list[str]]:
+    """Reject many; returns how many and the messages for the ones that could not be."""
+    done, problems = 0, []
+    for m in matches:
+        try:
+            with db.session.begin_nested():
+                reject(m, broker, reason_code, note)
+            done += 1
+        except (TransitionError, ConcurrentChange) as e:
+            problems.append(f"#{m.id}：{e}")
+    return done, problems
+
+
+def respond(match: Match, user: User, interested: bool, reason_code: str | None = None, note: str = "") -> Match:
+    """A party's answer to an introduction; 'not interested' closes the match with its reason."""
+    side = party_side(user, match)
+    if side is None:
+        raise TransitionError("只有对接双方可以答复")
+    if match.status not in (S.introduced.value, S.negotiating.value):
+        raise TransitionError(f"当前状态为“{match.status_label}”，无需答复")
+    setattr(match, f"{side}_response", "interested" if interested else "declined")
+    if interested:
+        _record(match, user, "respond", "有意向" + (f"：{note}" if note else ""))
+        flush_or_conflict()
+        other = match.achievement if side == "need" else match.need
+        notify_party(match, other, f"对方有意向：“{other.title}”", f"{user.org.name if user.org else ''}表示有合作意向。")
+        _notify_broker(match, f"#{match.id} 一方表示有意向", note)
+        return match
+    transition(match, "close", user, note, reason_code or "party_declined", CLOSE_REASONS)
+    flush_or_conflict()
+    reason = CLOSE_REASONS[match.reason_code] + (f"：{note}" if note else "")
+    for listing in (match.need, match.achievement):
+        notify_party(match, listing, f"对接已关闭：“{listing.title}”", f"原因：{reason}")
+    _notify_broker(match, f"#{match.id} 对接已关闭", reason)
+    return match
+
+
+def negotiate(match: Match, user: User, note: str = "") -> Match:
+    transition(match, "negotiate", user, note)
+    flush_or_conflict()
+    _notify_broker(match, f"#{match.id} 已进入洽谈", note)
+    for listing in (match.need, match.achievement):
+        notify_party(match, listing, f"已进入洽谈：“{listing.title}”", note)
+    return match
+
+
+def close(match: Match, user: User, reason_code: str, note: str = "") -> Match:
+    transition(match, "close", user, note, reason_code, CLOSE_REASONS)
+    flush_or_conflict()
+    reason = CLOSE_REASONS[reason_code] + (f"：{note}" if note else "")
+    for listing in (match.need, match.achievement):
+        notify_party(match, listing, f"对接已关闭：“{listing.title}”", f"原因：{reason}")
+    return match
+
+
+def add_note(match: Match, user: User, note: str) -> Match:
+    if not (is_broker_for(user, match) or party_side(user, match)):
+        raise TransitionError("只有对接双方或经纪人可以备注")
+    if not note.strip():
+        raise ValidationError({"note": "请填写备注内容"})
+    if len(note) > 2000:
+        raise ValidationError({"note": "备注最多 2000 字"})
+    _record(match, user, "note", note.strip(), match.status)
+    flush_or_conflict()
+    return match
+
+
+def notify_party(match: Match, listing, title: str, body: str = "") -> None:
+    from .notify import notify
+    recipients = {listing.owner} if listing.owner else set()
+    for user in recipients:
+        notify(user, title, body, f"/me/matches/{match.id}")
+
+
+def _notify_broker(match: Match, title: str, body: str = "") -> None:
+    from .notify import notify
+    if match.broker:
+        notify(match.broker, title, body, _link(match))
+
+
+# ---- who sees what ----------------------------------------------------------------------------
+
+RELEASED = (S.introduced.value, S.negotiating.value, S.contracted.value)
+
+
+def _released_to(user: User, listing) -> bool:
+    """The other party of an introduction sees a listing's contacts and confidential detail."""
+    if listing.kind == "need":
+        mine = db.select(Match.id).where(Match.need_id == listing.id, Match.status.in_(RELEASED))
+        other_side = Match.achievement_id
+        from ..models import Achievement as Other
+    else:
+        mine = db.select(Match.id).where(Match.achievement_id == listing.id, Match.status.in_(RELEASED))
+        other_side = Match.need_id
+        from ..models import Need as Other
+    owned = db.select(Other.id).where(Other.owner_id == user.id)
+    return db.session.scalar(mine.where(other_side.in_(owned)).limit(1)) is not None
+
+
+def _register_release_rule():
+    from . import listings
+    listings.release_rule(_released_to)
+
+
+_register_release_rule()
+
+
+# ---- queues and lists -------------------------------------------------------------------------
+
+@dataclass
+class QueueFilters:
+    status: str = "suggested"
+    field: str = ""
+    chain: str = ""
+    bottleneck_first: bool = False
+    sort: str = "score"          # score | age
+    mine: bool = False
+
+    @classmethod
+    def from_args(cls, args) -> "QueueFilters":
+        status = args.get("status", "suggested")
+        return cls(status=status if status in {s.value for s in S} | {"open", "all"} else "suggested",
+                   field=args.get("field") or "", chain=args.get("chain") or "",
+                   bottleneck_first=args.get("bottleneck_first") in ("1", "on"),
+                   sort=args.get("sort") if args.get("sort") in ("score", "age") else "score",
+                   mine=args.get("mine") in ("1", "on"))
+
+
+OPEN = (S.accepted.value, S.introduced.value, S.negotiating.value)
+
+
+def queue_query(broker: User, f: QueueFilters):
+    """The broker's station queue (admins and hall brokers see every station's)."""
+    from ..models import Need
+    from . import reference
+    stmt = db.select(Match).join(Need, Match.need_id == Need.id)
+    if not broker.is_admin and not (broker.station and broker.station.is_hall):
+        stmt = stmt.where(Match.station_id == broker.station_id)
+    if f.status == "open":
+        stmt = stmt.where(Match.status.in_(OPEN))
+    elif f.status != "all":
+        stmt = stmt.where(Match.status == f.status)
+    if f.field:
+        stmt = stmt.where(Need.field == f.field)
+    if f.chain:
+        stmt = stmt.where(Need.chain.in_(reference.vocab().chain_with_children(f.chain)))
+    if f.mine:
+        stmt = stmt.where(Match.broker_id == broker.id)
+    order = [Need.bottleneck.desc()] if f.bottleneck_first else []
+    order += [Match.score.desc()] if f.sort == "score" else [Match.created_at.asc()]
+    return stmt.order_by(*order, Match.id)
+
+
+def queue_counts(broker: User) -> dict[str, int]:
+    stmt = db.select(Match.status, db.func.count()).group_by(Match.status)
+    if not broker.is_admin and not (broker.station and broker.station.is_hall):
+        stmt = stmt.where(Match.station_id == broker.station_id)
+    return dict(db.session.execute(stmt).all())
+
+
+def of_party(user: User) -> list[Match]:
+    """The matches a researcher's or enterprise's listings are part of, once a broker has acted.
+
+    Suggestions not yet reviewed stay internal to the broker; everything after — accepted,
+    rejected with its reason, introduced, closed with its reason — is shown to both parties.
+    """
+    from ..models import Achievement, Need
+    mine_n = db.select(Need.id).where(Need.owner_id == user.id)
+    mine_a = db.select(Achievement.id).where(Achievement.owner_id == user.id)
+    stmt = db.select(Match).where(db.or_(Match.need_id.in_(mine_n), Match.achievement_id.in_(mine_a)),
+                                  Match.status != S.suggested.value).order_by(Match.last_activity_at.desc())
+    return db.session.scalars(stmt).all()
+
+
+def can_view(user: User, match: Match) -> bool:
+    if is_broker_for(user, match):
+        return True
+    return party_side(user, match) is not None and match.status != S.suggested.value
+
+
+# ---- reminders ------------------------------------------------------------------------------
+
+def remind_stalled(now=None, stall_days: int | None = None, abandon_days: int | None = None) -> dict[str, int]:
+    """Remind broker and parties of matches with no step for ``stall_days`` (once per stall), and
+    close as abandoned those with none for ``abandon_days``. Meant for a daily cron."""
+    from datetime import timedelta
+    from flask import current_app
+    from .notify import notify
+    now = now or utcnow()
+    stall_days = stall_days or current_app.config["MATCH_STALL_DAYS"]
+    abandon_days = abandon_days or current_app.config["MATCH_ABANDON_DAYS"]
+    counts = {"reminded": 0, "abandoned": 0}
+    stalled = db.session.scalars(db.select(Match).where(
+        Match.status.in_(OPEN + (S.suggested.value,)),
+        Match.last_activity_at < now - timedelta(days=stall_days))).all()
+    for m in stalled:
+        idle = (now - m.last_activity_at).days
+        if idle >= abandon_days and m.status in OPEN:
+            before = m.status
+            m.status, m.reason_code = S.closed.value, "abandoned"
+            m.reason_text = f"{idle} 天无进展，系统自动关闭"
+            db.session.add(MatchEvent(match=m, actor=None, action="close", from_status=before,
+                                      to_status=m.status, note=m.reason_text))
+            for listing in (m.need, m.achievement):
+                notify_party(m, listing, f"对接已自动关闭：“{listing.title}”", m.reason_text)
+            counts["abandoned"] += 1
+            continue
+        if m.reminded_at and m.reminded_at > m.last_activity_at:
+            continue                      # already reminded for this stall
+        title = f"匹配 #{m.id} 已 {idle} 天没有进展（{m.status_label}）"
+        targets = [m.broker] if m.broker else [u for u in (m.station.brokers if m.station else []) if u.active]
+        if m.status in (S.introduced.value, S.negotiating.value):
+            targets += [x.owner for x in (m.need, m.achievement) if x.owner]
+        for user in {u.id: u for u in targets if u}.values():
+            notify(user, title, f"“{m.need.title}” ↔ “{m.achievement.title}”，请跟进或关闭。",
+                   _link(m) if is_broker_for(user, m) else f"/me/matches/{m.id}")
+        m.reminded_at = now
+        db.session.add(MatchEvent(match=m, actor=None, action="remind", from_status=m.status,
+                                  to_status=m.status, note=title, at=now))
+        counts["reminded"] += 1
+    db.session.flush()
+    return counts
