@@ -1,0 +1,243 @@
+"""Contract statistics against figures computed by hand on a fixed dataset; the dashboards, the
+exports, the big screen and the API show the same numbers."""
+import csv
+import io
+import re
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from market.extensions import db
+from market.models import Contract, Match, Role, StatTarget
+from market.services import listings, stats
+from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
+
+D = Decimal
+Y2025 = stats.Period.year(2025)
+
+
+def text(resp):
+    return resp.get_data(as_text=True)
+
+
+@pytest.fixture
+def data(make):
+    """Six counted contracts (five in 2025, one in 2026) and four that must never count."""
+    applicant = make.user(Role.admin)
+    a, b = make.station(), make.station()
+    researcher = make.user(Role.researcher)
+    need = listings.create(listings.NEED, NEED, make.user(Role.enterprise))
+    achievement = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, researcher)
+    match = Match(need=need, achievement=achievement, status="contracted")
+    db.session.add(match)
+    db.session.flush()
+
+    def add(n, day, ctype, subtype, field, seller, buyer, amount, tech, station=None, status="registered", **kw):
+        (s_name, s_kind, s_region), (b_name, b_kind, b_region, b_country) = seller, (*buyer, "中国")[:4]
+        c = Contract(number=f"2025410102{n:06d}" if status != "pending" else None, status=status, title=f"合同{n}",
+                     ctype=ctype, subtype=subtype, field=field, seller_name=s_name, seller_kind=s_kind,
+                     seller_region=s_region, seller_country="中国", buyer_name=b_name, buyer_kind=b_kind,
+                     buyer_region=b_region, buyer_country=b_country, amount=D(amount), tech_amount=D(tech),
+                     signed_on=day, valid_from=day, valid_until=day, applicant=applicant, due_on=day,
+                     stat_date=day if status in ("registered", "superseded", "cancelled") else None,
+                     registered_on=day if status != "pending" else None,
+                     decided_at=datetime.combine(day, datetime.min.time()), station=station, **kw)
+        db.session.add(c)
+
+    uni, inst, firm = ("郑州轻工业大学", "高校", "410102"), ("河南测试研究院", "科研院所", "410105"), \
+        ("郑州测试科技有限公司", "民营企业", "410172")
+    add(1, date(2025, 1, 15), "技术开发", "合作开发", "先进制造", uni, ("郑州买方一有限公司", "民营企业", "410172"),
+        "1000000.10", "900000.05", a)
+    add(2, date(2025, 2, 20), "技术转让", "专利权转让", "新材料及其应用", inst,
+        ("上海买方有限公司", "民营企业", "310115"), "2500000.00", "2500000.00", a)
+    add(3, date(2025, 4, 3), "技术服务", "技术中介", "先进制造", firm, ("郑州国企有限公司", "国有企业", "410171"),
+        "30000.33", "20000.22", b)
+    add(4, date(2025, 6, 30), "技术咨询", "技术咨询", "农业", ("河南测试学院", "高校", "410105"),
+        ("Rheinland GmbH", "外资企业", None, "德国"), "80000.00", "80000.00")
+    add(5, date(2025, 12, 31), "技术许可", "专利实施许可", "电子信息", ("北京测试研究所", "科研院所", "110108"),
+        ("郑州金水买方有限公司", "民营企业", "410105"), "450000.50", "400000.50", b, match=match)
+    add(6, date(2026, 1, 2), "技术开发", "委托开发", "先进制造", uni, ("郑州买方一有限公司", "民营企业", "410172"),
+        "5000000.00", "4200000.00", a)
+    add(7, date(2025, 3, 1), "技术开发", "合作开发", "先进制造", uni, ("甲", "民营企业", "410172"),
+        "999999.00", "1.00", a, status="superseded")
+    add(8, date(2025, 5, 5), "技术开发", "合作开发", "先进制造", uni, ("乙", "民营企业", "410172"),
+        "777777.00", "1.00", a, status="cancelled")
+    add(9, date(2025, 5, 6), "技术开发", "合作开发", "先进制造", uni, ("丙", "民营企业", "410172"),
+        "123.00", "1.00", a, status="refused", refusal_code="2")
+    add(10, date(2025, 5, 7), "技术开发", "合作开发", "先进制造", uni, ("丁", "民营企业", "410172"),
+        "456.00", "1.00", a, status="pending")
+    db.session.commit()
+    return {"a": a, "b": b}
+
+
+def rows(dimension, period=Y2025, **kw):
+    return {r.label: (r.count, r.amount, r.tech_amount) for r in stats.breakdown(dimension, period, **kw) if r.count}
+
+
+def test_totals_by_year_quarter_month(data):
+    assert (stats.totals(Y2025).count, stats.totals(Y2025).amount, stats.totals(Y2025).tech_amount) == \
+        (5, D("4060000.93"), D("3900000.77"))
+    assert stats.totals(stats.Period.year(2026)).amount == D("5000000.00")
+    quarters = {r.key: (r.count, r.amount) for r in stats.series(Y2025, "quarter")}
+    assert quarters == {"2025-Q1": (2, D("3500000.10")), "2025-Q2": (2, D("110000.33")),
+                        "2025-Q3": (0, D("0")), "2025-Q4": (1, D("450000.50"))}
+    months = {r.key: r.amount for r in stats.series(Y2025, "month") if r.count}
+    assert months == {"2025-01": D("1000000.10"), "2025-02": D("2500000.00"), "2025-04": D("30000.33"),
+                      "2025-06": D("80000.00"), "2025-12": D("450000.50")}
+    assert len(stats.series(Y2025, "month")) == 12
+    both = stats.Period(date(2025, 1, 1), date(2026, 12, 31), "两年")
+    assert {r.key: r.amount for r in stats.series(both, "year")} == {"2025": D("4060000.93"), "2026": D("5000000.00")}
+    q1 = stats.Period.quarter(2025, 1)
+    assert (stats.totals(q1).count, stats.totals(q1).amount) == (2, D("3500000.10"))
+    assert stats.totals(stats.Period.month(2025, 12)).tech_amount == D("400000.50")
+
+
+def test_breakdowns(data):
+    assert rows("type") == {"技术开发": (1, D("1000000.10"), D("900000.05")),
+                            "技术转让": (1, D("2500000.00"), D("2500000.00")),
+                            "技术许可": (1, D("450000.50"), D("400000.50")),
+                            "技术咨询": (1, D("80000.00"), D("80000.00")),
+                            "技术服务": (1, D("30000.33"), D("20000.22"))}
+    assert [r.label for r in stats.breakdown("type", Y2025)] == ["技术开发", "技术转让", "技术许可", "技术咨询", "技术服务"]
+    assert rows("field") == {"先进制造": (2, D("1030000.43"), D("920000.27")),
+                             "新材料及其应用": (1, D("2500000.00"), D("2500000.00")),
+                             "农业": (1, D("80000.00"), D("80000.00")),
+                             "电子信息": (1, D("450000.50"), D("400000.50"))}
+    assert rows("district") == {"中原区": (1, D("1000000.10"), D("900000.05")),
+                                "金水区": (2, D("2580000.00"), D("2580000.00")),
+                                "郑州高新技术产业开发区": (1, D("30000.33"), D("20000.22")),
+                                "郑州市外": (1, D("450000.50"), D("400000.50"))}
+    a, b = data["a"].name, data["b"].name
+    assert rows("station") == {a: (2, D("3500000.10"), D("3400000.05")), b: (2, D("480000.83"), D("420000.72")),
+                               "未经驿站": (1, D("80000.00"), D("80000.00"))}
+    assert rows("seller_nature") == {"高等院校": (2, D("1080000.10"), D("980000.05")),
+                                     "科研机构": (2, D("2950000.50"), D("2900000.50")),
+                                     "企业": (1, D("30000.33"), D("20000.22"))}
+    assert rows("buyer_nature") == {"企业": (5, D("4060000.93"), D("3900000.77"))}
+    flow = {r.key: (r.count, r.amount) for r in stats.breakdown("flow", Y2025)}
+    assert flow == {"output": (4, D("3610000.43")), "input": (3, D("1480000.93")), "internal": (2, D("1030000.43"))}
+    share = stats.match_share(Y2025)
+    assert (share.count, share.amount) == (1, D("450000.50"))
+    assert share.share == D("450000.50") / D("4060000.93")
+    assert rows("type", station_id=data["a"].id) == {"技术开发": (1, D("1000000.10"), D("900000.05")),
+                                                     "技术转让": (1, D("2500000.00"), D("2500000.00"))}
+    assert sum(r.share for r in stats.breakdown("field", Y2025)) == 1
+
+
+def test_progress_against_configured_and_set_targets(app, data, make):
+    assert stats.target_for(2025) == D("100000000000.00")          # STAT_YEAR_TARGET default: 1000亿
+    app.config["STAT_YEAR_TARGET"] = "500亿"
+    assert stats.progress(2025, today=date(2026, 1, 1)).target == D("50000000000.00")
+    stats.set_target(2026, "1亿", make.user(Role.admin))
+    p = stats.progress(2026, today=date(2026, 7, 2))
+    assert (p.target, p.total.amount, p.ratio) == (D("100000000.00"), D("5000000.00"), D("0.05"))
+    assert p.elapsed == D(183) / D(365)
+    with pytest.raises(PermissionError):
+        stats.set_target(2026, "2亿", make.user(Role.registrar))
+
+
+def test_abbreviation_of_parties():
+    assert stats.abbreviate("郑州轻工业大学") == "郑州**大学"
+    assert stats.abbreviate("郑州中原盾构装备有限公司") == "郑州**有限公司"
+    assert stats.abbreviate("河南省农业科学院") == "河南**科学院"
+    assert stats.abbreviate("张三") == "张**"
+
+
+def test_public_dashboard_shows_only_aggregates(client, data):
+    html = text(client.get("/stats/?year=2025"))
+    assert 'data-amount="4060000.93"' in html and 'data-testid="kpi-count">5<' in html
+    assert "郑州轻工业大学" not in html and "上海买方" not in html and "2025410102" not in html
+    assert "<svg" in html and "cdn" not in html.lower()
+
+
+def _page_total(html: str, table: str) -> Decimal:
+    block = html[html.index(f'data-table="{table}"'):]
+    return D(re.search(r'<tr class="total"[^>]*data-amount="([\d.]+)"', block).group(1))
+
+
+@pytest.mark.parametrize("table", ["type", "field", "district", "month"])
+def test_exports_have_the_same_totals_as_the_page(client, data, table):
+    page = _page_total(text(client.get("/stats/?year=2025")), table)
+    assert page == D("4060000.93")
+    resp = client.get(f"/stats/export/{table}.xlsx?year=2025")
+    assert resp.status_code == 200 and "spreadsheetml" in resp.headers["Content-Type"]
+    ws = load_workbook(io.BytesIO(resp.data)).active
+    body = list(ws.iter_rows(min_row=2, values_only=True))
+    assert body[-1][0] == "合计"
+    amounts = [D(str(r[2])).quantize(D("0.01")) for r in body[:-1]]
+    assert sum(amounts) == page == D(str(body[-1][2])).quantize(D("0.01"))
+    assert sum(r[1] for r in body[:-1]) == 5
+    resp = client.get(f"/stats/export/{table}.csv?year=2025")
+    lines = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
+    assert sum(D(r[2]) for r in lines[1:-1]) == page and lines[-1][2] == "4060000.93"
+
+
+def test_station_and_contract_exports_need_rights(client, data, make):
+    assert client.get("/stats/export/contracts.xlsx?year=2025").status_code == 403
+    assert client.get("/stats/export/station.csv?year=2025").status_code == 403
+    assert client.get(f"/stats/export/type.csv?year=2025&station={data['a'].code}").status_code == 403
+    broker = make.user(Role.broker, station=data["b"])
+    login(client, broker)
+    resp = client.get(f"/stats/export/contracts.xlsx?year=2025&station={data['b'].code}")
+    ws = load_workbook(io.BytesIO(resp.data)).active
+    assert sorted(r[0] for r in ws.iter_rows(min_row=2, values_only=True)) == ["2025410102000003", "2025410102000005"]
+    assert client.get(f"/stats/export/contracts.xlsx?year=2025&station={data['a'].code}").status_code == 403
+    client.post("/auth/logout", data={"csrf_token": csrf_from(text(client.get("/")))})
+    login(client, make.user(Role.admin))
+    ws = load_workbook(io.BytesIO(client.get("/stats/export/contracts.xlsx?year=2025").data)).active
+    body = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(body) == 5 and sum(D(str(r[11])) for r in body) == D("4060000.93")
+
+
+def test_station_view_and_admin_view(client, data, make):
+    broker = make.user(Role.broker, station=data["a"])
+    login(client, broker)
+    html = text(client.get("/stats/station?year=2025"))
+    assert data["a"].name in html and 'data-amount="3500000.10"' in html and "2025410102000001" in html
+    assert client.get(f"/stats/station?station={data['b'].code}").status_code == 403
+    assert client.get("/stats/admin").status_code == 403
+    client.post("/auth/logout", data={"csrf_token": csrf_from(text(client.get("/")))})
+    login(client, make.user(Role.admin))
+    html = text(client.get("/stats/admin?year=2025"))
+    assert 'data-amount="4060000.93"' in html and "2. 不属于技术合同" in html
+    resp = post_form(client, "/stats/admin?year=2026", {"year": "2026", "target": "-3"})
+    assert resp.status_code == 400 and "不能为负数" in text(resp)
+    resp = post_form(client, "/stats/admin?year=2026", {"year": "2026", "target": "2亿"})
+    assert resp.status_code == 302 and db.session.get(StatTarget, 2026).amount == D("200000000.00")
+
+
+def test_big_screen(client, data):
+    html = text(client.get("/stats/screen"))
+    assert 'http-equiv="refresh"' in html and "技术合同成交大屏" in html
+    year = date.today().year
+    total = stats.totals(stats.Period.year(year))
+    assert f'data-amount="{total.amount}"' in html
+    assert "郑州**大学" in html and "郑州轻工业大学" not in html
+
+
+def test_stats_api(client, data):
+    body = client.get("/api/v1/stats/summary?year=2025").get_json()
+    assert body["total"]["count"] == 5 and body["total"]["amount"] == "4060000.93"
+    assert body["match_share"]["amount"] == "450000.50" and len(body["by_month"]) == 12
+    body = client.get("/api/v1/stats/district?year=2025").get_json()
+    assert {i["label"]: i["amount"] for i in body["items"]}["金水区"] == "2580000.00"
+    resp = client.get("/api/v1/stats/colour")
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "unknown_dimension"
+
+
+def test_period_from_arguments():
+    today = date(2026, 11, 22)
+    assert stats.Period.from_args({}, today) == stats.Period.year(2026)
+    assert stats.Period.from_args({"year": "2025", "quarter": "4"}, today).start == date(2025, 10, 1)
+    assert stats.Period.from_args({"year": "2024", "month": "2"}, today).end == date(2024, 2, 29)
+    last = stats.Period.from_args({"range": "12m"}, today)
+    assert (last.start, last.end) == (date(2025, 12, 1), today)
+    assert stats.Period.from_args({"year": "abc"}, today).start.year == 2026
+
+
+def test_stats_command(app, data):
+    result = app.test_cli_runner().invoke(args=["stats", "--year", "2025"])
+    assert result.exit_code == 0, result.output
+    assert "5 项" in result.output and "成交额 4,060,000.93 元" in result.output and "技术交易额 3,900,000.77 元" in result.output
