@@ -1,0 +1,69 @@
+"""Template files to fill in, generated from the kinds' column definitions: the header row and one
+example row, as CSV (UTF-8 with BOM, which Excel opens correctly) or XLSX (with a sheet of notes)."""
+import csv
+import io
+
+from .kinds import ImportKind
+
+VOCAB_OF = {"field": "field", "chain": "chain", "maturity": "maturity", "wanted_maturity": "maturity",
+            "transfer_modes": "transfer_mode", "coop_modes": "coop_mode", "org_kind": "org_kind",
+            "kind": "org_kind"}
+
+
+def template_columns(kind: ImportKind):
+    return [c for c in kind.columns if c.in_template]
+
+
+def headers(kind: ImportKind) -> list[str]:
+    return [c.label + ("*" if c.required else "") for c in template_columns(kind)]
+
+
+def example(kind: ImportKind) -> list[str]:
+    return [kind.example.get(c.name, "") for c in template_columns(kind)]
+
+
+def csv_bytes(kind: ImportKind) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(headers(kind))
+    w.writerow(example(kind))
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(kind: ImportKind, vocab: dict[str, list[str]] | None = None) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"{kind.label}导入"
+    ws.append(headers(kind))
+    ws.append(example(kind))
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="FFF2CC")
+    for cell, col in zip(ws[1], template_columns(kind)):
+        cell.font = bold
+        if col.required:
+            cell.fill = fill
+        ws.column_dimensions[cell.column_letter].width = max(12, min(40, 2 * len(col.label) + 4))
+        cell.number_format = "@"
+    for cell in ws[2]:
+        cell.number_format = "@"       # keep codes and phone numbers as text
+        cell.alignment = Alignment(wrap_text=False)
+    ws.freeze_panes = "A2"
+
+    notes = wb.create_sheet("填写说明")
+    notes.append(["列名", "必填", "也可写作", "说明", "可选值"])
+    for cell in notes[1]:
+        cell.font = bold
+    for col in template_columns(kind):
+        allowed = (vocab or {}).get(VOCAB_OF.get(col.name, ""), [])
+        notes.append([col.label, "是" if col.required else "", "、".join((col.name, *col.aliases)), col.help,
+                      "、".join(allowed)])
+    notes.append([])
+    notes.append(["第一行为列名，从第二行起每行一条记录；示例行请删除或改为真实数据。"])
+    notes.append(["再次导入同一文件不会重复：有“外部编号”的按编号更新，没有的按“单位+名称”识别。"])
+    for letter, width in zip("ABCDE", (18, 6, 40, 50, 60)):
+        notes.column_dimensions[letter].width = width
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
