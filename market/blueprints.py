@@ -3,9 +3,12 @@ def register_blueprints(app):
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .broker import bp as broker_bp
+    from .contracts import bp as contracts_bp
     from .listings import bp as listings_bp
     from .main import bp as main_bp
     from .matches import bp as matches_bp
+    from .stats import bp as stats_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -15,5 +18,8 @@ def register_blueprints(app):
     app.register_blueprint(listings_bp, name="needs", url_prefix="/needs",
                            url_defaults={"kind_name": "need"})
     app.register_blueprint(matches_bp, url_prefix="/matching")
+    app.register_blueprint(broker_bp, url_prefix="/broker")
+    app.register_blueprint(contracts_bp, url_prefix="/contracts")
+    app.register_blueprint(stats_bp, url_prefix="/stats")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -41,6 +41,9 @@ def register_commands(app):
         the converted model and the indexes. Safe to repeat; fast when nothing changed."""
         init_db()
         click.echo(f"database ready: {_safe_url()}")
+        if current_app.config["MATCHING_ENABLED"]:
+            from matching.e5convert import ensure_model
+            ensure_model(Path(current_app.config["MODEL_DIR"]))
         if demo:
             from .services import demo as demo_data
             demo_data.load(log=click.echo)
@@ -107,6 +110,65 @@ def register_commands(app):
         sent = listings.notify_expiring()
         db.session.commit()
         click.echo(f"expired: {counts}; expiry notices sent: {sent}")
+
+    @app.cli.command("suggest")
+    @with_appcontext
+    def suggest_cmd():
+        """Create match suggestions for every published need (after a bulk import, say)."""
+        from .services import matches
+        created = matches.suggest_all()
+        db.session.commit()
+        click.echo(f"{created} new suggestions")
+
+    @app.cli.command("remind")
+    @click.option("--stall-days", type=int, default=None, help="days without a step before a reminder")
+    @click.option("--abandon-days", type=int, default=None, help="days without a step before closing")
+    @with_appcontext
+    def remind_cmd(stall_days, abandon_days):
+        """Remind brokers and parties of stalled matches; close abandoned ones (run daily)."""
+        from .services import matches
+        counts = matches.remind_stalled(stall_days=stall_days, abandon_days=abandon_days)
+        db.session.commit()
+        click.echo(f"reminded: {counts['reminded']}; closed as abandoned: {counts['abandoned']}")
+
+    feedback_group = click.Group("feedback", help="Learning from brokers' decisions.")
+    app.cli.add_command(feedback_group)
+
+    @feedback_group.command("report")
+    @with_appcontext
+    def feedback_report():
+        """Suggestion precision (accepted ÷ reviewed) per station and per 技术领域."""
+        from .services import feedback
+        rep = feedback.report()
+        for title, key in (("station", "station"), ("技术领域", "field"), ("total", "total")):
+            click.echo(f"-- by {title}")
+            for r in rep[key]:
+                p = f"{r.precision:.2f}" if r.precision is not None else "—"
+                click.echo(f"  {r.group:<24} suggested {r.suggested:>4}  reviewed {r.reviewed:>4}  "
+                           f"accepted {r.accepted:>4}  precision {p}")
+
+    @feedback_group.command("refit")
+    @click.option("--dry-run", is_flag=True, help="evaluate only, never replace the weights")
+    @with_appcontext
+    def feedback_refit(dry_run):
+        """Refit ranking weights and cut-off on broker labels; replace only if better on held-out needs."""
+        from .services import feedback
+        r = feedback.refit(write=not dry_run)
+        click.echo(f"{r.message}: {r.labels} labels, train {r.train_needs} needs, held out {r.test_needs}; "
+                   f"current {r.current}, candidate {r.candidate}; {'written to ' + r.path if r.replaced else 'not written'}")
+
+    @app.cli.command("stats")
+    @click.option("--year", type=int, default=None, help="one calendar year (default: the last 12 months and every year)")
+    @with_appcontext
+    def stats_cmd(year):
+        """技术合同成交: count, 成交额 and 技术交易额 of registered contracts, by 登记日期."""
+        from datetime import date
+        from .services import stats
+        periods = [stats.Period.year(year)] if year else \
+            [stats.Period.last_months(12, date.today()), *(stats.Period.year(y) for y in stats.years_with_data())]
+        for p in periods:
+            t = stats.totals(p)
+            click.echo(f"{p.label}\t{t.count} 项\t成交额 {t.amount:,.2f} 元\t技术交易额 {t.tech_amount:,.2f} 元")
 
     @app.cli.command("create-admin")
     @click.argument("username")

@@ -51,6 +51,19 @@ class Config:
         self.EXPIRY_NOTICE_DAYS = 30
         self.ACHIEVEMENT_LIFETIME_DAYS = 365
         self.MATCHING_ENABLED = os.environ.get("MARKET_MATCHING", "1") != "0"
+        self.STAT_YEAR_TARGET = os.environ.get("STAT_YEAR_TARGET", "1000亿")  # 技术合同成交额, 元 or 万/亿
+        self.CONTRACT_FILE_MAX_MB = int(os.environ.get("CONTRACT_FILE_MAX_MB", "10"))
+        self.MATCH_WEIGHTS = os.environ.get("MATCH_WEIGHTS") or str(folder / "matching" / "weights.json")
+        self.SUGGESTIONS_PER_LISTING = int(os.environ.get("SUGGESTIONS_PER_LISTING", "5"))
+        self.MATCH_STALL_DAYS = int(os.environ.get("MATCH_STALL_DAYS", "14"))
+        self.MATCH_ABANDON_DAYS = int(os.environ.get("MATCH_ABANDON_DAYS", "90"))
+        self.FEEDBACK_MIN_LABELS = int(os.environ.get("FEEDBACK_MIN_LABELS", "30"))
+        self.PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER")
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@zztm.local")
 
 
 class TestingConfig(Config):

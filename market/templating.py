@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from .extensions import db
-from .models import Notification
+from .models import MatchStatus, Notification
 from .services import rules
 
 
@@ -19,6 +19,7 @@ def register_template_helpers(app):
     app.jinja_env.filters["highlight"] = highlight
     app.jinja_env.globals["price_range"] = price_range
     app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.filters["match_status"] = lambda s: MatchStatus(s).label if s else ""
 
     @app.context_processor
     def globals_():

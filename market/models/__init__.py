@@ -6,8 +6,12 @@ from .user import LoginAttempt, Role, User
 from .listing import Achievement, ListingStatus, Need
 from .notification import Notification
 from .match import Match, MatchEvent, MatchStatus
+from .contract import Contract, ContractCounter, ContractEvent, ContractStatus, StatTarget
+from .imports import ImportJob, ImportStatus
 
 __all__ = [
     "utcnow", "Term", "Organisation", "Station", "LoginAttempt", "Role", "User",
     "Achievement", "ListingStatus", "Need", "Notification", "Match", "MatchEvent", "MatchStatus",
+    "ImportJob", "ImportStatus",
+    "Contract", "ContractCounter", "ContractEvent", "ContractStatus", "StatTarget",
 ]

@@ -20,22 +20,27 @@ class LoginThrottled(Exception):
         self.minutes = minutes
 
 
-def validate_org(data: dict) -> dict:
+def validate_org(data: dict, existing: Organisation | None = None) -> dict:
+    """Checked values of an organisation; ``existing`` is the organisation being edited."""
     errors = {}
     name = (data.get("name") or "").strip()
     kind = (data.get("kind") or "").strip()
     code = (data.get("credit_code") or "").strip().upper()
     region = (data.get("region") or "").strip()
+    same_name = select(Organisation.id).where(Organisation.name == name)
+    same_code = select(Organisation.id).where(Organisation.credit_code == code)
+    if existing is not None:
+        same_name, same_code = (q.where(Organisation.id != existing.id) for q in (same_name, same_code))
     if not 2 <= len(name) <= 100:
         errors["org_name"] = "请填写单位全称（2–100 个字）"
-    elif db.session.scalar(select(Organisation.id).where(Organisation.name == name)):
+    elif db.session.scalar(same_name):
         errors["org_name"] = f"单位“{name}”已存在，请直接从列表中选择"
     if not reference.vocab().allows("org_kind", kind):
         errors["org_kind"] = "请选择单位性质"
     if code:
         if msg := rules.check_credit_code(code):
             errors["credit_code"] = msg
-        elif db.session.scalar(select(Organisation.id).where(Organisation.credit_code == code)):
+        elif db.session.scalar(same_code):
             errors["credit_code"] = "该统一社会信用代码已被其他单位使用"
     if msg := rules.check_region_code(region):
         errors["region"] = msg

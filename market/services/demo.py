@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..config import DEMO_DIR
 from ..extensions import db
 from ..models import Organisation, Role, Station, User, utcnow
-from . import listings, reference
+from . import listings, matches, matching, reference
 
 DEMO_PASSWORD = "demo1234"
 DEMO_LOGINS = {
@@ -64,7 +64,7 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
     _user("registrar", "王登记", Role.registrar, market_org)
     for i, (code, st) in enumerate(sorted(stations.items())):
         _user(f"broker.{code.lower()}", f"{st.name[:6]}经纪人", Role.broker, st.host, st)
-    _user("broker", "李经纪", Role.broker, stations["ZZU"].host, stations["ZZU"])
+    _user("broker", "李经纪", Role.broker, stations["GXQ"].host, stations["GXQ"])
     owners = {}
     for i, org in enumerate(sorted(orgs.values(), key=lambda o: o.name)):
         if org.is_research or org.is_enterprise:
@@ -84,14 +84,47 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
             if row["ext_id"] in existing:
                 continue
             listing = listings.create(kind, _listing_values(kind, row), owners[row["org"]], publish=True,
-                                      ext_id=row["ext_id"],
+                                      ext_id=row["ext_id"], suggest=False,
                                       station_id=stations[row["station"]].id if row.get("station") else None)
             listing.published_at = utcnow() - timedelta(days=rng.randint(1, 300), minutes=rng.randint(0, 1440))
             added += 1
         counts[kind.name] = added
     db.session.flush()
     log(f"demo: {counts['achievement']} 成果, {counts['need']} 需求 added")
+    if matching.enabled() and (counts["achievement"] or counts["need"]):
+        db.session.commit()                  # the index follows committed listings
+        counts["suggestions"] = matches.suggest_all()
+        counts["reviewed"] = apply_reviews(folder / "broker_reviews.json")
+        log(f"demo: {counts['suggestions']} match suggestions, {counts['reviewed']} reviewed by hand")
+    from . import contract_demo  # last: it links contracts to the demo matches, when there are any
+    contract_demo.load(log=log)
     return counts
+
+
+def apply_reviews(path: Path) -> int:
+    """The hand review of demo suggestions, replayed by the broker of each match's station."""
+    from ..models import Achievement, Match, Need
+    if not path.exists():
+        return 0
+    done = 0
+    for r in json.loads(path.read_text(encoding="utf-8"))["reviews"]:
+        m = db.session.scalar(select(Match).join(Need, Match.need_id == Need.id)
+                              .join(Achievement, Match.achievement_id == Achievement.id)
+                              .where(Need.ext_id == r["need"], Achievement.ext_id == r["achievement"]))
+        if m is None or m.status != "suggested":
+            continue
+        broker = db.session.scalar(select(User).where(User.station_id == m.station_id, User.role == Role.broker.value)
+                                   .order_by(User.id))
+        if r["decision"] == "accept":
+            matches.accept(m, broker, r.get("note", ""))
+            if r.get("then") == "negotiating":
+                matches.respond(m, m.need.owner, True, note="有兴趣，约时间面谈")
+                matches.negotiate(m, m.need.owner, "双方已约定到驿站面谈")
+        else:
+            matches.reject(m, broker, r["reason"], r.get("note", ""))
+        done += 1
+    db.session.flush()
+    return done
 
 
 def _listing_values(kind: listings.ListingKind, row: dict) -> dict:

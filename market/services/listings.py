@@ -196,7 +196,7 @@ def resolve_org(kind: ListingKind, actor: User, org_id=None) -> Organisation:
 
 
 def create(kind: ListingKind, raw: dict, actor: User, org_id=None, publish: bool = False,
-           ext_id: str | None = None, station_id: int | None = None):
+           ext_id: str | None = None, station_id: int | None = None, suggest: bool = True):
     values = validate(kind, raw)
     org = resolve_org(kind, actor, org_id)
     listing = kind.model(org=org, owner=actor, ext_id=ext_id, status=S.draft.value,
@@ -206,7 +206,7 @@ def create(kind: ListingKind, raw: dict, actor: User, org_id=None, publish: bool
     db.session.add(listing)
     db.session.flush()
     if publish:
-        publish_listing(listing, actor)
+        publish_listing(listing, actor, suggest=suggest)
     return listing
 
 
@@ -239,10 +239,12 @@ def update(listing, raw: dict, actor: User):
     listing.search_text = search_text(kind, listing)
     listing.updated_at = utcnow()
     db.session.flush()
+    if listing.is_published:
+        _suggest(listing, actor)
     return listing
 
 
-def publish_listing(listing, actor: User):
+def publish_listing(listing, actor: User, suggest: bool = True):
     if not can_edit(actor, listing) and not actor.is_staff:
         raise PermissionError("只有发布者、经纪人或管理员可以发布")
     if listing.status == S.published.value:
@@ -255,7 +257,16 @@ def publish_listing(listing, actor: User):
     listing.status = S.published.value
     listing.published_at = utcnow()
     db.session.flush()
+    if suggest:
+        _suggest(listing, actor)
     return listing
+
+
+def _suggest(listing, actor: User) -> None:
+    """A published or edited listing gets fresh match suggestions (when matching is on)."""
+    from . import matches, matching
+    if matching.enabled():
+        matches.suggest_for(listing, actor)
 
 
 def archive_listing(listing, actor: User):

@@ -5,6 +5,7 @@ step from one place: a session hook collects changed listings at flush and appli
 engine after the transaction commits (published → indexed, anything else → removed).
 """
 import logging
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ def doc_from(listing, parents: dict[str, str] | None = None) -> Doc:
         price_max=money(listing.budget_max if is_need else listing.price_max),
         region=listing.org.region if listing.org else None,
         bottleneck=bool(getattr(listing, "bottleneck", False)),
-        tokens=tuple((listing.search_text or "").split()),
+        tokens=tuple(map(sys.intern, (listing.search_text or "").split())),   # one copy of each term
     )
 
 
@@ -205,6 +206,18 @@ def near_duplicates(listing) -> list[tuple[object, float, float]]:
     hits = eng.near_duplicates(doc)
     rows = {x.id: x for x in db.session.scalars(select(model).where(model.id.in_([h[0] for h in hits])))}
     return [(rows[i], cos, overlap) for i, cos, overlap in hits if i in rows]
+
+
+def near_duplicates_many(docs: list[Doc], vectors) -> list[list[tuple[object, float, float]]]:
+    """near_duplicates for many docs of one library at once, embedded by the caller (bulk import)."""
+    eng = engine()
+    if eng is None or not docs:
+        return [[] for _ in docs]
+    model = KIND_MODELS[docs[0].kind]
+    hits = eng.near_duplicates_many(docs, vectors)
+    wanted = {i for found in hits for i, _, _ in found}
+    rows = {x.id: x for x in db.session.scalars(select(model).where(model.id.in_(wanted)))} if wanted else {}
+    return [[(rows[i], cos, overlap) for i, cos, overlap in found if i in rows] for found in hits]
 
 
 def filter_predicate(kind: str, filters) -> "callable | None":

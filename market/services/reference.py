@@ -1,6 +1,9 @@
 """Reference data: taxonomies seeded from data/reference, read back as a Vocab."""
 import json
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from ..config import REFERENCE_DIR
 from ..extensions import db
 from ..models import Term
@@ -47,7 +50,30 @@ def seed_taxonomies() -> int:
     return added
 
 
+_VOCAB = "reference.vocab"
+
+
 def vocab() -> Vocab:
+    """The taxonomies, read once per transaction (a bulk import checks thousands of rows in one)."""
+    info = db.session().info
+    if _VOCAB not in info:
+        info[_VOCAB] = _read_vocab()
+    return info[_VOCAB]
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_vocab(session):
+    session.info.pop(_VOCAB, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_vocab(session, flush_context):
+    if any(isinstance(obj, Term) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_VOCAB, None)
+
+
+def _read_vocab() -> Vocab:
     terms = db.session.scalars(db.select(Term).order_by(Term.kind, Term.position)).all()
     names: dict[str, list[str]] = {}
     children: dict[str, list[str]] = {}
