@@ -10,7 +10,6 @@ A job killed at any point resumes from its last committed batch when the same fi
 again: rows before it are only read, not stored again; external ids make a repeated row an
 update, never a duplicate; and the engine's start-up sync repairs the index against the database.
 """
-import copy
 import logging
 import os
 import socket
@@ -41,7 +40,6 @@ from .readers import ByteCounter, ReadError, Row, Source, header, open_source, r
 from .report import Reports
 
 log = logging.getLogger(__name__)
-IMPORT_WINDOWS = 8           # model batch for imports: see _import_embedder
 KEEP_PROBLEMS = 200          # problems kept in the result for printing; every one goes to the report
 ACTION_LABELS = {"create": "新增", "update": "更新", "unchanged": "未变", "invalid": "无效",
                  "duplicate": "疑似重复", "skipped": "因疑似重复跳过"}
@@ -174,16 +172,6 @@ class _Batch:
     work: list[Item]          # rows that create or change a record
     docs: list
     future: object = None
-
-
-def _import_embedder(embedder):
-    """The engine's embedder running the model on 8 windows at a time instead of 32: on long
-    abstracts (~180 tokens) that is faster (less padding) and needs ~250 MB less memory. A
-    shallow copy: the same model, cache and locks."""
-    if getattr(embedder, "batch_size", 0) > IMPORT_WINDOWS:
-        embedder = copy.copy(embedder)
-        embedder.batch_size = IMPORT_WINDOWS
-    return embedder
 
 
 def _encode(embedder, texts: list[str]):
@@ -375,7 +363,7 @@ class Import:
         for row in islice(stream, start):
             loader.skip(row)
         executor = ThreadPoolExecutor(1, thread_name_prefix="ingest-embed") if eng is not None else None
-        self.embedder = _import_embedder(eng.embedder) if eng is not None else None
+        self.embedder = eng.embedder if eng is not None else None
         inflight: deque[_Batch] = deque()
         try:
             for batch in _batches(stream, self.options.batch):

@@ -5,21 +5,21 @@ a few vector operations per query term whatever the corpus size.
 """
 import math
 import threading
+from array import array
 from collections import Counter
 
 import numpy as np
 
 
 class BM25:
-    def __init__(self, k1: float = 1.2, b: float = 0.75, max_terms: int | None = None):
+    def __init__(self, k1: float = 1.2, b: float = 0.75):
         self.k1, self.b = k1, b
-        self.max_terms = max_terms      # score only the rarest query terms (speed on big corpora)
         self._row_of: dict[int, int] = {}
         self._ids: list[int] = []
         self._alive: list[bool] = []
         self._lengths: list[int] = []
-        self._terms: list[Counter | None] = []
-        self._postings: dict[str, tuple[list[int], list[int]]] = {}
+        self._terms: list[tuple[str, ...] | None] = []           # a row's distinct terms
+        self._postings: dict[str, tuple[array, array]] = {}     # term → rows, tfs (4 bytes each)
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.df: Counter = Counter()
         self._total_len = 0
@@ -51,12 +51,12 @@ class BM25:
             self._ids.append(int(ident))
             self._alive.append(True)
             self._lengths.append(len(tokens))
-            self._terms.append(tf)
+            self._terms.append(tuple(tf))
             self._total_len += len(tokens)
             self._row_arrays = None
             self._impact.clear()
             for term, n in tf.items():
-                rows, tfs = self._postings.setdefault(term, ([], []))
+                rows, tfs = self._postings.setdefault(term, (array("i"), array("f")))
                 rows.append(row)
                 tfs.append(n)
                 self._arrays.pop(term, None)
@@ -82,16 +82,30 @@ class BM25:
             return True
 
     def _compact(self) -> None:
-        docs = [(self._ids[r], self._terms[r]) for r in range(len(self._ids)) if self._alive[r]]
-        self.__init__(self.k1, self.b)
-        for ident, tf in docs:
-            self.add(ident, list(tf.elements()))
+        """Rebuild without the dead rows (their postings stay behind until then)."""
+        alive = [r for r in range(len(self._ids)) if self._alive[r]]
+        new_row = {r: n for n, r in enumerate(alive)}
+        postings = {}
+        for term, (rows, tfs) in self._postings.items():
+            keep = [(new_row[r], f) for r, f in zip(rows, tfs) if r in new_row]
+            if keep:
+                postings[term] = (array("i", [r for r, _ in keep]), array("f", [f for _, f in keep]))
+        self._ids = [self._ids[r] for r in alive]
+        self._alive = [True] * len(alive)
+        self._lengths = [self._lengths[r] for r in alive]
+        self._terms = [self._terms[r] for r in alive]
+        self._row_of = {i: n for n, i in enumerate(self._ids)}
+        self._postings = postings
+        self._arrays.clear()
+        self._impact.clear()
+        self._row_arrays = None
+        self._dead = 0
 
     def _posting(self, term: str):
         arrays = self._arrays.get(term)
         if arrays is None:
-            rows, tfs = self._postings.get(term, ([], []))
-            arrays = (np.asarray(rows, dtype=np.int64), np.asarray(tfs, dtype=np.float32))
+            rows, tfs = self._postings.get(term, (array("i"), array("f")))
+            arrays = (np.array(rows, dtype=np.int64), np.array(tfs, dtype=np.float32))
             self._arrays[term] = arrays
         return arrays
 
@@ -105,10 +119,7 @@ class BM25:
             self._row_arrays = (np.asarray(self._lengths, dtype=np.float32), np.asarray(self._alive, dtype=bool))
         lengths, alive = self._row_arrays
         ceiling = 0.0
-        terms = set(query_tokens)
-        if self.max_terms and len(terms) > self.max_terms:
-            terms = sorted(terms, key=lambda t: (self.df.get(t, 0), t))[:self.max_terms]
-        for term in terms:
+        for term in set(query_tokens):
             idf = self.idf(term)
             ceiling += idf * (self.k1 + 1)
             rows, tfs = self._posting(term)

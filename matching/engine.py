@@ -169,8 +169,10 @@ class MatchEngine:
             return 0.0
 
     def changed_on_disk(self, kind: str) -> bool:
-        """Whether another process saved this library since we last loaded or saved it."""
-        return self.index_dir is not None and self._mtime(kind) != self._manifest_mtime.get(kind, 0.0)
+        """Whether another process saved this library since we last loaded or saved it (under the
+        lock, so our own save in progress on another thread is never mistaken for one)."""
+        with self._lock:
+            return self.index_dir is not None and self._mtime(kind) != self._manifest_mtime.get(kind, 0.0)
 
     def sync(self, kind: str, docs: Iterable[Doc], rebuild: bool = False) -> SyncReport:
         """Load the saved index and repair it against ``docs`` (the database's truth); rebuild when

@@ -19,17 +19,19 @@ def publish(make, kind, data, user=None, **change):
 def test_index_follows_publish_edit_archive(app, make, fake_engine):
     item = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
     matching.engine()                                          # first use syncs from the database
-    lib = fake_engine.libraries["achievement"]
-    assert item.id in lib.index
+
+    def lib():
+        return fake_engine.libraries["achievement"]
+    assert item.id in lib().index
     listings.update(item, {"title": "梯度硬质合金滚刀刀圈（第二代）"}, item.owner)
     db.session.commit()
-    assert lib.docs[item.id].title == "梯度硬质合金滚刀刀圈（第二代）"
+    assert lib().docs[item.id].title == "梯度硬质合金滚刀刀圈（第二代）"
     listings.archive_listing(item, item.owner)
     db.session.commit()
-    assert item.id not in lib.index and item.id not in lib.docs
+    assert item.id not in lib().index and item.id not in lib().docs
     draft = listings.create(listings.ACHIEVEMENT, {**ACHIEVEMENT, "title": "还没发布的成果"}, item.owner)
     db.session.commit()
-    assert draft.id not in lib.index
+    assert draft.id not in lib().index
 
 
 def test_rolled_back_changes_never_reach_the_index(app, make, fake_engine):

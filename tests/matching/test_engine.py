@@ -152,3 +152,18 @@ def test_near_duplicates(engine):
 def test_free_text_search(engine):
     got = engine.search("achievement", "金刚石 复合片", k=2)
     assert got[0].id == 1
+
+
+def test_a_pairs_score_does_not_depend_on_corpus_size(tmp_path):
+    """The cut-off is a probability per pair: adding 2,000 unrelated 成果 barely moves a score."""
+    small = MatchEngine(FakeEmbedder())
+    small.upsert(ACHS, save=False)
+    n = need(10, "盾构滚刀磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", field="先进制造", chain="盾构及工程装备")
+    before = small.weights.scores(small.pair_features(n, "achievement", [1, 2, 3]))
+    big = MatchEngine(FakeEmbedder())
+    filler = [ach(100 + i, f"无关成果{i}", f"第{i}号{'光伏电池封装胶膜'[i % 8:]}及其{'制备方法与应用'[i % 5:]}", field="电子信息")
+              for i in range(2000)]
+    big.upsert(ACHS + filler, save=False)
+    after = big.weights.scores(big.pair_features(n, "achievement", [1, 2, 3]))
+    assert np.abs(before - after).max() < 0.02, (before, after)
+    assert big.match(n, k=1)[0].id == 2
