@@ -93,6 +93,10 @@ def register_commands(app):
         """Serve the marketplace with waitress."""
         from waitress import serve
         from .services import demo
+        behind = schema_behind()
+        if behind:
+            raise click.ClickException(f"the database is not at the current schema ({behind}); "
+                                       f"run `market setup` (or `make run`) first")
         if current_app.config["MATCHING_ENABLED"]:
             prepare_matching()
         click.echo(f"郑州技术交易市场 running at http://{host}:{port}")
@@ -182,6 +186,19 @@ def register_commands(app):
         db.session.add(user)
         db.session.commit()
         click.echo(f"admin {username} created")
+
+
+def schema_behind() -> str | None:
+    """None when the database is at the newest migration, else what it is at."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask_migrate import Config
+    cfg = Config(str(Path(current_app.extensions["migrate"].directory) / "alembic.ini"))
+    cfg.set_main_option("script_location", current_app.extensions["migrate"].directory)
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return None if current == heads else f"at {', '.join(sorted(current)) or 'nothing'}, newest {', '.join(sorted(heads))}"
 
 
 def prepare_matching() -> None:

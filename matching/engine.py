@@ -18,7 +18,7 @@ from .docs import Doc
 from .features import FEATURES, structured
 from .index import IndexMismatch, IndexParams, VectorIndex
 from .ranking import Weights
-from .text import Tokenizer, default_tokenizer
+from .text import Tokenizer, default_tokenizer, match_terms
 
 log = logging.getLogger(__name__)
 KINDS = ("achievement", "need")
@@ -92,7 +92,7 @@ class MatchEngine:
         return self.embedder.encode([d.embed_text() for d in docs])
 
     def _tokens(self, doc: Doc) -> list[str]:
-        return list(doc.tokens) if doc.tokens else self.tokenizer.tokens(doc.embed_text())
+        return match_terms(doc.tokens if doc.tokens else self.tokenizer.tokens(doc.embed_text()))
 
     def upsert(self, docs: Iterable[Doc], save: bool = True) -> int:
         """Add or replace documents (embedding only what changed); returns how many were embedded."""

@@ -18,7 +18,7 @@ from .datasets import DevSet, Paper, load_csl, load_devset, load_sts, STS_SETS
 from .docs import Doc
 from .features import FEATURES, structured
 from .ranking import Weights, fit
-from .text import Tokenizer, default_tokenizer
+from .text import Tokenizer, default_tokenizer, match_terms
 
 RELEVANT_GRADE = 2
 
@@ -96,9 +96,9 @@ class DevEvaluation:
         self.cos = nv @ av.T
         bm = BM25()
         for a in self.achs:
-            bm.add(a.id, list(a.tokens))
+            bm.add(a.id, match_terms(a.tokens))
         ids = [a.id for a in self.achs]
-        self.kw = np.stack([bm.scores(list(n.tokens), ids) for n in self.needs])
+        self.kw = np.stack([bm.scores(match_terms(n.tokens), ids) for n in self.needs])
         self.feats = [_features(n, self.achs, self.cos[q], self.kw[q]) for q, n in enumerate(self.needs)]
         self.grades = np.array([[self.dev.judgements[n.meta["ext_id"]].get(e, 0) for e in self.ach_ext]
                                 for n in self.needs], dtype=float)
@@ -173,9 +173,9 @@ class CslEvaluation:
         self.cos = qv @ cv.T
         bm = BM25()
         for n, p in enumerate(self.corpus):
-            bm.add(n, tok.tokens(p.abstract))
+            bm.add(n, match_terms(tok.tokens(p.abstract)))
         ids = list(range(len(self.corpus)))
-        self.kw = np.stack([bm.scores(tok.tokens(p.title), ids) for p in self.queries])
+        self.kw = np.stack([bm.scores(match_terms(tok.tokens(p.title)), ids) for p in self.queries])
         index_of = {p.id: n for n, p in enumerate(self.corpus)}
         self.self_idx = np.array([index_of[p.id] for p in self.queries])
         disc = np.array([p.discipline for p in self.corpus])

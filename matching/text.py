@@ -64,3 +64,27 @@ def default_tokenizer() -> Tokenizer:
 def listing_terms(tokenizer: Tokenizer, title: str, text: str, keywords=(), org: str = "", extra: str = "") -> list[str]:
     """The keyword-index terms of a listing, in first-seen order (the web app and evaluation agree)."""
     return list(dict.fromkeys(tokenizer.tokens(" ".join([title, text, " ".join(keywords), org, extra]))))
+
+
+@lru_cache(maxsize=1)
+def place_names() -> frozenset[str]:
+    """Region names (with and without 省/市/区/县) and a few words of origin: where a listing comes
+    from is no evidence of what it can do, so they never count as shared keywords in matching."""
+    import json
+    path = Path(__file__).resolve().parent.parent / "data" / "reference" / "regions.json"
+    regions = json.loads(path.read_text(encoding="utf-8"))
+    names = {"郑州", "河南", "中原", "黄淮", "豫中", "豫南", "豫北", "豫西", "豫东", "国内", "国外", "省内", "市内"}
+    for table in ("zhengzhou", "henan", "provinces"):
+        for name in regions[table].values():
+            names.add(name)
+            for suffix in ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市", "区", "县"):
+                if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                    names.add(name[: -len(suffix)])
+                    break
+    return frozenset(names)
+
+
+def match_terms(tokens) -> list[str]:
+    """Keyword-index terms for matching: a listing's terms without place names."""
+    places = place_names()
+    return [t for t in tokens if t not in places]

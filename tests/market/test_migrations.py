@@ -29,3 +29,8 @@ def test_sqlite_pragmas(app):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_serve_refuses_a_database_behind_the_migrations(app):
+    result = app.test_cli_runner().invoke(args=["serve"])
+    assert result.exit_code != 0 and "market setup" in result.output
