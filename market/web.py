@@ -39,9 +39,11 @@ def page_arg() -> int:
         return 1
 
 
-def get_or_404(model, ident):
+def get_or_404(model, ident, visible=None):
+    """The row, or 404 when it does not exist or ``visible(current_user, row)`` says no (a row
+    one may not see is answered as if it did not exist)."""
     from .extensions import db
     obj = db.session.get(model, ident)
-    if obj is None:
+    if obj is None or (visible is not None and not visible(current_user, obj)):
         abort(404)
     return obj

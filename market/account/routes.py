@@ -65,10 +65,7 @@ def my_matches():
 
 
 def _party_match(match_id) -> Match:
-    m = get_or_404(Match, match_id)
-    if not matches.can_view(current_user, m):
-        abort(404)
-    return m
+    return get_or_404(Match, match_id, matches.can_view)
 
 
 @bp.route("/matches/<int:match_id>")

@@ -39,10 +39,7 @@ def _form_ctx(**extra) -> dict:
 
 
 def _get(contract_id: int) -> Contract:
-    contract = get_or_404(Contract, contract_id)
-    if not contracts.can_view(current_user, contract):
-        abort(404)
-    return contract
+    return get_or_404(Contract, contract_id, contracts.can_view)
 
 
 @bp.route("/")

@@ -41,9 +41,7 @@ def browse():
 
 @bp.route("/<int:listing_id>")
 def detail(listing_id):
-    listing = get_or_404(g.kind.model, listing_id)
-    if not listings.can_view(current_user, listing):
-        abort(404)
+    listing = get_or_404(g.kind.model, listing_id, listings.can_view)
     suggestions = matching.best_matches(listing) if listing.is_published else []
     return render_template("listings/detail.html", **_ctx(
         listing=listing, private=listings.can_see_private(current_user, listing),
