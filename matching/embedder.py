@@ -23,6 +23,7 @@ This module must not import Flask or anything from ``market``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 STAMP_NAME = "e5convert.json"  # same as matching.e5convert.STAMP_NAME
 NORMALIZATION_NAME = "e5_normalization.json"  # same as matching.e5convert.NORMALIZATION_NAME
+PACKED_EMBEDDINGS_NAME = "word_embeddings.q4_0.safetensors"  # same as matching.e5convert's
 PRECISIONS = ("auto", "float32", "bf16")
 #: windows per forward pass. Measured here (2 cores, bf16, 256 CSL abstracts of ~250 tokens):
 #: batch 8 runs 53 texts/s and peaks 1.33 GB, batch 32 runs 40 texts/s and peaks 1.46 GB —
@@ -123,6 +125,37 @@ def _available_cores() -> int:
 # --------------------------------------------------------------------------
 # the real model
 # --------------------------------------------------------------------------
+@functools.cache
+def q4_embedding_class():
+    """The ``Q4Embedding`` module class (defined on first use: importing this module needs no torch)."""
+    import torch
+
+    class Q4Embedding(torch.nn.Module):
+        """Word embeddings kept as their Q4_0 blocks; looked-up rows are dequantised
+        exactly as matching.e5convert.dequantize_q4_0 does (``(nibble - 8) * d`` in
+        float32), so the output equals the float32 table's bit for bit."""
+
+        def __init__(self, d, qs):
+            super().__init__()
+            self.register_buffer("d", d)  # (vocab, blocks) float16
+            self.register_buffer("qs", qs)  # (vocab, blocks, 16) uint8
+            self.dim = int(qs.shape[1]) * 32
+
+        @classmethod
+        def load(cls, path: Path) -> "Q4Embedding":
+            from safetensors.torch import load_file
+
+            t = load_file(str(path))
+            return cls(t["d"], t["qs"])
+
+        def forward(self, ids):
+            qs = self.qs[ids]
+            q = torch.cat((qs & 0x0F, qs >> 4), dim=-1).to(torch.float32) - 8.0
+            return (q * self.d[ids].to(torch.float32).unsqueeze(-1)).reshape(*ids.shape, self.dim)
+
+    return Q4Embedding
+
+
 class E5Model:
     """The converted e5 folder loaded through sentence-transformers."""
 
@@ -146,12 +179,12 @@ class E5Model:
         transformer = st[0]
         self.hf = getattr(transformer, "model", None) or transformer.auto_model
         tok = getattr(transformer, "tokenizer", None) or st.tokenizer
-        # a private tokenizers.Tokenizer: transformers mutates the shared
-        # backend's truncation/padding on every call; we never truncate
-        # (long texts are windowed) and pad ourselves.
-        from tokenizers import Tokenizer
-
-        self._tokenizer = Tokenizer.from_str(tok.backend_tokenizer.to_str())
+        # the fast tokenizer's own backend, without the transformers wrapper:
+        # we never truncate (long texts are windowed) and pad ourselves.  A
+        # private copy would cost ~270 MB (250k pieces); the wrapper (which
+        # resets truncation/padding on every call) is never called here, and
+        # tokenize() undoes it if anything else ever does.
+        self._tokenizer = tok.backend_tokenizer
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
         self.bos = int(tok.bos_token_id if tok.bos_token_id is not None else tok.cls_token_id)
@@ -161,6 +194,11 @@ class E5Model:
         self.dim = int(get_dim())
         self.window = int(st.max_seq_length) - 2
         self._translate = _load_translate_table(Path(model_dir))
+        packed = Path(model_dir) / PACKED_EMBEDDINGS_NAME
+        if packed.is_file():
+            # the float32 table stays mapped from model.safetensors but is never read again,
+            # so its 384 MB never become resident
+            self.hf.embeddings.word_embeddings = q4_embedding_class().load(packed)
         self._forward_lock = threading.Lock()  # one forward at a time: torch already uses every core
 
         self.precision, self.precision_reason = self._pick_precision(precision)
@@ -176,6 +214,9 @@ class E5Model:
             # e5.c's exact per-codepoint map (tokenizer.json's Precompiled
             # normaliser then has nothing left to change; see e5convert).
             inputs = [s.translate(self._translate) for s in inputs]
+        if self._tokenizer.truncation is not None or self._tokenizer.padding is not None:
+            self._tokenizer.no_truncation()
+            self._tokenizer.no_padding()
         encs = self._tokenizer.encode_batch(inputs, add_special_tokens=False)
         return [e.ids for e in encs]
 

