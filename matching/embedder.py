@@ -43,7 +43,7 @@ NORMALIZATION_NAME = "e5_normalization.json"  # same as matching.e5convert.NORMA
 PACKED_EMBEDDINGS_NAME = "word_embeddings.q4_0.safetensors"  # same as matching.e5convert's
 PRECISIONS = ("auto", "float32", "bf16")
 #: windows per forward pass. Measured here (2 cores, bf16, 256 CSL abstracts of ~250 tokens):
-#: batch 8 runs 53 texts/s and peaks 1.33 GB, batch 32 runs 40 texts/s and peaks 1.46 GB —
+#: batch 8 runs 53 texts/s, batch 32 runs 40 texts/s and needs ~130 MB more working memory —
 #: smaller batches pad less and stay in cache.
 DEFAULT_BATCH = 8
 #: minimum cosine(bf16, float32) the load-time self-check requires.
