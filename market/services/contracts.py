@@ -21,8 +21,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models import (Achievement, Contract, ContractCounter, ContractEvent, ContractStatus, Match, MatchStatus,
-                      Notification, Organisation, Role, Station, User, utcnow)
+                      Organisation, Role, Station, User, utcnow)
 from . import matches, reference, rules, uploads, workdays
+from .notify import notify as send_notice
 from .schema import Field, ValidationError, Vocab, clean
 
 S = ContractStatus
@@ -375,10 +376,7 @@ def _record(contract: Contract, actor: User | None, action: str, note: str = "",
 
 
 def _tell(user: User | None, key: str, title: str, body: str, contract: Contract) -> None:
-    if user is None or db.session.scalar(select(Notification.id).where(Notification.key == key)):
-        return
-    db.session.add(Notification(user_id=user.id, key=key, title=title[:200], body=body,
-                                link=f"/contracts/{contract.id}"))
+    send_notice(user, title, body, link=f"/contracts/{contract.id}", key=key)  # in-app, and mail when SMTP is set
 
 
 def _flush() -> None:

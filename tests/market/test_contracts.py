@@ -370,6 +370,28 @@ def test_each_refusal_reason_reaches_the_applicant(client, people, code):
     assert reason in notice.body and note in notice.body
 
 
+def test_registration_and_refusal_are_mailed_to_the_applicant_after_commit(people, monkeypatch):
+    from market.services import notify as notify_service
+
+    sent = []
+    monkeypatch.setattr(notify_service, "send_mail", lambda to, subject, body, link: sent.append((to, subject, body)))
+    applicant = people["researcher"]
+    applicant.email = "applicant@example.cn"
+    db.session.commit()
+    refused = contracts.submit(application(people["buyer"]), applicant)
+    kept = contracts.submit(application(people["buyer"], title="另一项合作开发合同"), applicant)
+    db.session.commit()
+    contracts.refuse(refused, people["registrar"], "3", "技术交易额计算依据不足")
+    assert sent == []  # nothing leaves before the commit
+    db.session.rollback()
+    assert sent == []  # nor after a rollback
+    contracts.refuse(refused, people["registrar"], "3", "技术交易额计算依据不足")
+    contracts.register(kept, people["registrar"])
+    db.session.commit()
+    assert [to for to, *_ in sent] == ["applicant@example.cn"] * 2
+    assert "技术交易额计算依据不足" in sent[0][2] and kept.number in sent[1][2]
+
+
 def test_refusal_needs_a_reason_and_other_needs_a_note(client, people):
     c = contracts.submit(application(people["buyer"]), people["researcher"])
     db.session.commit()
