@@ -17,7 +17,6 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models import (Achievement, Contract, ContractCounter, ContractEvent, ContractStatus, Match, MatchStatus,
@@ -380,11 +379,7 @@ def _tell(user: User | None, key: str, title: str, body: str, contract: Contract
 
 
 def _flush() -> None:
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict() from None
+    matches.flush_or_conflict(Conflict)
 
 
 def submit(raw: dict, actor: User, file=None, amends: Contract | None = None, now: datetime | None = None,

@@ -109,13 +109,13 @@ def transition(match: Match, action: str, actor: User | None, note: str = "", re
     return match
 
 
-def flush_or_conflict() -> None:
-    """Flush, turning a lost optimistic-lock race into ConcurrentChange."""
+def flush_or_conflict(conflict: type[Exception] = ConcurrentChange) -> None:
+    """Flush, turning a lost optimistic-lock race into ``conflict`` (a message-carrying exception)."""
     try:
         db.session.flush()
     except StaleDataError:
         db.session.rollback()
-        raise ConcurrentChange() from None
+        raise conflict() from None
 
 
 @dataclass
