@@ -1,7 +1,6 @@
 """End to end in headless Chromium, with the real model: an enterprise publishes a 卡脖子 need →
 a suggestion lands in the station's queue → a broker accepts it → the researcher sees the
 introduction and the need's confidential detail → the enterprise marks 'negotiating'."""
-import os
 from pathlib import Path
 
 import pytest
@@ -10,10 +9,10 @@ from sqlalchemy import select
 from market.extensions import db
 from market.models import Match, Need, Role
 from market.services import listings
-from tests.conftest import PASSWORD, ACHIEVEMENT
+from tests.browser.conftest import SHOTS, login
+from tests.conftest import ACHIEVEMENT
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
-SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", "/tmp/e2e-shots"))
 
 SECRET = "现用进口刀圈单价1.2万元，年用量3000把；刀盘转速1.8 rpm，推力12000 kN。"
 
@@ -43,14 +42,6 @@ def world(app, make):
     db.session.commit()
     SHOTS.mkdir(parents=True, exist_ok=True)
     return {"researcher": researcher, "enterprise": enterprise, "broker": broker, "station": station}
-
-
-def login(page, base, username):
-    page.goto(f"{base}/auth/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_need_to_negotiation(browser, live_server, world, app):

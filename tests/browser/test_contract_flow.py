@@ -1,25 +1,14 @@
 """End to end in headless Chromium: a broker files a contract with its scan → the registrar
 registers it from the queue → the 登记编号 is shown → the big screen counts it and fits 1920×1080."""
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from market.extensions import db
 from market.models import Role
-from tests.conftest import PASSWORD
+from tests.browser.conftest import SHOTS, login
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", "/tmp/e2e-shots"))
-
-
-def login(page, base, username):
-    page.goto(f"{base}/auth/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_file_register_and_see_it_on_the_big_screen(browser, live_server, app, make, tmp_path):
