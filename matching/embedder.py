@@ -139,7 +139,7 @@ def q4_embedding_class():
             super().__init__()
             self.register_buffer("d", d)  # (vocab, blocks) float16
             self.register_buffer("qs", qs)  # (vocab, blocks, 16) uint8
-            self.dim = int(qs.shape[1]) * 32
+            self.dim = int(qs.shape[1]) * int(qs.shape[2]) * 2  # two weights a byte
 
         @classmethod
         def load(cls, path: Path) -> "Q4Embedding":
