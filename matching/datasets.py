@@ -4,6 +4,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .docs import Doc, stage_index
 from .text import Tokenizer, default_tokenizer, listing_terms
 
@@ -60,6 +62,63 @@ def load_devset(demo_dir: Path = DEMO_DIR, judgements_dir: Path = JUDGEMENTS_DIR
     needs = [doc(n, "need", r) for n, r in enumerate(_jsonl(demo_dir / "needs"), start=1)]
     judgements = {r["need"]: r["judgements"] for r in _jsonl(judgements_dir)}
     return DevSet(achs, needs, judgements, ext_of)
+
+
+INDEPENDENT_DIR = ROOT / "data" / "eval" / "independent"
+
+
+@dataclass
+class GradedSet:
+    """Needs and a library of 成果 with graded judgements; every metric of `matching eval` reads this."""
+    name: str
+    needs: list[Doc]
+    achs: list[Doc]
+    grades: np.ndarray           # needs × 成果, 0–3 (3 = the true 成果)
+    near: np.ndarray             # per need: index of its near miss in achs, or -1
+    lockbox: bool = False
+
+    @property
+    def has_true(self) -> np.ndarray:
+        return self.grades.max(axis=1) >= 3
+
+
+def graded_devset(dev: "DevSet") -> GradedSet:
+    needs = [n for n in dev.needs if n.meta["ext_id"] in dev.judgements]
+    ext = [a.meta["ext_id"] for a in dev.achievements]
+    grades = np.array([[dev.judgements[n.meta["ext_id"]].get(e, 0) for e in ext] for n in needs], dtype=float)
+    return GradedSet("dev set (data/eval)", needs, dev.achievements, grades, np.full(len(needs), -1))
+
+
+def load_graded(folder: Path, tokenizer: Tokenizer | None = None) -> GradedSet:
+    """A set written under the protocol of data/eval/independent/README.md: needs.jsonl,
+    achievements.jsonl and judgements.jsonl ({"need", "true": 成果 id or null, "near_miss"})."""
+    folder = Path(folder)
+    tok = tokenizer or default_tokenizer()
+    parents = chain_parents()
+
+    def doc(n: int, kind: str, row: dict) -> Doc:
+        is_need = kind == "need"
+        text = row.get("statement" if is_need else "summary", "") or ""
+        extra = (row.get("indicators") or "") if is_need else ""
+        keywords = tuple(row.get("keywords") or ())
+        return Doc(id=n, kind=kind, title=row["title"], text=text, keywords=keywords, extra=extra,
+                   field=row.get("field"), chain=row.get("chain"), chain_parent=parents.get(row.get("chain") or ""),
+                   tokens=tuple(listing_terms(tok, row["title"], text, keywords, "", extra)),
+                   meta={"ext_id": row["id"]})
+
+    achs = [doc(n, "achievement", r) for n, r in enumerate(_jsonl_file(folder / "achievements.jsonl"), start=1)]
+    needs = [doc(n, "need", r) for n, r in enumerate(_jsonl_file(folder / "needs.jsonl"), start=1)]
+    col = {a.meta["ext_id"]: i for i, a in enumerate(achs)}
+    row = {n.meta["ext_id"]: i for i, n in enumerate(needs)}
+    grades = np.zeros((len(needs), len(achs)))
+    near = np.full(len(needs), -1)
+    for j in _jsonl_file(folder / "judgements.jsonl"):
+        q = row[j["need"]]
+        if j.get("true"):
+            grades[q, col[j["true"]]] = 3
+        if j.get("near_miss"):
+            near[q] = col[j["near_miss"]]
+    return GradedSet(folder.name, needs, achs, grades, near, lockbox=(folder / "LOCKBOX").exists())
 
 
 @dataclass

@@ -15,7 +15,8 @@ import numpy as np
 
 from .bm25 import BM25
 from .docs import Doc
-from .features import FEATURES, structured
+from .features import FEATURES, indicator_alignment, pair, rows
+from .explain import reasons
 from .index import IndexMismatch, IndexParams, VectorIndex
 from .ranking import Weights
 from .text import Tokenizer, default_tokenizer, match_terms
@@ -33,11 +34,13 @@ class Match:
     components: dict = field(default_factory=dict)  # each feature's push on the score (logit units)
     features: dict = field(default_factory=dict)    # raw feature values
     shared_terms: list = field(default_factory=list)
+    indicators: list = field(default_factory=list)   # 指标对照 rows: name, target, found, verdict
+    reasons: list = field(default_factory=list)      # the ranking explained in plain Chinese
 
     def as_dict(self) -> dict:
         return {"id": self.id, "score": round(self.score, 4), "cosine": round(self.cosine, 4),
                 "components": self.components, "features": {k: round(v, 4) for k, v in self.features.items()},
-                "shared_terms": self.shared_terms}
+                "shared_terms": self.shared_terms, "indicators": self.indicators, "reasons": self.reasons}
 
 
 @dataclass
@@ -65,13 +68,58 @@ class Library:
         self.bm25 = BM25()
         self.docs: dict[int, Doc] = {}
         self.hashes: dict[int, str] = {}
+        self.titles: dict[int, np.ndarray] = {}     # needs only: the title's own vector (the problem object)
+
+
+BACKGROUND = Path(__file__).resolve().parent.parent / "data" / "matching" / "background.jsonl"
+LEVEL_K = 3
+
+
+class Background:
+    """Fixed reference listings (data/matching/background.jsonl). A text's *level* is its mean cosine
+    to its 10 nearest reference listings of the other kind; a cosine minus the query's level no
+    longer depends on how long or how generic the query is, nor on the library it is ranked in."""
+
+    def __init__(self, embedder, path: Path | None = BACKGROUND, exclude: Iterable[str] = ()):
+        self.embedder = embedder
+        self.path = path
+        self.exclude = set(exclude)
+        self._vectors: dict[str, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def vectors(self, kind: str) -> np.ndarray:
+        with self._lock:
+            if self._vectors is None:
+                import json
+                rows = []
+                if self.path is not None and Path(self.path).exists():
+                    rows = [json.loads(line) for line in Path(self.path).read_text(encoding="utf-8").splitlines()
+                            if line.strip()]
+                rows = [r for r in rows if r.get("source") not in self.exclude]
+                self._vectors = {}
+                for k in KINDS:
+                    texts = [r["text"] for r in rows if r["kind"] == k]
+                    self._vectors[k] = (self.embedder.encode(texts) if texts
+                                        else np.empty((0, self.embedder.dim), np.float32))
+            return self._vectors[kind]
+
+    def level(self, vecs: np.ndarray, kind: str) -> np.ndarray:
+        """Per row of ``vecs``: mean cosine to its LEVEL_K nearest background listings of ``kind``."""
+        bg = self.vectors(kind)
+        vecs = np.atleast_2d(vecs)
+        if not len(bg):
+            return np.zeros(len(vecs))
+        sims = vecs @ bg.T
+        k = min(LEVEL_K, sims.shape[1])
+        return np.sort(sims, axis=1)[:, -k:].mean(axis=1)
 
 
 class MatchEngine:
     def __init__(self, embedder, index_dir: Path | None = None, weights: Weights | None = None,
                  params: IndexParams | None = None, tokenizer: Tokenizer | None = None,
-                 candidates: int = 100, keyword_candidates: int = 30):
+                 candidates: int = 100, keyword_candidates: int = 30, background: Background | None = None):
         self.embedder = embedder
+        self.background = background or Background(embedder)
         self.index_dir = Path(index_dir) if index_dir else None
         self.weights = weights or Weights()
         self.params = params or IndexParams()
@@ -86,10 +134,42 @@ class MatchEngine:
         self.save_delay = 5.0
         self.version = 0          # bumped by every change, for callers' caches
         self.last_timings: dict[str, float] = {}
+        self._quantities: dict = {}     # parsed 指标 of listings, by (kind, id, content hash)
 
     # ---- keeping the index in step ----------------------------------------------------------
     def _embed(self, docs: list[Doc]) -> np.ndarray:
         return self.embedder.encode([d.embed_text() for d in docs])
+
+    def _title_vectors(self, docs: list[Doc]) -> np.ndarray:
+        return self.embedder.encode([d.title for d in docs])
+
+    def _add_titles(self, lib: Library, docs: list[Doc]) -> None:
+        """Title vectors of needs (the problem object), embedded once (the embedder caches them)."""
+        if lib.kind != "need" or not docs:
+            return
+        for start in range(0, len(docs), 256):
+            chunk = docs[start:start + 256]
+            for d, v in zip(chunk, self._title_vectors(chunk)):
+                lib.titles[d.id] = v
+
+    def _views(self, query: Doc, qvec: np.ndarray, target: str, ids: list[int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(dense, object) of ``query`` against stored ``ids`` of ``target``, each a cosine minus the
+        query side's background level. Object: a need's title against the 成果's full text."""
+        lib = self.libraries[target]
+        vecs = lib.index.vectors(ids) if ids else np.empty((0, self.embedder.dim), np.float32)
+        cos = vecs @ qvec
+        other = "achievement" if target == "need" else "need"
+        if query.kind == "need" and target == "achievement":
+            tvec = self._title_vectors([query])[0] if query.embed_text() != query.title else qvec
+            lv = self.background.level(np.stack([qvec, tvec]), target)
+            return cos - lv[0], vecs @ tvec - lv[1]
+        if query.kind == "achievement" and target == "need":
+            level = self.background.level(qvec[None, :], target)[0]
+            titles = np.stack([lib.titles.get(i, v) for i, v in zip(ids, vecs)]) if ids else vecs
+            return cos - level, titles @ qvec - level
+        level = self.background.level(qvec[None, :], target if query.kind == "query" else other)[0]
+        return cos - level, cos - level
 
     def _tokens(self, doc: Doc) -> list[str]:
         return match_terms(doc.tokens if doc.tokens else self.tokenizer.tokens(doc.embed_text()))
@@ -112,6 +192,7 @@ class MatchEngine:
                     lib.docs[d.id] = d
                     lib.hashes[d.id] = d.content_hash()
                     lib.bm25.add(d.id, self._tokens(d))
+                self._add_titles(lib, mine)
                 self._dirty.add(kind)
                 self.version += 1
                 if save:
@@ -125,6 +206,7 @@ class MatchEngine:
             for i in ids:
                 lib.docs.pop(i, None)
                 lib.hashes.pop(i, None)
+                lib.titles.pop(i, None)
                 lib.bm25.remove(i)
             n = lib.index.remove(ids) if ids else 0
             self._dirty.add(kind)
@@ -209,6 +291,7 @@ class MatchEngine:
             lib.docs = dict(docs)
             for d in docs.values():
                 lib.bm25.add(d.id, self._tokens(d))
+            self._add_titles(lib, list(docs.values()))
             self.libraries[kind] = lib
             self.version += 1
             report.total = len(lib.index)
@@ -257,6 +340,13 @@ class MatchEngine:
         self.last_timings["encode"] = encode
         return out
 
+    def suggestions(self, doc: Doc, where: Callable[[Doc], bool] | None = None) -> list[Match]:
+        """The candidates a broker should review for ``doc`` (the suggestion rule of the weights:
+        at or above the cut-off, close enough to the best, at most ``suggest_max``)."""
+        found = self.match(doc, k=max(self.weights.suggest_max, 1), where=where)
+        chosen = self.weights.suggest(np.array([m.score for m in found]))
+        return [found[i] for i in chosen]
+
     def search(self, kind: str, text: str, k: int = 20, where: Callable[[Doc], bool] | None = None) -> list[Match]:
         """Free-text search of one library with the same ranking (structured features neutral)."""
         query = Doc(id=-1, kind="query", title=text.strip(), text="")
@@ -296,10 +386,8 @@ class MatchEngine:
             if not passing:
                 return []
             kw = keyword.of(passing)
-            feats = np.empty((len(passing), len(FEATURES)))
-            for n, i in enumerate(passing):
-                s = structured(query, lib.docs[i]) if query.kind != "query" else {}
-                feats[n] = [cand[i], kw[n], *(s.get(f, 0.5) for f in FEATURES[2:])]
+            dense, obj = self._views(query, qvec, target, passing)
+            feats = rows(query, [lib.docs[i] for i in passing], dense, kw, self._quantities, obj)
             probs = self.weights.scores(feats)
             order = np.argsort(-probs)
             contrib = self.weights.contributions(feats)
@@ -309,10 +397,15 @@ class MatchEngine:
                 if min_score is not None and probs[n] < min_score:
                     break
                 i = passing[n]
+                doc = lib.docs[i]
+                values = {f: float(v) for f, v in zip(FEATURES, feats[n])}
+                alignment = []
+                if {query.kind, doc.kind} == {"need", "achievement"}:
+                    alignment = [a.as_dict() for a in indicator_alignment(*pair(query, doc), self._quantities)]
                 out.append(Match(id=i, score=float(probs[n]), cosine=float(cand[i]),
                                  components={f: round(float(c), 3) for f, c in zip(FEATURES, contrib[n])},
-                                 features={f: float(v) for f, v in zip(FEATURES, feats[n])},
-                                 shared_terms=self._shared_terms(qset, lib.docs[i], lib.bm25)))
+                                 features=values, shared_terms=self._shared_terms(qset, doc, lib.bm25),
+                                 indicators=alignment, reasons=reasons(query, doc, values, alignment)))
             self.last_timings = {"search": t1 - t0, "keyword": t2 - t1, "rerank": time.perf_counter() - t2}
             return out
 
@@ -323,13 +416,9 @@ class MatchEngine:
         if not ids:
             return np.empty((0, len(FEATURES)))
         qvec = self.vector_of(query)
-        cos = lib.index.vectors(ids) @ qvec
+        dense, obj = self._views(query, qvec, target, ids)
         kw = lib.bm25.scores(self._tokens(query), ids)
-        rows = []
-        for n, i in enumerate(ids):
-            s = structured(query, lib.docs[i])
-            rows.append([cos[n], kw[n], *(s[f] for f in FEATURES[2:])])
-        return np.array(rows)
+        return rows(query, [lib.docs[i] for i in ids], dense, kw, self._quantities, obj)
 
     def _shared_terms(self, qset: set[str], doc: Doc, bm25: BM25, limit: int = 8) -> list[str]:
         """The rarest terms both texts use, longest first where one contains another."""

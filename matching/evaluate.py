@@ -9,14 +9,14 @@
 Differences come with a paired bootstrap 95% confidence interval over queries.
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .bm25 import BM25
-from .datasets import DevSet, Paper, load_csl, load_devset, load_sts, STS_SETS
+from .datasets import GradedSet, Paper, graded_devset, load_csl, load_devset, load_graded, load_sts, STS_SETS
 from .docs import Doc
-from .features import FEATURES, structured
+from .features import FEATURES, rows
 from .ranking import Weights, fit
 from .text import Tokenizer, default_tokenizer, match_terms
 
@@ -60,87 +60,122 @@ def spearman(x, y) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-# ---- the dev set ---------------------------------------------------------------------------
+# ---- graded sets (the dev set, the independent tuning set and lockbox) -------------------------
 
 @dataclass
 class RunResult:
     name: str
     per_query: dict = field(default_factory=dict)      # metric → np.ndarray over queries
+    extra: dict = field(default_factory=dict)
 
     def mean(self, metric: str) -> float:
-        return float(np.mean(self.per_query[metric]))
+        v = self.per_query[metric]
+        return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
 
 
-def _features(query: Doc, docs: list[Doc], cos: np.ndarray, kw: np.ndarray, use_structured: bool = True) -> np.ndarray:
-    out = np.full((len(docs), len(FEATURES)), 0.5)
-    out[:, 0], out[:, 1] = cos, kw
-    if use_structured:
-        for n, d in enumerate(docs):
-            s = structured(query, d)
-            out[n, 2:] = [s[f] for f in FEATURES[2:]]
-    return out
+def _features(query: Doc, docs: list[Doc], cos: np.ndarray, kw: np.ndarray, cache: dict | None = None) -> np.ndarray:
+    return rows(query, docs, cos, kw, cache)
 
 
-class DevEvaluation:
-    """Everything computed once: embeddings, keyword scores and features of every need × 成果 pair."""
+class SetEvaluation:
+    """Every need of a graded set against its whole library, through the engine's own features
+    (MatchEngine.pair_features): what is measured is what the engine ranks with."""
 
-    def __init__(self, dev: DevSet, embedder, folds: int = 5, base: Weights | None = None):
-        self.dev = dev
-        self.base = base or Weights()
-        self.folds = folds
-        self.needs = [n for n in dev.needs if n.meta["ext_id"] in dev.judgements]
-        self.achs = dev.achievements
-        self.ach_ext = [a.meta["ext_id"] for a in self.achs]
-        av = embedder.encode([a.embed_text() for a in self.achs])
-        nv = embedder.encode([n.embed_text() for n in self.needs])
-        self.cos = nv @ av.T
-        bm = BM25()
-        for a in self.achs:
-            bm.add(a.id, match_terms(a.tokens))
-        ids = [a.id for a in self.achs]
-        self.kw = np.stack([bm.scores(match_terms(n.tokens), ids) for n in self.needs])
-        self.feats = [_features(n, self.achs, self.cos[q], self.kw[q]) for q, n in enumerate(self.needs)]
-        self.grades = np.array([[self.dev.judgements[n.meta["ext_id"]].get(e, 0) for e in self.ach_ext]
-                                for n in self.needs], dtype=float)
-        self.judged = np.array([[e in self.dev.judgements[n.meta["ext_id"]] for e in self.ach_ext]
-                                for n in self.needs])
+    def __init__(self, gs: GradedSet, embedder, background_exclude: tuple = ()):
+        from .engine import Background, MatchEngine
+        self.set = gs
+        self.name = gs.name
+        self.needs, self.achs, self.grades, self.near = gs.needs, gs.achs, gs.grades, gs.near
+        eng = MatchEngine(embedder, None, background=Background(embedder, exclude=background_exclude))
+        eng.sync("achievement", gs.achs)
+        ids = [a.id for a in gs.achs]
+        self.feats = [eng.pair_features(n, "achievement", ids) for n in gs.needs]
+        self.engine = eng
+        self.judged = np.ones_like(self.grades, dtype=bool)
 
-    def _metrics(self, name: str, scores: np.ndarray) -> RunResult:
-        res = RunResult(name, {"ndcg@10": [], "recall@20": [], "mrr": []})
+    def column(self, name: str) -> np.ndarray:
+        return np.stack([f[:, FEATURES.index(name)] for f in self.feats])
+
+    def scores(self, w: Weights) -> np.ndarray:
+        return np.stack([w.scores(f) for f in self.feats])
+
+    def metrics(self, name: str, scores: np.ndarray, w: Weights | None = None) -> RunResult:
+        res = RunResult(name, {"mrr": [], "r@1": [], "ndcg@10": [], "recall@20": [], "near_above": []})
+        sugg_true, sugg_none, sugg_n, sugg_good = [], [], 0, 0
         for q in range(len(self.needs)):
+            g = self.grades[q]
             order = np.argsort(-scores[q], kind="stable")
-            gains = self.grades[q][order]
-            relevant = set(np.flatnonzero(self.grades[q] >= RELEVANT_GRADE).tolist())
-            res.per_query["ndcg@10"].append(ndcg(gains.tolist(), self.grades[q].tolist()))
+            rank = np.empty(len(order), dtype=int)
+            rank[order] = np.arange(len(order))
+            res.per_query["ndcg@10"].append(ndcg(g[order].tolist(), g.tolist()) if g.max() > 0 else np.nan)
+            relevant = set(np.flatnonzero(g >= RELEVANT_GRADE).tolist())
             res.per_query["recall@20"].append(recall(order.tolist(), relevant) if relevant else np.nan)
-            hits = [r for r, i in enumerate(order) if self.grades[q][i] >= 3]
-            res.per_query["mrr"].append(1.0 / (hits[0] + 1) if hits else np.nan)
+            true = np.flatnonzero(g >= 3)
+            if len(true):
+                best = int(rank[true].min())
+                res.per_query["mrr"].append(1.0 / (best + 1))
+                res.per_query["r@1"].append(float(best == 0))
+                res.per_query["near_above"].append(float(rank[self.near[q]] < best) if self.near[q] >= 0 else np.nan)
+            else:
+                for k in ("mrr", "r@1", "near_above"):
+                    res.per_query[k].append(np.nan)
+            if w is not None:
+                chosen = w.suggest(scores[q])
+                sugg_n += len(chosen)
+                sugg_good += int(sum(g[i] >= RELEVANT_GRADE for i in chosen))
+                if len(true):
+                    sugg_true.append(float(any(g[i] >= 3 for i in chosen)))
+                elif g.max() == 0:
+                    sugg_none.append(len(chosen))
         res.per_query = {k: np.array(v, dtype=float) for k, v in res.per_query.items()}
+        if w is not None:
+            pairs = int((self.grades >= RELEVANT_GRADE).sum())
+            res.extra = {"suggest_true": float(np.mean(sugg_true)) if sugg_true else float("nan"),
+                         "suggest_none": float(np.mean(sugg_none)) if sugg_none else float("nan"),
+                         "suggested": sugg_n, "suggest_precision": sugg_good / sugg_n if sugg_n else float("nan"),
+                         "suggest_recall": sugg_good / pairs if pairs else float("nan")}
         return res
 
     def keyword_only(self) -> RunResult:
-        return self._metrics("keyword (BM25)", self.kw + 1e-6 * self.cos)
+        return self.metrics("keyword (BM25)", self.column("keyword") + 1e-6 * self.column("dense"))
 
     def dense_only(self) -> RunResult:
-        return self._metrics("dense (e5 cosine)", self.cos)
+        return self.metrics("dense (e5)", self.column("dense"))
 
-    def fit_weights(self, train: list[int], base: Weights | None = None, **kw) -> Weights:
-        return fit([(self.feats[q], self.grades[q], self.judged[q]) for q in train], base or self.base, **kw)
+    def run(self, w: Weights, name: str) -> RunResult:
+        return self.metrics(name, self.scores(w), w)
 
-    def full(self, base: Weights | None = None, **kw) -> tuple[RunResult, np.ndarray]:
-        """Cross-validated: each need scored by weights fitted on the other folds."""
-        scores = np.zeros_like(self.cos)
-        rng = np.random.default_rng(11)
-        fold_of = rng.permutation(len(self.needs)) % self.folds
-        for f in range(self.folds):
-            train = [q for q in range(len(self.needs)) if fold_of[q] != f]
-            w = self.fit_weights(train, base, **kw)
-            for q in np.flatnonzero(fold_of == f):
-                scores[q] = w.scores(self.feats[q])
-        return self._metrics("full (hybrid, 5-fold CV)", scores), scores
 
-    def with_weights(self, w: Weights, name: str) -> RunResult:
-        return self._metrics(name, np.stack([w.scores(f) for f in self.feats]))
+def first_stage(w: Weights) -> Weights:
+    """The same weights without the second stage (指标对照 and the problem object)."""
+    out = Weights(**{**asdict(w), "keyword_gate": w.keyword_gate})
+    out.coef = {**w.coef, "indicators": 0.0, "object": 0.0}
+    return out
+
+
+def fit_sets(evals: list["SetEvaluation"], base: Weights, exclude: dict | None = None, **kw) -> Weights:
+    """Weights fitted on the needs of several sets (``exclude``: set index → needs left out)."""
+    queries = []
+    for n, ev in enumerate(evals):
+        skip = (exclude or {}).get(n, set())
+        queries += [(ev.feats[q], ev.grades[q], ev.judged[q]) for q in range(len(ev.needs))
+                    if q not in skip and ev.grades[q].max() > 0]
+    return fit(queries, base, **kw)
+
+
+def cross_validated(evals: list["SetEvaluation"], base: Weights, folds: int = 5, seed: int = 11, **kw
+                    ) -> list[np.ndarray]:
+    """Per set, the score matrix where each need is scored by weights fitted without it."""
+    rng = np.random.default_rng(seed)
+    fold_of = [rng.permutation(len(ev.needs)) % folds for ev in evals]
+    out = [np.zeros_like(ev.grades) for ev in evals]
+    for f in range(folds):
+        held = {n: set(np.flatnonzero(fo == f).tolist()) for n, fo in enumerate(fold_of)}
+        w = fit_sets(evals, base, exclude=held, **kw)
+        for n, ev in enumerate(evals):
+            for q in held[n]:
+                out[n][q] = w.scores(ev.feats[q])
+    return out
 
 
 def choose_cutoff(scores: np.ndarray, grades: np.ndarray, beta: float = 2.0) -> tuple[float, float]:
@@ -215,4 +250,4 @@ def sts_scores(folder, embedder, names=None) -> dict[str, float]:
     return out
 
 
-__all__ = ["DevEvaluation", "CslEvaluation", "sts_scores", "load_devset", "load_csl", "bootstrap", "choose_cutoff"]
+__all__ = ["SetEvaluation", "CslEvaluation", "sts_scores", "load_devset", "load_csl", "bootstrap", "choose_cutoff"]

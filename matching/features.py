@@ -1,9 +1,10 @@
 """Structured compatibility of a need and a 成果, each feature in [0, 1] with 0.5 meaning 'unknown'."""
 from .docs import Doc
 
-FEATURES = ("dense", "keyword", "field", "chain", "stage", "modes", "price", "region")
+FEATURES = ("dense", "object", "keyword", "indicators", "field", "chain", "stage", "modes", "price", "region")
+STRUCTURED_FROM = FEATURES.index("field")     # FEATURES[STRUCTURED_FROM:] come from structured()
 LABELS = {
-    "dense": "语义相似", "keyword": "关键词重合", "field": "技术领域", "chain": "产业链",
+    "dense": "语义相似", "object": "问题对象", "keyword": "关键词重合", "indicators": "指标对照", "field": "技术领域", "chain": "产业链",
     "stage": "成熟度与期望", "modes": "转化/合作方式", "price": "价格与预算", "region": "地域",
 }
 
@@ -70,3 +71,63 @@ STRUCTURED = {"field": field_fit, "chain": chain_fit, "stage": stage_fit, "modes
 def structured(a: Doc, b: Doc) -> dict[str, float]:
     need, ach = pair(a, b)
     return {name: fn(need, ach) for name, fn in STRUCTURED.items()}
+
+
+def need_quantities(need: Doc) -> list:
+    """The quantities a need asks for: its 技术指标; without them, the targets in its title and
+    statement (a bound or a range: "…不低于98%"; a bare figure there mostly tells today's state)."""
+    from .indicators import parse
+    if need.extra:
+        return [q for q in parse(need.extra) if q.dim]
+    text = "；".join(p for p in (need.title, need.text) if p)
+    return [q for q in parse(text) if q.dim and q.op in (">=", "<=", "range", "±")]
+
+
+def reported_quantities(ach: Doc) -> list:
+    from .indicators import parse
+    return parse("。".join(p for p in (ach.title, ach.text) if p))
+
+
+def indicator_alignment(need: Doc, ach: Doc, cache: dict | None = None) -> list:
+    """指标对照 of a need and a 成果 (parsed quantities cached per (kind, id, content) in ``cache``)."""
+    from .indicators import align
+
+    def quantities(d: Doc, fn):
+        if cache is None:
+            return fn(d)
+        key = (d.kind, d.id, d.content_hash())
+        if key not in cache:
+            if len(cache) > 200_000:
+                cache.clear()
+            cache[key] = fn(d)
+        return cache[key]
+    wanted = quantities(need, need_quantities)
+    if not wanted:
+        return []
+    return align("", "", wanted, quantities(ach, reported_quantities))
+
+
+def indicator_fit(need: Doc, ach: Doc, cache: dict | None = None) -> float:
+    """Met minus not met over the need's quantities, in [-1, 1]; 0 when the need states none."""
+    from .indicators import score
+    return score(indicator_alignment(need, ach, cache))[0]
+
+
+def rows(query: Doc, docs: list, cos, kw, cache: dict | None = None, obj=None) -> "np.ndarray":
+    """Feature rows (FEATURES order) of ``query`` against ``docs`` given their cosines, keyword
+    scores and object cosines (the need's title against the 成果, ``cos`` when not given): what the
+    engine ranks with and what the evaluation measures, computed in one place."""
+    import numpy as np
+    out = np.full((len(docs), len(FEATURES)), 0.5)
+    out[:, 0], out[:, 2] = cos, kw
+    out[:, 1] = cos if obj is None else obj
+    out[:, 3] = 0.0
+    if query.kind == "query":
+        return out
+    for n, d in enumerate(docs):
+        need, ach = pair(query, d)
+        if need.kind == "need" and ach.kind == "achievement":
+            out[n, 3] = indicator_fit(need, ach, cache)
+        s = structured(query, d)
+        out[n, STRUCTURED_FROM:] = [s[f] for f in FEATURES[STRUCTURED_FROM:]]
+    return out

@@ -1,10 +1,10 @@
-"""Hybrid ranking: semantic similarity, keyword evidence and structured fit in one calibrated score.
+"""Ranking: semantic similarity, the problem object, 指标对照 and structured fit in one calibrated score.
 
 score = sigmoid(bias + Σ coef_f · (x_f − center_f) / scale_f), a per-pair estimate of the
-probability that a broker would call the pair a match. It depends on the two listings only (the
-keyword feature is normalised per query), so one cut-off means the same on any corpus size.
-Keyword evidence is gated by semantic similarity: shared words count only between texts that are
-already semantically close, so word overlap cannot outvote meaning.
+probability that a broker would call the pair a match. The cosines enter relative to the query's
+level against a fixed background (engine.Background), so a score depends on the two listings only:
+not on the query's length, not on the library's size, and one cut-off means the same everywhere.
+Keyword overlap is computed (candidates, shared terms) but carries no weight (``FROZEN``).
 """
 import json
 import math
@@ -21,12 +21,17 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "matching" /
 @dataclass
 class Weights:
     bias: float = -1.0
-    coef: dict = field(default_factory=lambda: {"dense": 1.5, "keyword": 0.4, "field": 0.4, "chain": 0.5,
-                                                "stage": 0.2, "modes": 0.2, "price": 0.1, "region": 0.0})
-    center: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.88, "keyword": 0.0})
-    scale: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.02, "keyword": 0.03})
-    keyword_gate: tuple = (0.86, 0.90)   # keyword evidence fades in between these cosines
+    coef: dict = field(default_factory=lambda: {"dense": 1.5, "object": 0.0, "keyword": 0.0, "indicators": 0.5,
+                                                "field": 0.2, "chain": 0.2, "stage": 0.1, "modes": 0.1, "price": 0.1,
+                                                "region": 0.0})
+    center: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.0, "object": 0.0,
+                                                  "keyword": 0.0, "indicators": 0.0})
+    scale: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.02, "object": 0.02,
+                                                 "keyword": 0.03, "indicators": 0.5})
+    keyword_gate: tuple = (0.0, 0.04)    # keyword evidence fades in between these (relative) cosines
     cutoff: float = 0.5
+    suggest_max: int = 5           # at most this many suggestions a listing
+    suggest_relative: float = 0.0  # and only those scoring at least this share of the best one
     meta: dict = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +63,16 @@ class Weights:
         scale = np.array([self.scale.get(f, 1.0) for f in FEATURES])
         return (x - center) / scale
 
+    def suggest(self, probs: np.ndarray) -> list[int]:
+        """Which of one listing's scored candidates become suggestions for a broker: the best ones
+        at or above the cut-off, close enough to the best, at most ``suggest_max``."""
+        probs = np.asarray(probs, dtype=float)
+        order = np.argsort(-probs, kind="stable")[: self.suggest_max]
+        if not len(order) or probs[order[0]] < self.cutoff:
+            return []
+        floor = max(self.cutoff, probs[order[0]] * self.suggest_relative)
+        return [int(i) for i in order if probs[i] >= floor]
+
     def contributions(self, features: np.ndarray) -> np.ndarray:
         coef = np.array([self.coef.get(f, 0.0) for f in FEATURES])
         return self.design(features) * coef
@@ -69,8 +84,11 @@ class Weights:
         return 1.0 / (1.0 + np.exp(-z))
 
 
+FROZEN = ("keyword",)   # never fitted: word overlap ranks candidates for display, not the score
+
+
 def fit(queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: Weights, l2: float = 1e-4,
-        other_weight: float = 0.2, relevant_grade: float = 2) -> Weights:
+        other_weight: float = 0.2, relevant_grade: float = 2, frozen: tuple = FROZEN) -> Weights:
     """Learn the weights from graded judgements: ranking first, then calibration.
 
     ``queries`` holds, per query, its candidates' feature rows, their grades (0–3) and whether
@@ -81,6 +99,9 @@ def fit(queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: Weights,
        stay non-negative: more fit never lowers a score. Each query weighs the same.
     2. A Platt scaling σ(a·s + b) of that linear score, fitted on 'grade ≥ relevant_grade',
        turns it into a probability of relevance, so a cut-off is a probability on any corpus.
+    Features in ``frozen`` keep a zero coefficient: on needs written apart from their 成果, shared
+    words favour the near miss, which shares the jargon (measured: keyword-only MRR 0.45 against
+    dense 0.755 on an independent set).
     """
     from scipy.optimize import minimize
 
@@ -99,8 +120,9 @@ def fit(queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: Weights,
         m = d @ c
         return (pw * np.logaddexp(0, -m)).sum() + l2 * c @ c, d.T @ (-pw / (1 + np.exp(m))) + 2 * l2 * c
 
-    start = np.array([max(base.coef.get(f, 0.0), 0.0) for f in FEATURES])
-    coef = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(0, None)] * len(FEATURES)).x
+    start = np.array([0.0 if f in frozen else max(base.coef.get(f, 0.0), 0.0) for f in FEATURES])
+    bounds = [(0, 0) if f in frozen else (0, None) for f in FEATURES]
+    coef = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x
 
     s = np.concatenate([base.design(f) @ coef for f, _, _ in queries])
     y = np.concatenate([g >= relevant_grade for _, g, _ in queries]).astype(float)

@@ -45,7 +45,8 @@ def test_match_result_shape_and_order(engine):
     assert 0 < top.score < 1 and set(top.components) == set(FEATURES) and set(top.features) == set(FEATURES)
     assert "滚刀" in top.shared_terms or "刀圈" in top.shared_terms
     assert results[0].score >= results[-1].score
-    assert set(top.as_dict()) == {"id", "score", "cosine", "components", "features", "shared_terms"}
+    assert set(top.as_dict()) == {"id", "score", "cosine", "components", "features", "shared_terms", "indicators", "reasons"}
+    assert top.reasons and all(isinstance(r, str) for r in top.reasons)
 
 
 def test_filters_apply_and_min_score(engine):
@@ -103,11 +104,24 @@ def test_weights_come_from_config(tmp_path, engine):
     assert json.loads((tmp_path / "w.json").read_text())["bias"] == -5.0
 
 
-def test_keyword_gate_stops_word_overlap_outvoting_meaning():
-    w = Weights()
-    far_with_words = np.array([[0.80, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]])
-    close_without = np.array([[0.92, 0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]])
-    assert w.contributions(far_with_words)[0][FEATURES.index("keyword")] == 0
+def test_word_overlap_never_outvotes_meaning():
+    """Keyword overlap is frozen at zero weight: even where it alone predicts the grades, fit()
+    leaves it out, and a pair sharing every word but little meaning ranks below a close one."""
+    rng = np.random.default_rng(1)
+    k, d = FEATURES.index("keyword"), FEATURES.index("dense")
+    queries = []
+    for _ in range(30):
+        x = np.full((20, len(FEATURES)), 0.5)
+        x[:, d] = rng.normal(0, 0.02, 20)
+        x[:, k] = rng.uniform(size=20)
+        grades = (x[:, d] > 0.02).astype(float) * 2 + (x[:, k] > 0.5).astype(float)
+        queries.append((x, grades, np.ones(20, dtype=bool)))
+    w = fit(queries, Weights())
+    assert w.coef["keyword"] == 0 and w.coef["dense"] > 0
+    far_with_words, close_without = np.full((1, len(FEATURES)), 0.5), np.full((1, len(FEATURES)), 0.5)
+    far_with_words[0, [d, k]] = -0.02, 1.0
+    close_without[0, [d, k]] = 0.04, 0.0
+    far_with_words[0, FEATURES.index("indicators")] = close_without[0, FEATURES.index("indicators")] = 0
     assert w.scores(close_without)[0] > w.scores(far_with_words)[0]
 
 
@@ -129,8 +143,8 @@ def test_fit_learns_non_negative_weights_and_calibrates():
     queries = []
     for _ in range(40):
         x = rng.uniform(size=(30, len(FEATURES)))
-        x[:, 0] = 0.84 + 0.1 * x[:, 0]
-        grades = np.digitize(x[:, 0] + 0.01 * rng.normal(size=30), [0.90, 0.92, 0.93]).astype(float)
+        x[:, 0] = -0.04 + 0.1 * x[:, 0]
+        grades = np.digitize(x[:, 0] + 0.01 * rng.normal(size=30), [0.02, 0.04, 0.05]).astype(float)
         queries.append((x, grades, np.ones(30, dtype=bool)))
     w = fit(queries, Weights())
     assert w.coef["dense"] > 0 and all(v >= 0 for v in w.coef.values())
