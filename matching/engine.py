@@ -85,6 +85,7 @@ class Background:
         self.path = path
         self.exclude = set(exclude)
         self._vectors: dict[str, np.ndarray] | None = None
+        self._typical: dict[tuple, float] = {}
         self._lock = threading.Lock()
 
     def vectors(self, kind: str) -> np.ndarray:
@@ -102,6 +103,14 @@ class Background:
                     self._vectors[k] = (self.embedder.encode(texts) if texts
                                         else np.empty((0, self.embedder.dim), np.float32))
             return self._vectors[kind]
+
+    def typical(self, kind: str, against: str) -> float:
+        """The mean level of the background's own listings of ``kind`` against those of ``against``."""
+        key = (kind, against)
+        if key not in self._typical:
+            vecs = self.vectors(kind)
+            self._typical[key] = float(self.level(vecs, against).mean()) if len(vecs) else 0.0
+        return self._typical[key]
 
     def level(self, vecs: np.ndarray, kind: str) -> np.ndarray:
         """Per row of ``vecs``: mean cosine to its LEVEL_K nearest background listings of ``kind``."""
@@ -160,14 +169,23 @@ class MatchEngine:
         vecs = lib.index.vectors(ids) if ids else np.empty((0, self.embedder.dim), np.float32)
         cos = vecs @ qvec
         other = "achievement" if target == "need" else "need"
+        lam = self.weights.doc_level
         if query.kind == "need" and target == "achievement":
             tvec = self._title_vectors([query])[0] if query.embed_text() != query.title else qvec
             lv = self.background.level(np.stack([qvec, tvec]), target)
-            return cos - lv[0], vecs @ tvec - lv[1]
+            own = (lam * (self.background.level(vecs, other) - self.background.typical(target, other))
+                   if lam and len(vecs) else 0.0)
+            return cos - lv[0] - own, vecs @ tvec - lv[1] - own
         if query.kind == "achievement" and target == "need":
-            level = self.background.level(qvec[None, :], target)[0]
-            titles = np.stack([lib.titles.get(i, v) for i, v in zip(ids, vecs)]) if ids else vecs
-            return cos - level, titles @ qvec - level
+            # the same pair scores the same from either side: the levels are the need's (full text
+            # and title) against background 成果, and λ × the 成果's own against background needs
+            if not ids:
+                return cos, cos
+            titles = np.stack([lib.titles.get(i, v) for i, v in zip(ids, vecs)])
+            own = (lam * (self.background.level(qvec[None, :], target)[0] - self.background.typical(other, target))
+                   if lam else 0.0)
+            return (cos - self.background.level(vecs, other) - own,
+                    titles @ qvec - self.background.level(titles, other) - own)
         level = self.background.level(qvec[None, :], target if query.kind == "query" else other)[0]
         return cos - level, cos - level
 

@@ -81,15 +81,18 @@ class SetEvaluation:
     """Every need of a graded set against its whole library, through the engine's own features
     (MatchEngine.pair_features): what is measured is what the engine ranks with."""
 
-    def __init__(self, gs: GradedSet, embedder, background_exclude: tuple = ()):
+    def __init__(self, gs: GradedSet, embedder, background_exclude: tuple = (), weights: Weights | None = None):
         from .engine import Background, MatchEngine
         self.set = gs
         self.name = gs.name
         self.needs, self.achs, self.grades, self.near = gs.needs, gs.achs, gs.grades, gs.near
-        eng = MatchEngine(embedder, None, background=Background(embedder, exclude=background_exclude))
+        eng = MatchEngine(embedder, None, weights=weights or Weights(),
+                          background=Background(embedder, exclude=background_exclude))
         eng.sync("achievement", gs.achs)
         ids = [a.id for a in gs.achs]
         self.feats = [eng.pair_features(n, "achievement", ids) for n in gs.needs]
+        vectors = eng.libraries["achievement"].index.vectors(ids)
+        self.cos = np.stack([vectors @ eng.vector_of(n) for n in gs.needs])     # the plain e5 cosine
         self.engine = eng
         self.judged = np.ones_like(self.grades, dtype=bool)
 
@@ -137,10 +140,10 @@ class SetEvaluation:
         return res
 
     def keyword_only(self) -> RunResult:
-        return self.metrics("keyword (BM25)", self.column("keyword") + 1e-6 * self.column("dense"))
+        return self.metrics("keyword (BM25)", self.column("keyword") + 1e-6 * self.cos)
 
     def dense_only(self) -> RunResult:
-        return self.metrics("dense (e5)", self.column("dense"))
+        return self.metrics("dense (e5)", self.cos)
 
     def run(self, w: Weights, name: str) -> RunResult:
         return self.metrics(name, self.scores(w), w)
@@ -178,6 +181,29 @@ def cross_validated(evals: list["SetEvaluation"], base: Weights, folds: int = 5,
     return out
 
 
+def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weights,
+                max_none: float = 0.5, min_precision: float = 0.4) -> dict:
+    """The suggestion rule (cut-off, share of the best) with the highest mean share of true 成果
+    suggested over the sets, keeping suggestions on needs without a true 成果 at or below
+    ``max_none`` and the suggested pairs' precision at or above ``min_precision`` on every set."""
+    best = None
+    for cutoff in np.round(np.arange(0.05, 0.8, 0.025), 3):
+        for relative in (0.0, 0.5, 0.7):
+            trial = Weights(**{**asdict(w), "keyword_gate": w.keyword_gate})
+            trial.cutoff, trial.suggest_relative = float(cutoff), relative
+            extras = [ev.metrics("rule", s, trial).extra for ev, s in zip(evals, scores)]
+            if any(np.isfinite(e["suggest_none"]) and e["suggest_none"] > max_none for e in extras):
+                continue
+            if any(not np.isfinite(e["suggest_precision"]) or e["suggest_precision"] < min_precision for e in extras):
+                continue
+            value = float(np.mean([e["suggest_true"] for e in extras if np.isfinite(e["suggest_true"])]))
+            if best is None or value > best["true"] + 1e-9:
+                best = {"cutoff": float(cutoff), "relative": relative, "true": value,
+                        "per_set": {ev.name: {k: round(float(v), 3) for k, v in e.items()}
+                                    for ev, e in zip(evals, extras)}}
+    return best or {"cutoff": w.cutoff, "relative": w.suggest_relative, "true": float("nan"), "per_set": {}}
+
+
 def choose_cutoff(scores: np.ndarray, grades: np.ndarray, beta: float = 2.0) -> tuple[float, float]:
     """The score threshold with the best F-beta for 'grade ≥ 2' over all pairs; returns (cut-off, F).
 
@@ -201,6 +227,7 @@ def choose_cutoff(scores: np.ndarray, grades: np.ndarray, beta: float = 2.0) -> 
 class CslEvaluation:
     def __init__(self, papers: list[Paper], embedder, tokenizer: Tokenizer | None = None, split: str | None = None):
         tok = tokenizer or default_tokenizer()
+        self.embedder = embedder
         self.queries = [p for p in papers if split is None or p.split == split]
         self.corpus = papers
         qv = embedder.encode([p.title for p in self.queries])
@@ -231,6 +258,20 @@ class CslEvaluation:
             res.per_query["ndcg@10"].append(ndcg(g.tolist(), self.gains[q].tolist()))
         res.per_query = {k: np.array(v) for k, v in res.per_query.items()}
         return res
+
+    def ranked(self, name: str, w: Weights) -> RunResult:
+        """The engine's own top 10 for each title (candidates: dense top 100 and BM25 top 30)."""
+        from .engine import MatchEngine
+        eng = MatchEngine(self.embedder, None, weights=w)
+        eng.upsert([Doc(id=n, kind="achievement", title="", text=p.abstract) for n, p in enumerate(self.corpus)],
+                   save=False)
+        scores = np.full(self.cos.shape, -np.inf)
+        for q, p in enumerate(self.queries):
+            own = int(self.self_idx[q])
+            for rank, m in enumerate(eng.match(Doc(id=-1, kind="need", title=p.title, text=""), k=10,
+                                               where=lambda d, own=own: d.id != own)):
+                scores[q, m.id] = 10 - rank
+        return self.metrics(name, scores)
 
     def fused(self, w: Weights) -> np.ndarray:
         feats = np.full(self.cos.shape + (len(FEATURES),), 0.5)

@@ -28,6 +28,7 @@ class Weights:
                                                   "keyword": 0.0, "indicators": 0.0})
     scale: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.02, "object": 0.02,
                                                  "keyword": 0.03, "indicators": 0.5})
+    doc_level: float = 0.0         # share of the candidate's own background level taken off its cosine
     keyword_gate: tuple = (0.0, 0.04)    # keyword evidence fades in between these (relative) cosines
     cutoff: float = 0.5
     suggest_max: int = 5           # at most this many suggestions a listing
