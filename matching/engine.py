@@ -5,6 +5,7 @@ hand it Docs, and it keeps the persisted index in step with what they hand it.
 """
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from .features import FEATURES, indicator_alignment, pair, rows
 from .explain import reasons
 from .index import IndexMismatch, IndexParams, VectorIndex
 from .ranking import Weights
-from .text import Tokenizer, default_tokenizer, match_terms
+from .text import Tokenizer, default_tokenizer, generic_words, match_terms
 
 log = logging.getLogger(__name__)
 KINDS = ("achievement", "need")
@@ -144,6 +145,7 @@ class MatchEngine:
         self.version = 0          # bumped by every change, for callers' caches
         self.last_timings: dict[str, float] = {}
         self._quantities: dict = {}     # parsed 指标 of listings, by (kind, id, content hash)
+        self._words: dict = {}          # whole words of listings, for the shared-term chips
 
     # ---- keeping the index in step ----------------------------------------------------------
     def _embed(self, docs: list[Doc]) -> np.ndarray:
@@ -410,7 +412,7 @@ class MatchEngine:
             order = np.argsort(-probs)
             contrib = self.weights.contributions(feats)
             out = []
-            qset = set(qtokens)
+            qset = set(qtokens) & self._whole_words(query)
             for n in order[:k]:
                 if min_score is not None and probs[n] < min_score:
                     break
@@ -438,9 +440,23 @@ class MatchEngine:
         kw = lib.bm25.scores(self._tokens(query), ids)
         return rows(query, [lib.docs[i] for i in ids], dense, kw, self._quantities, obj)
 
+    def _whole_words(self, doc: Doc) -> set[str]:
+        """The words of a listing as a plain (not search-mode) segmentation cuts them: 憎水性 stays
+        whole, so its fragment 水性 is never shown as a shared term."""
+        key = (doc.kind, doc.id, doc.content_hash())
+        words = self._words.get(key)
+        if words is None:
+            if len(self._words) > 50_000:
+                self._words.clear()
+            words = self._words[key] = self.tokenizer.whole_words(doc.embed_text())
+        return words
+
     def _shared_terms(self, qset: set[str], doc: Doc, bm25: BM25, limit: int = 8) -> list[str]:
-        """The rarest terms both texts use, longest first where one contains another."""
-        common = [t for t in qset & set(self._tokens(doc)) if _telling(t)]
+        """The rarest words both texts use as whole words, longest first where one contains
+        another; generic words (取得, 其中, 批次 …) never count."""
+        generic = generic_words()
+        common = [t for t in qset & set(self._tokens(doc)) & self._whole_words(doc)
+                  if _telling(t) and t not in generic]
         common.sort(key=lambda t: (-bm25.idf(t), -len(t)))
         chosen: list[str] = []
         for t in common:
@@ -507,12 +523,16 @@ def near_duplicate_pairs(texts: list[str], vectors: np.ndarray, k: int = 5, min_
     return out
 
 
+_COUNTED = re.compile(r"^[一二两三四五六七八九十百千万几多每各首]+[个种批次项类件台套条位年月天步道层级期号代]$")
+
+
 def _telling(term: str) -> bool:
     """Worth showing a broker as a shared term: two Chinese characters or more, or a Latin term
-    with letters of three characters or more (PCD, MEMS, GaN) — not bare numbers or units."""
+    with letters of three characters or more (PCD, MEMS, GaN) — not bare numbers or units, not a
+    counted thing (两个, 三批)."""
     cjk = sum(1 for ch in term if "\u4e00" <= ch <= "\u9fff")
     if cjk:
-        return cjk >= 2
+        return cjk >= 2 and not _COUNTED.match(term)
     return len(term) >= 3 and any(ch.isalpha() for ch in term)
 
 

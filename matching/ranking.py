@@ -82,7 +82,7 @@ class Weights:
         if not len(features):
             return np.empty(0)
         z = self.bias + self.contributions(features).sum(axis=1)
-        return 1.0 / (1.0 + np.exp(-z))
+        return np.exp(-np.logaddexp(0.0, -z))
 
 
 FROZEN = ("keyword",)   # never fitted: word overlap ranks candidates for display, not the score
@@ -119,7 +119,7 @@ def fit(queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: Weights,
 
     def loss(c):
         m = d @ c
-        return (pw * np.logaddexp(0, -m)).sum() + l2 * c @ c, d.T @ (-pw / (1 + np.exp(m))) + 2 * l2 * c
+        return (pw * np.logaddexp(0, -m)).sum() + l2 * c @ c, d.T @ (-pw * np.exp(-np.logaddexp(0.0, m))) + 2 * l2 * c
 
     start = np.array([0.0 if f in frozen else max(base.coef.get(f, 0.0), 0.0) for f in FEATURES])
     bounds = [(0, 0) if f in frozen else (0, None) for f in FEATURES]
@@ -130,7 +130,7 @@ def fit(queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: Weights,
 
     def platt(ab):
         z = ab[0] * s + ab[1]
-        p = 1 / (1 + np.exp(-z))
+        p = np.exp(-np.logaddexp(0.0, -z))
         return np.logaddexp(0, z).mean() - (y * z).mean(), np.array([((p - y) * s).mean(), (p - y).mean()])
 
     a, b = minimize(platt, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(1e-6, None), (None, None)]).x

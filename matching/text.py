@@ -12,6 +12,8 @@ jieba.setLogLevel(logging.WARNING)
 DICT_DIR = Path(__file__).resolve().parent.parent / "data" / "dict"
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 _ASCII_TOKEN = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_FUNCTION_CHARS = set("的了和与及或在对于以从把被将为是有中上下等个其该此各每并且而但也都就又还很较更最已可能会要使让由向至到之所")
 
 
 class Tokenizer:
@@ -49,6 +51,28 @@ class Tokenizer:
                 continue
             out.append(tok)
         return out
+
+    def whole_words(self, text: str) -> set[str]:
+        """Words as a plain segmentation cuts them, with a lone content character joined to its
+        neighbour (jieba cuts 憎水性 into 憎 + 水性: the word is 憎水性, 水性 is only a fragment)."""
+        if not self._ready:
+            self._init()
+        toks = [t.strip() for t in self._jieba.cut(text.lower())]
+        toks = [t for t in toks if t]
+        out, n = [], 0
+        while n < len(toks):
+            t = toks[n]
+            lone = len(t) == 1 and _CJK.match(t) and t not in _FUNCTION_CHARS
+            if lone and n + 1 < len(toks) and _CJK.match(toks[n + 1]):
+                out.append(t + toks[n + 1])
+                n += 2
+                continue
+            if lone and out and _CJK.match(out[-1][-1]):
+                out[-1] += t
+            else:
+                out.append(t)
+            n += 1
+        return {t for t in out if t not in self.stopwords}
 
     def add_word(self, word: str) -> None:
         if not self._ready:
@@ -88,3 +112,13 @@ def match_terms(tokens) -> list[str]:
     """Keyword-index terms for matching: a listing's terms without place names."""
     places = place_names()
     return [t for t in tokens if t not in places]
+
+
+@lru_cache(maxsize=1)
+def generic_words() -> frozenset[str]:
+    """Words too general to show a broker as evidence (data/dict/generic.txt), and counted things
+    such as 两个 or 三批."""
+    path = DICT_DIR / "generic.txt"
+    words = {w.strip() for w in path.read_text(encoding="utf-8").splitlines()
+             if w.strip() and not w.startswith("#")} if path.exists() else set()
+    return frozenset(words)

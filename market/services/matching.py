@@ -177,13 +177,15 @@ def _load(kind: str, matches: list[Match]) -> list[Suggestion]:
 
 
 def best_matches(listing, k: int = 5, min_score: float | None = None) -> list[Suggestion]:
-    """The other library's best listings for a published listing, above the cut-off."""
+    """The other library's best listings for a published listing: by default those the suggestion
+    rule picks (above the cut-off, at most ``k``); with ``min_score``, every one scoring that much."""
     eng = engine()
     if eng is None:
         return []
-    cutoff = eng.weights.cutoff if min_score is None else min_score
     target = "achievement" if listing.kind == "need" else "need"
-    return _load(target, eng.match(doc_from(listing), k=k, min_score=cutoff))
+    if min_score is None:
+        return _load(target, eng.suggestions(doc_from(listing))[:k])
+    return _load(target, eng.match(doc_from(listing), k=k, min_score=min_score))
 
 
 def semantic_search(kind: str, text: str, where=None, k: int = 200) -> list[Suggestion]:
@@ -258,15 +260,16 @@ def gaps() -> dict:
         cutoff = eng.weights.cutoff
         best_for_ach: dict[int, float] = {}
         open_needs = []
+        reached: set[int] = set()
         for doc in eng.libraries["need"].docs.values():
-            top = eng.match(doc, k=5)
+            top = eng.match(doc, k=max(5, eng.weights.suggest_max))
             for m in top:
                 best_for_ach[m.id] = max(best_for_ach.get(m.id, 0.0), m.score)
-            best = top[0].score if top else 0.0
-            if best < cutoff:
-                open_needs.append((doc.id, best, top[0].id if top else None))
-        lonely = [(i, best_for_ach.get(i, 0.0)) for i in eng.libraries["achievement"].docs
-                  if best_for_ach.get(i, 0.0) < cutoff]
+            chosen = eng.weights.suggest([m.score for m in top])
+            reached.update(top[i].id for i in chosen)
+            if not chosen:
+                open_needs.append((doc.id, top[0].score if top else 0.0, top[0].id if top else None))
+        lonely = [(i, best_for_ach.get(i, 0.0)) for i in eng.libraries["achievement"].docs if i not in reached]
         _gap_cache.update(key=key, needs=open_needs, achievements=lonely, cutoff=cutoff)
     needs = {x.id: x for x in db.session.scalars(select(Need).where(Need.id.in_([n[0] for n in _gap_cache["needs"]])))}
     achs = {x.id: x for x in db.session.scalars(

@@ -168,16 +168,59 @@ def test_free_text_search(engine):
     assert got[0].id == 1
 
 
-def test_a_pairs_score_does_not_depend_on_corpus_size(tmp_path):
-    """The cut-off is a probability per pair: adding 2,000 unrelated 成果 barely moves a score."""
-    small = MatchEngine(FakeEmbedder())
-    small.upsert(ACHS, save=False)
+def test_a_pairs_score_is_the_same_in_libraries_of_200_and_20000():
+    """A pair's score depends on the two listings only: the cosines are taken relative to a fixed
+    background, never to the library, so the cut-off means the same at any size."""
     n = need(10, "盾构滚刀磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", field="先进制造", chain="盾构及工程装备")
+
+    def library(size):
+        filler = [ach(100 + i, f"无关成果{i}", f"第{i}号{'光伏电池封装胶膜'[i % 8:]}及其{'制备方法与应用'[i % 5:]}",
+                      field="电子信息") for i in range(size - len(ACHS))]
+        eng = MatchEngine(FakeEmbedder(), weights=Weights.load())
+        eng.upsert(ACHS + filler, save=False)
+        return eng
+    small, big = library(200), library(20_000)
     before = small.weights.scores(small.pair_features(n, "achievement", [1, 2, 3]))
-    big = MatchEngine(FakeEmbedder())
-    filler = [ach(100 + i, f"无关成果{i}", f"第{i}号{'光伏电池封装胶膜'[i % 8:]}及其{'制备方法与应用'[i % 5:]}", field="电子信息")
-              for i in range(2000)]
-    big.upsert(ACHS + filler, save=False)
     after = big.weights.scores(big.pair_features(n, "achievement", [1, 2, 3]))
-    assert np.abs(before - after).max() < 0.02, (before, after)
-    assert big.match(n, k=1)[0].id == 2
+    assert np.abs(before - after).max() < 1e-9, (before, after)
+    assert big.match(n, k=1)[0].id == small.match(n, k=1)[0].id == 2
+
+
+def test_shared_terms_are_whole_telling_words():
+    """No generic words (取得, 批次 …), no counted things (两个), no search-mode fragments (水性 of 憎水性)."""
+    eng = MatchEngine(FakeEmbedder())
+    eng.upsert([ach(1, "憎水性氧化铝涂层", "两个批次取得憎水性涂层，盐雾试验保持1000小时，其中接触角大于150°")], save=False)
+    n = need(2, "水性涂料涂层盐雾试验不合格", "两个批次取得的水性涂层盐雾试验其中不足", field="新材料及其应用")
+    terms = eng.match(n, k=1)[0].shared_terms
+    assert "盐雾" in " ".join(terms) and "涂层" in terms
+    for word in ("水性", "取得", "批次", "两个", "其中", "保持"):
+        assert word not in terms, terms
+
+
+def test_suggestion_rule_of_the_weights():
+    w = Weights(cutoff=0.3, suggest_max=3, suggest_relative=0.5)
+    assert w.suggest(np.array([0.1, 0.25, 0.2])) == []                 # nothing clearly good: no suggestion
+    assert w.suggest(np.array([0.9, 0.2, 0.5, 0.44, 0.8])) == [0, 4, 2]  # best first, at most 3
+    assert w.suggest(np.array([0.9, 0.35, 0.5])) == [0, 2]              # 0.35 ≥ cut-off but < half the best
+
+
+def test_matches_explain_themselves_in_plain_chinese_with_the_indicator_table(engine):
+    n = need(10, "盾构滚刀刀圈磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", extra="刀圈寿命≥2万次；硬度≥60 HRC",
+             field="先进制造", chain="盾构及工程装备", chain_parent="高端装备", stage=2)
+    engine.upsert([ach(2, "盾构滚刀刀圈梯度硬质合金", "梯度硬质合金刀圈，硬度62 HRC，寿命2.6万次，提高盾构滚刀耐磨与抗崩刃",
+                       field="先进制造", chain="盾构及工程装备", chain_parent="高端装备", stage=2)], save=False)
+    top = engine.match(n, k=1)[0]
+    assert top.id == 2
+    assert [(a["name"], a["verdict"]) for a in top.indicators] == [("刀圈寿命", "met"), ("硬度", "met")]
+    text = "".join(top.reasons)
+    assert "达到需求的 2 项指标" in text and "同属产业链「盾构及工程装备」" in text
+    assert "对数几率" not in text and "概率" not in text
+    assert top.as_dict()["indicators"] == top.indicators
+
+
+def test_engine_suggestions_follow_the_rule(engine):
+    n = need(10, "速冻水饺冻裂", "速冻面皮冻裂", field="农业", chain="现代食品")
+    engine.weights = Weights(cutoff=0.0, suggest_max=2)
+    assert 1 <= len(engine.suggestions(n)) <= 2
+    engine.weights = Weights(cutoff=1.0)
+    assert engine.suggestions(n) == []
