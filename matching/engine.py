@@ -3,6 +3,7 @@
 The web app, ingest and evaluation talk to this class only. It never sees a database: callers
 hand it Docs, and it keeps the persisted index in step with what they hand it.
 """
+import hashlib
 import logging
 import os
 import re
@@ -87,6 +88,8 @@ class Background:
         self.exclude = set(exclude)
         self._vectors: dict[str, np.ndarray] | None = None
         self._typical: dict[tuple, float] = {}
+        self._hashes: dict[str, np.ndarray] = {}
+        self._active: dict[str, np.ndarray | None] = {}
         self._lock = threading.Lock()
 
     def vectors(self, kind: str) -> np.ndarray:
@@ -98,12 +101,21 @@ class Background:
                     rows = [json.loads(line) for line in Path(self.path).read_text(encoding="utf-8").splitlines()
                             if line.strip()]
                 rows = [r for r in rows if r.get("source") not in self.exclude]
-                self._vectors = {}
+                self._vectors, self._hashes = {}, {}
                 for k in KINDS:
                     texts = [r["text"] for r in rows if r["kind"] == k]
                     self._vectors[k] = (self.embedder.encode(texts) if texts
                                         else np.empty((0, self.embedder.dim), np.float32))
+                    self._hashes[k] = np.array([hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts])
             return self._vectors[kind]
+
+    def ignore(self, hashes: set[str]) -> None:
+        """Leave out background listings that are also in the libraries (the demo data, say): a
+        need's level must not count its own true 成果."""
+        for k in KINDS:
+            self.vectors(k)
+            keep = np.array([h not in hashes for h in self._hashes[k]], dtype=bool)
+            self._active[k] = None if keep.all() else keep
 
     def typical(self, kind: str, against: str) -> float:
         """The mean level of the background's own listings of ``kind`` against those of ``against``."""
@@ -116,6 +128,8 @@ class Background:
     def level(self, vecs: np.ndarray, kind: str) -> np.ndarray:
         """Per row of ``vecs``: mean cosine to its LEVEL_K nearest background listings of ``kind``."""
         bg = self.vectors(kind)
+        if self._active.get(kind) is not None:
+            bg = bg[self._active[kind]]
         vecs = np.atleast_2d(vecs)
         if not len(bg):
             return np.zeros(len(vecs))
@@ -146,6 +160,7 @@ class MatchEngine:
         self.last_timings: dict[str, float] = {}
         self._quantities: dict = {}     # parsed 指标 of listings, by (kind, id, content hash)
         self._words: dict = {}          # whole words of listings, for the shared-term chips
+        self._background_version = -1
 
     # ---- keeping the index in step ----------------------------------------------------------
     def _embed(self, docs: list[Doc]) -> np.ndarray:
@@ -167,6 +182,9 @@ class MatchEngine:
                ) -> tuple[np.ndarray, np.ndarray]:
         """(dense, object) of ``query`` against stored ``ids`` of ``target``, each a cosine minus the
         query side's background level. Object: a need's title against the 成果's full text."""
+        if self._background_version != self.version:
+            self.background.ignore({h for lib in self.libraries.values() for h in lib.hashes.values()})
+            self._background_version = self.version
         lib = self.libraries[target]
         vecs = lib.index.vectors(ids) if ids else np.empty((0, self.embedder.dim), np.float32)
         cos = vecs @ qvec

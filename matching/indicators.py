@@ -106,6 +106,29 @@ _unit("angle", 1.0, "°", "度角")
 _unit("pixels", 1.0, "像素", "px")
 _unit("flops", 1.0, "TOPS")
 _unit("db_per_km", 1.0, "dB/km")
+_unit("density", 1.0, "kg/m³", "kg/m3", "公斤/立方米")
+_unit("density", 1e3, "g/cm³", "g/cm3", "t/m³", "t/m3")
+_unit("density", 1.0, "g/L", "g/l")
+_unit("molarity", 1.0, "mol/L", "mol/l")
+_unit("molarity", 1e-3, "mmol/L", "mmol/l")
+_unit("volume", 1.0, "m³", "m3", "立方米")
+_unit("volume", 1e-3, "L", "升")
+_unit("volume", 1e-6, "mL", "ml", "毫升")
+_unit("flow", 1.0, "m³/h", "m3/h", "立方米/小时")
+_unit("flow", 0.06, "L/min", "升/分钟")
+_unit("throughput", 1.0, "t/h", "吨/小时")
+_unit("throughput", 1 / 24, "t/d", "吨/天", "吨/日")
+_unit("thermal_conductivity", 1.0, "W/(m·K)", "W/m·K", "W/(m.K)", "W/mK")
+_unit("heart_rate", 1.0, "bpm", "次/分")
+_unit("charge", 1e-12, "pC")
+_unit("charge", 1e-9, "nC")
+_unit("air_concentration", 1.0, "mg/m³", "mg/m3")
+_unit("air_concentration", 1e-3, "μg/m³", "ug/m3")
+_unit("toughness", 1.0, "MPa·m1/2", "MPa·m^1/2", "MPa·m½")
+_unit("energy_per_area", 1.0, "J/cm²", "J/cm2")
+_unit("impact", 1.0, "kJ/m²", "kJ/m2")
+_unit("activity", 1.0, "U/mL", "U/ml", "IU/mL", "IU/ml")
+_unit("activity_mass", 1.0, "U/g", "IU/g", "U/mg")
 
 _UNIT_ALT = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 _MULT = {"万": 1e4, "亿": 1e8, "千": 1e3, "百": 1e2}
@@ -171,7 +194,7 @@ def _name_before(text: str, start: int) -> str:
     name = parts[-1] if parts else ""
     if not _CJK_OR_WORD.search(name) and len(parts) > 1:
         name = parts[-2]
-    name = re.split(r"[\d.%℃μ×~～–—\-+]+", name.strip())[-1]
+    name = re.split(r"[\d.%℃μ×~～–—\-+/⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", name.strip())[-1]
     return name[-12:]
 
 
@@ -291,6 +314,8 @@ def _judge(need: Quantity, got: Quantity) -> str:
         return MET if hi >= need.lo - tol else NOT_MET
     if need.op in ("<=", "<"):
         return MET if lo <= need.hi + tol else NOT_MET
+    if need.op == "=" and got.op in ("range", "±") and lo - tol <= need.lo <= hi + tol:
+        return MET                     # a reported window that holds the wanted value
     if need.op in ("range", "±"):
         within = lo >= need.lo - tol and hi <= need.hi + tol
         covers = lo <= need.lo + tol and hi >= need.hi - tol      # an operating window: wider is better
