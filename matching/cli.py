@@ -59,13 +59,9 @@ def _graded_row(r, with_rule: bool):
     return _row(r.name, vals, [8, 7, 9, 9, 7, 9, 9, 9])
 
 
-def _headline(a, b) -> tuple[str, tuple]:
-    """The metric full − dense is judged on: MRR of the true 成果 where a set has them, else nDCG@10."""
-    metric = "mrr" if np.isfinite(a.per_query["mrr"]).any() else "ndcg@10"
-    x, y = a.per_query[metric], b.per_query[metric]
-    ok = np.isfinite(x) & np.isfinite(y)
-    from .evaluate import bootstrap
-    return metric, bootstrap(x[ok], y[ok])
+def _headline(a, b):
+    from .evaluate import headline
+    return headline(a, b)
 
 
 def _record_lockbox_reading(weights_path: Path, rows: dict) -> Path:
@@ -155,7 +151,7 @@ def cmd_eval(args) -> int:
 
 def cmd_fit(args) -> int:
     """Fit on the dev set and the tuning set (never the lockbox); refuse weights that lose to dense."""
-    from .evaluate import SetEvaluation, choose_rule, cross_validated, fit_sets
+    from .evaluate import SetEvaluation, choose_rule, cross_validated, fit_sets, losses_to_dense
     from .ranking import DEFAULT_WEIGHTS, Weights
     emb = _embedder(args)
     base = Weights.load(args.weights) if args.weights else Weights()
@@ -165,7 +161,7 @@ def cmd_fit(args) -> int:
     w = fit_sets(evals, base)
     rule = choose_rule(evals, cv, w)
     w.cutoff, w.suggest_relative = rule["cutoff"], rule["relative"]
-    worse = []
+    pairs = []
     print("5-fold cross-validated, full − dense (paired bootstrap 95% CI):")
     for ev, scores in zip(evals, cv):
         full, dense = ev.metrics("full (CV)", scores, w), ev.dense_only()
@@ -173,19 +169,18 @@ def cmd_fit(args) -> int:
         print(f"  {ev.name}: {metric} {full.mean(metric):.3f} vs {dense.mean(metric):.3f}, {_fmt_ci(ci)}; "
               f"suggestions: true {full.extra['suggest_true']:.2f}, per no-match need "
               f"{full.extra['suggest_none']:.2f}, precision {full.extra['suggest_precision']:.2f}")
-        if ci[0] < 0:
-            worse.append(ev.name)
+        pairs.append((ev.name, full, dense))
     if args.csl:
-        from .evaluate import CslEvaluation, bootstrap, load_csl
+        from .evaluate import CslEvaluation, load_csl
         csl = CslEvaluation(load_csl(Path(args.csl)), emb)
         full, dense = csl.ranked("full", w), csl.metrics("dense", csl.cos)
-        ci = bootstrap(full.per_query["ndcg@10"], dense.per_query["ndcg@10"])
-        print(f"  CSL: nDCG@10 {full.mean('ndcg@10'):.3f} vs {dense.mean('ndcg@10'):.3f}, {_fmt_ci(ci)}")
-        if ci[0] < 0:
-            worse.append("CSL")
+        full.per_query["mrr"] = dense.per_query["mrr"] = np.full(len(csl.queries), np.nan)
+        metric, ci = _headline(full, dense)
+        print(f"  CSL: {metric} {full.mean(metric):.3f} vs {dense.mean(metric):.3f}, {_fmt_ci(ci)}")
+        pairs.append(("CSL", full, dense))
+    worse = losses_to_dense(pairs)
     if worse:
-        print(f"refused: the full ranking is worse than dense-only on {', '.join(worse)} (mean below zero); "
-              "weights not written")
+        print(f"refused: the full ranking is worse than dense-only on {', '.join(worse)}; weights not written")
         return 1
     w.meta = {"fitted_on": " + ".join(f"{ev.name} ({len(ev.needs)} needs × {len(ev.achs)} 成果)" for ev in evals),
               "model_id": emb.model_id, "suggestion_rule_cv": rule, "date": time.strftime("%Y-%m-%d")}

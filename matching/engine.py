@@ -9,6 +9,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -109,12 +110,12 @@ class Background:
                     self._hashes[k] = np.array([hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts])
             return self._vectors[kind]
 
-    def ignore(self, hashes: set[str]) -> None:
-        """Leave out background listings that are also in the libraries (the demo data, say): a
-        need's level must not count its own true 成果."""
+    def ignore(self, present: Callable[[str], bool]) -> None:
+        """Leave out background listings whose text is also in the libraries (the demo data, say):
+        a need's level must not count its own true 成果."""
         for k in KINDS:
             self.vectors(k)
-            keep = np.array([h not in hashes for h in self._hashes[k]], dtype=bool)
+            keep = np.array([not present(h) for h in self._hashes[k]], dtype=bool)
             self._active[k] = None if keep.all() else keep
 
     def typical(self, kind: str, against: str) -> float:
@@ -161,10 +162,15 @@ class MatchEngine:
         self._quantities: dict = {}     # parsed 指标 of listings, by (kind, id, content hash)
         self._words: dict = {}          # whole words of listings, for the shared-term chips
         self._background_version = -1
+        self._present: Counter = Counter()      # content hashes in the libraries, with their counts
 
     # ---- keeping the index in step ----------------------------------------------------------
     def _embed(self, docs: list[Doc]) -> np.ndarray:
         return self.embedder.encode([d.embed_text() for d in docs])
+
+    def _count_hash(self, h: str | None, n: int) -> None:
+        if h is not None:
+            self._present[h] += n
 
     def _title_vectors(self, docs: list[Doc]) -> np.ndarray:
         return self.embedder.encode([d.title for d in docs])
@@ -183,7 +189,7 @@ class MatchEngine:
         """(dense, object) of ``query`` against stored ``ids`` of ``target``, each a cosine minus the
         query side's background level. Object: a need's title against the 成果's full text."""
         if self._background_version != self.version:
-            self.background.ignore({h for lib in self.libraries.values() for h in lib.hashes.values()})
+            self.background.ignore(lambda h: self._present[h] > 0)
             self._background_version = self.version
         lib = self.libraries[target]
         vecs = lib.index.vectors(ids) if ids else np.empty((0, self.embedder.dim), np.float32)
@@ -228,7 +234,9 @@ class MatchEngine:
                     embedded += len(fresh)
                 for d in mine:
                     lib.docs[d.id] = d
+                    self._count_hash(lib.hashes.get(d.id), -1)
                     lib.hashes[d.id] = d.content_hash()
+                    self._count_hash(lib.hashes[d.id], 1)
                     lib.bm25.add(d.id, self._tokens(d))
                 self._add_titles(lib, mine)
                 self._dirty.add(kind)
@@ -243,7 +251,7 @@ class MatchEngine:
             lib = self.libraries[kind]
             for i in ids:
                 lib.docs.pop(i, None)
-                lib.hashes.pop(i, None)
+                self._count_hash(lib.hashes.pop(i, None), -1)
                 lib.titles.pop(i, None)
                 lib.bm25.remove(i)
             n = lib.index.remove(ids) if ids else 0
@@ -330,6 +338,9 @@ class MatchEngine:
             for d in docs.values():
                 lib.bm25.add(d.id, self._tokens(d))
             self._add_titles(lib, list(docs.values()))
+            old = self.libraries[kind]
+            self._present.subtract(old.hashes.values())
+            self._present.update(lib.hashes.values())
             self.libraries[kind] = lib
             self.version += 1
             report.total = len(lib.index)

@@ -149,6 +149,21 @@ class SetEvaluation:
         return self.metrics(name, self.scores(w), w)
 
 
+def headline(full: RunResult, dense: RunResult) -> tuple[str, tuple[float, float, float]]:
+    """The metric full − dense is judged on — MRR of the true 成果 where a set has true 成果, else
+    nDCG@10 — and the paired-bootstrap mean and 95% interval of the difference."""
+    metric = "mrr" if np.isfinite(full.per_query["mrr"]).any() else "ndcg@10"
+    x, y = full.per_query[metric], dense.per_query[metric]
+    ok = np.isfinite(x) & np.isfinite(y)
+    return metric, bootstrap(x[ok], y[ok])
+
+
+def losses_to_dense(pairs: list[tuple[str, RunResult, RunResult]]) -> list[str]:
+    """Names of the sets where the full ranking does worse than dense-only (mean difference below
+    zero): weights that lose anywhere are not shipped."""
+    return [name for name, full, dense in pairs if headline(full, dense)[1][0] < 0]
+
+
 def first_stage(w: Weights) -> Weights:
     """The same weights without the second stage (指标对照 and the problem object)."""
     out = Weights(**{**asdict(w), "keyword_gate": w.keyword_gate})

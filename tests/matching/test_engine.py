@@ -224,3 +224,38 @@ def test_engine_suggestions_follow_the_rule(engine):
     assert 1 <= len(engine.suggestions(n)) <= 2
     engine.weights = Weights(cutoff=1.0)
     assert engine.suggestions(n) == []
+
+
+def test_weights_that_lose_to_dense_on_any_set_are_refused():
+    from matching.evaluate import RunResult, losses_to_dense
+    nan = np.full(40, np.nan)
+    good = RunResult("full", {"mrr": np.r_[np.ones(30), np.zeros(10)], "ndcg@10": nan})
+    dense = RunResult("dense", {"mrr": np.r_[np.ones(25), np.zeros(15)], "ndcg@10": nan})
+    csl_full = RunResult("full", {"mrr": nan, "ndcg@10": np.full(40, 0.40)})
+    csl_dense = RunResult("dense", {"mrr": nan, "ndcg@10": np.full(40, 0.45)})
+    assert losses_to_dense([("tuning", good, dense)]) == []
+    assert losses_to_dense([("tuning", good, dense), ("CSL", csl_full, csl_dense)]) == ["CSL"]
+    assert losses_to_dense([("dev", dense, good)]) == ["dev"]
+
+
+def test_background_level_leaves_out_listings_that_are_in_the_library(tmp_path):
+    """With the demo data loaded, a demo need's level must not count its own true 成果 (which is
+    also a background listing): that would sink exactly the pairs that should be suggested."""
+    from matching.engine import Background
+    true = ach(1, "冰结构蛋白冷冻面团抗冻改良", "冰结构蛋白抑制冰晶重结晶，速冻面皮冻融后不开裂")
+    other = ach(2, "盾构滚刀刀圈梯度硬质合金", "梯度硬质合金刀圈耐磨抗崩刃")
+    bg = tmp_path / "bg.jsonl"
+    bg.write_text("\n".join(json.dumps({"kind": d.kind, "source": "demo", "text": d.embed_text()}, ensure_ascii=False)
+                            for d in (true, other)), encoding="utf-8")
+    emb = FakeEmbedder()
+    n = need(10, "速冻水饺面皮冻裂", "速冻水饺冻融后面皮开裂")
+    lonely = MatchEngine(emb, background=Background(emb, bg))
+    lonely.upsert([other], save=False)
+    with_demo = MatchEngine(emb, background=Background(emb, bg))
+    with_demo.upsert([true, other], save=False)
+    # the pair (n, other) scores the same whether or not `true` is in the library and the background
+    a = lonely.pair_features(n, "achievement", [2])[0, 0]
+    b = with_demo.pair_features(n, "achievement", [2])[0, 0]
+    assert a < b and abs(b - (a + lonely.background.level(lonely.vector_of(n)[None, :], "achievement")[0]
+                              - with_demo.background.level(with_demo.vector_of(n)[None, :], "achievement")[0])) < 1e-6
+    assert len(with_demo.background.vectors("achievement")[with_demo.background._active["achievement"]]) == 0
