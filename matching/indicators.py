@@ -26,6 +26,7 @@ _unit("length", 1e-2, "cm", "厘米")
 _unit("length", 1e-6, "μm", "µm", "um", "微米")
 _unit("length", 1e-9, "nm", "纳米")
 _unit("length", 1e3, "km", "公里", "千米")
+_unit("length", 0.0254, "英寸", "吋")
 _unit("area_density", 1.0, "cm⁻²", "cm-2", "cm^-2", "/cm²", "/cm2", "个/cm²", "个/cm2")
 _unit("area", 1.0, "m²", "m2", "平方米")
 _unit("area", 1e-6, "mm²", "mm2")
@@ -128,6 +129,12 @@ _unit("toughness", 1.0, "MPa·m1/2", "MPa·m^1/2", "MPa·m½")
 _unit("energy_per_area", 1.0, "J/cm²", "J/cm2")
 _unit("impact", 1.0, "kJ/m²", "kJ/m2")
 _unit("activity", 1.0, "U/mL", "U/ml", "IU/mL", "IU/ml")
+_unit("efficacy", 1.0, "lm/W")
+_unit("illuminance", 1.0, "lx", "lux", "勒克斯")
+_unit("pixel_density", 1.0, "ppi", "PPI", "dpi", "DPI")
+_unit("bitrate", 1e12, "Tbps", "Tb/s")
+_unit("bitrate", 1e9, "Gb/s")
+_unit("bitrate", 1e6, "Mb/s")
 _unit("activity_mass", 1.0, "U/g", "IU/g", "U/mg")
 
 _UNIT_ALT = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
@@ -171,6 +178,7 @@ class Quantity:
     dim: str                  # "length", "ratio", "times", … or "" when no unit was written
     unit: str                 # the unit as written
     text: str                 # the span it was read from
+    named_after: bool = False # the name was read after the value ("2.6万次循环后无失效")
 
     def describe(self) -> str:
         return self.text.strip()
@@ -200,7 +208,11 @@ def _name_before(text: str, start: int) -> str:
 
 def _name_after(text: str, end: int) -> str:
     tail = text[end:end + 12]
-    return _NAME_STOP.split(tail)[0].strip()[:8]
+    name = _NAME_STOP.split(tail)[0].strip()
+    return re.split(_COMP_ALT, name)[0][:8]
+
+
+_LEADING_UNIT = re.compile(rf"^(?:{_UNIT_ALT})")
 
 
 def _op(comp: str | None, after: str | None) -> str:
@@ -247,11 +259,12 @@ def parse(text: str) -> list[Quantity]:
             lo = hi = v1
             op = _op(comp, after)
         start = m.start("comp") if comp else m.start()
-        name = _name_before(text, start)
-        if len(name) < 2:
+        name = _LEADING_UNIT.sub("", _name_before(text, start))
+        after = len(name) < 2
+        if after:
             name = _name_after(text, m.end())
         out.append(Quantity(name=name, op=op, lo=lo, hi=hi, dim=dim, unit=unit,
-                            text=m.group(0)))
+                            text=m.group(0), named_after=after))
     out = [q for q in out if not any(math.isnan(v) or math.isinf(v) for v in (q.lo, q.hi))]
     return _drop_before_values(text, out)
 
@@ -342,7 +355,8 @@ def align(need_text: str, ach_text: str, needs: list[Quantity] | None = None,
             f = _name_fit(q.name, g.name)
             if f > fit:
                 best, fit = g, f
-        if (best is None or fit < 0.34) and len(same) == 1 and q.dim not in ("ratio", "count", "money", "time"):
+        if ((best is None or fit < 0.34) and len(same) == 1 and q.dim not in ("ratio", "count", "money", "time")
+                and (fit >= 0.15 or same[0].named_after or not same[0].name)):
             best, fit = same[0], 0.5   # one quantity of a telling dimension: the same thing, differently named
         if best is None or fit < 0.34:
             out.append(Alignment(q, None, UNKNOWN))
