@@ -259,3 +259,15 @@ def test_background_level_leaves_out_listings_that_are_in_the_library(tmp_path):
     assert a < b and abs(b - (a + lonely.background.level(lonely.vector_of(n)[None, :], "achievement")[0]
                               - with_demo.background.level(with_demo.vector_of(n)[None, :], "achievement")[0])) < 1e-6
     assert len(with_demo.background.vectors("achievement")[with_demo.background._active["achievement"]]) == 0
+
+
+def test_a_pair_scores_the_same_from_either_side():
+    eng = MatchEngine(FakeEmbedder(), weights=Weights.load())
+    n = need(10, "盾构滚刀刀圈磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", extra="刀圈寿命≥2万次",
+             field="先进制造", chain="盾构及工程装备", chain_parent="高端装备", stage=2)
+    eng.upsert(ACHS + [n], save=False)
+    forward = eng.pair_features(n, "achievement", [2])[0]
+    backward = eng.pair_features(ACHS[1], "need", [10])[0]
+    same = [i for i, f in enumerate(FEATURES) if f != "keyword"]     # BM25 is one-sided, and weighs nothing
+    assert np.allclose(forward[same], backward[same], atol=1e-6), (forward, backward)
+    assert eng.weights.coef["keyword"] == 0
