@@ -47,7 +47,8 @@ def test_full_ranking_is_not_worse_than_its_dense_stage(embedder, tuning, which)
 
 def test_a_need_as_title_and_indicators_or_in_full_ranks_alike(embedder, tuning):
     """The same need without its statement (title + 技术指标) and in full: the same best 成果, and
-    its score within 0.1, for most needs. Measured on the shipped weights: 92 % and 79 %."""
+    its score within 0.1, for at least 80 % of the tuning needs. Measured on the shipped weights: 94 %
+    and 82 %. (Without its 技术指标 too, the score loses the 指标对照 evidence: 78 % and 41 %.)"""
     w = Weights.load()
     eng = MatchEngine(embedder, None, weights=w, background=Background(embedder, exclude=("tuning",)))
     eng.sync("achievement", tuning.achs)
@@ -63,8 +64,8 @@ def test_a_need_as_title_and_indicators_or_in_full_ranks_alike(embedder, tuning)
         n += 1
         same += int(np.argmax(short_p)) == top
         close += abs(full_p[top] - short_p[top]) <= 0.1
-    assert same / n >= 0.85, same / n
-    assert close / n >= 0.75, close / n
+    assert same / n >= 0.8, same / n
+    assert close / n >= 0.8, close / n
 
 
 def test_the_relative_cosine_hardly_moves_with_the_needs_length(embedder, tuning):
