@@ -393,7 +393,7 @@ class MatchEngine:
         """The candidates a broker should review for ``doc`` (the suggestion rule of the weights:
         at or above the cut-off, close enough to the best, at most ``suggest_max``)."""
         found = self.match(doc, k=max(self.weights.suggest_max, 1), where=where)
-        chosen = self.weights.suggest(np.array([m.score for m in found]))
+        chosen = self.weights.suggest(np.array([m.score for m in found]), [unmet(m.indicators) for m in found])
         return [found[i] for i in chosen]
 
     def search(self, kind: str, text: str, k: int = 20, where: Callable[[Doc], bool] | None = None) -> list[Match]:
@@ -530,6 +530,11 @@ class MatchEngine:
                     hits.append((i, s, overlap))
             out.append(hits)
         return out
+
+
+def unmet(alignment: list[dict]) -> bool:
+    """More of the need's targets missed than met (指标对照 rows as Match.indicators holds them)."""
+    return sum(a["verdict"] == "not_met" for a in alignment) > sum(a["verdict"] == "met" for a in alignment)
 
 
 def near_duplicate_pairs(texts: list[str], vectors: np.ndarray, k: int = 5, min_cosine: float = NEAR_COSINE,

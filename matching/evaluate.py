@@ -16,7 +16,7 @@ import numpy as np
 from .bm25 import BM25
 from .datasets import GradedSet, Paper, graded_devset, load_csl, load_devset, load_graded, load_sts, STS_SETS
 from .docs import Doc
-from .features import FEATURES, rows
+from .features import FEATURES, indicator_alignment, rows
 from .ranking import Weights, fit
 from .text import Tokenizer, default_tokenizer, match_terms
 
@@ -123,7 +123,7 @@ class SetEvaluation:
                 for k in ("mrr", "r@1", "near_above"):
                     res.per_query[k].append(np.nan)
             if w is not None:
-                chosen = w.suggest(scores[q])
+                chosen = w.suggest(scores[q], self.unmet(q, scores[q], w.suggest_max))
                 sugg_n += len(chosen)
                 sugg_good += int(sum(g[i] >= RELEVANT_GRADE for i in chosen))
                 if len(true):
@@ -138,6 +138,15 @@ class SetEvaluation:
                          "suggested": sugg_n, "suggest_precision": sugg_good / sugg_n if sugg_n else float("nan"),
                          "suggest_recall": sugg_good / pairs if pairs else float("nan")}
         return res
+
+    def unmet(self, q: int, scores: np.ndarray, top: int) -> np.ndarray:
+        """Per candidate of need ``q``: misses more targets than it meets (computed for the top ones)."""
+        from .engine import unmet
+        out = np.zeros(len(self.achs), dtype=bool)
+        for i in np.argsort(-scores, kind="stable")[:top]:
+            al = indicator_alignment(self.needs[q], self.achs[i], self.engine._quantities)
+            out[i] = unmet([a.as_dict() for a in al])
+        return out
 
     def keyword_only(self) -> RunResult:
         return self.metrics("keyword (BM25)", self.column("keyword") + 1e-6 * self.cos)

@@ -202,6 +202,10 @@ def test_suggestion_rule_of_the_weights():
     assert w.suggest(np.array([0.1, 0.25, 0.2])) == []                 # nothing clearly good: no suggestion
     assert w.suggest(np.array([0.9, 0.2, 0.5, 0.44, 0.8])) == [0, 4, 2]  # best first, at most 3
     assert w.suggest(np.array([0.9, 0.35, 0.5])) == [0, 2]              # 0.35 ≥ cut-off but < half the best
+    # a near miss whose figures miss the need's targets is never suggested, however close its words
+    assert w.suggest(np.array([0.9, 0.2, 0.8]), unmet=[True, False, False]) == [2]
+    w.veto_unmet = False
+    assert w.suggest(np.array([0.9, 0.2, 0.8]), unmet=[True, False, False]) == [0, 2]
 
 
 def test_matches_explain_themselves_in_plain_chinese_with_the_indicator_table(engine):
