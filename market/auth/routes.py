@@ -60,7 +60,14 @@ def register():
             user = accounts.register(values)
             db.session.commit()
             login_user(user)
-            flash("注册成功", "success")
+            if user.org_state == "pending":
+                flash(f"注册成功。加入“{user.org.name}”的申请已提交，经该单位管理员或平台管理员确认后，"
+                      "您才能以单位名义发布信息、查看本单位的合同与对接。", "success")
+            elif not user.org.verified:
+                flash(f"注册成功。您是“{user.org.name}”的单位管理员；平台管理员核验单位（统一社会信用代码）后，"
+                      "即可以单位名义发布信息。", "success")
+            else:
+                flash("注册成功", "success")
             return redirect(url_for("account.dashboard"))
         except ValidationError as e:
             db.session.rollback()

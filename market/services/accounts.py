@@ -1,4 +1,11 @@
-"""Accounts: registration (picking or creating an organisation), login throttling, role grants."""
+"""Accounts: registration (picking or creating an organisation), organisation membership, login
+throttling, role grants.
+
+Membership: an account that creates an organisation becomes its administrator-member, and a
+platform admin verifies the organisation (统一社会信用代码). Joining an existing organisation is a
+request that the organisation's confirmed administrator-member or a platform admin confirms; until
+then the account sees and acts on its own records only (``User.member_org_id`` is None).
+"""
 import re
 from datetime import timedelta
 
@@ -6,7 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import LoginAttempt, Organisation, Role, Station, User, utcnow
+from ..models import LoginAttempt, Organisation, OrgState, Role, Station, User, utcnow
 from ..models.org import ENTERPRISE_KINDS, RESEARCH_KINDS
 from . import reference, rules
 from .schema import ValidationError
@@ -49,8 +56,10 @@ def validate_org(data: dict, existing: Organisation | None = None) -> dict:
     return {"name": name, "kind": kind, "credit_code": code or None, "region": region}
 
 
-def create_org(data: dict) -> Organisation:
-    org = Organisation(**validate_org(data))
+def create_org(data: dict, verified: bool = True) -> Organisation:
+    """An organisation entered by an admin or an import is verified; one entered at registration
+    waits for a platform admin."""
+    org = Organisation(**validate_org(data), verified_at=utcnow() if verified else None)
     db.session.add(org)
     db.session.flush()
     return org
@@ -83,9 +92,9 @@ def register(form: dict) -> User:
         errors["phone"] = msg
 
     org = None
-    org_id = form.get("org_id") or ""
+    org_id = str(form.get("org_id") or "")
     if org_id and org_id != "new":
-        org = db.session.get(Organisation, int(org_id)) if org_id.isdigit() else None
+        org = db.session.get(Organisation, int(org_id)) if rules.is_ascii_int(org_id) else None
         if org is None:
             errors["org_id"] = "所选单位不存在"
     elif org_id == "new":
@@ -105,15 +114,119 @@ def register(form: dict) -> User:
             f"{'科研人员' if role == Role.researcher.value else '企业用户'}的单位性质应为{'、'.join(allowed)}"
     if errors:
         raise ValidationError(errors)
-    if org is None:
-        org = Organisation(**new_org)
+    creates_org = org is None
+    if creates_org:
+        org = Organisation(**new_org, verified_at=None)
         db.session.add(org)
     user = User(username=username, display_name=display_name, role=role, org=org,
                 email=email or None, phone=phone or None)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
+    if creates_org:
+        user.org_state, user.org_admin, user.org_requested_at = OrgState.confirmed.value, True, utcnow()
+        _tell_admins(f"新单位待核验：{org.name}", f"{display_name}（{username}）注册时新建了单位“{org.name}”，"
+                     "请核对统一社会信用代码后核验。")
+    else:
+        request_membership(user, org)
+    db.session.flush()
     return user
+
+
+# ---- membership ---------------------------------------------------------------------------
+
+def _tell_admins(title: str, body: str, link: str = "/admin/memberships") -> None:
+    from .notify import notify
+    for admin in db.session.scalars(select(User).where(User.role == Role.admin.value, User.active.is_(True))):
+        notify(admin, title, body, link)
+
+
+def org_admins(org: Organisation) -> list[User]:
+    return db.session.scalars(select(User).where(
+        User.org_id == org.id, User.org_admin.is_(True), User.org_state == OrgState.confirmed.value,
+        User.active.is_(True)).order_by(User.id)).all()
+
+
+def request_membership(user: User, org: Organisation) -> User:
+    """Ask to join ``org``; the organisation's administrator-members and the platform admins are told."""
+    from .notify import notify
+    if user.org_id == org.id and user.org_state in (OrgState.pending.value, OrgState.confirmed.value):
+        return user
+    user.org, user.org_state, user.org_admin = org, OrgState.pending.value, False
+    user.org_requested_at, user.org_decided_at = utcnow(), None
+    db.session.flush()
+    body = f"{user.display_name}（{user.username}，{user.role_label}）申请加入“{org.name}”，请确认是否为本单位人员。"
+    for admin in org_admins(org):
+        notify(admin, f"加入单位申请：{user.display_name}", body, "/me/org")
+    _tell_admins(f"加入单位申请：{user.display_name} → {org.name}", body)
+    return user
+
+
+def can_decide(actor: User | None, member: User) -> bool:
+    """Platform admins, and the confirmed administrator-members of the member's organisation."""
+    if actor is None or not actor.is_authenticated or member.org_id is None:
+        return False
+    if actor.is_admin:
+        return True
+    return actor.id != member.id and actor.org_admin and actor.org_confirmed and actor.org_id == member.org_id
+
+
+def decide_membership(member: User, actor: User, confirm: bool, make_admin: bool = False) -> User:
+    from .notify import notify
+    if not can_decide(actor, member):
+        raise PermissionError("只有该单位的管理员或平台管理员可以确认成员")
+    if member.org_state != OrgState.pending.value:
+        raise ValidationError({"": f"{member.display_name}的申请当前为“{member.org_state_label or '无'}”，无需处理"})
+    member.org_state = (OrgState.confirmed if confirm else OrgState.refused).value
+    member.org_admin = bool(confirm and make_admin and actor.is_admin)
+    member.org_decided_at = utcnow()
+    db.session.flush()
+    org = member.org
+    if confirm:
+        notify(member, f"已确认您为“{org.name}”的成员",
+               "您现在可以以本单位名义发布信息、申请合同登记，并查看本单位的合同与对接。", "/me/org")
+    else:
+        notify(member, f"加入“{org.name}”的申请未获确认", "如有疑问，请联系该单位或平台管理员。", "/me/org")
+    return member
+
+
+def pending_members(actor: User) -> list[User]:
+    """The join requests ``actor`` may decide: every one for a platform admin, else its organisation's."""
+    stmt = select(User).where(User.org_state == OrgState.pending.value).order_by(User.org_requested_at, User.id)
+    if not actor.is_admin:
+        if not (actor.org_admin and actor.org_confirmed):
+            return []
+        stmt = stmt.where(User.org_id == actor.org_id, User.id != actor.id)
+    return db.session.scalars(stmt).all()
+
+
+def members(org: Organisation) -> list[User]:
+    return db.session.scalars(select(User).where(User.org_id == org.id, User.org_state == OrgState.confirmed.value)
+                              .order_by(User.org_admin.desc(), User.id)).all()
+
+
+def unverified_orgs() -> list[Organisation]:
+    return db.session.scalars(select(Organisation).where(Organisation.verified_at.is_(None))
+                              .order_by(Organisation.created_at, Organisation.id)).all()
+
+
+def verify_org(org: Organisation, admin: User, credit_code: str) -> Organisation:
+    """A platform admin verifies an organisation against its 统一社会信用代码 (required here)."""
+    if not admin.is_admin:
+        raise PermissionError("只有平台管理员可以核验单位")
+    code = (credit_code or "").strip().upper()
+    if not code:
+        raise ValidationError({"credit_code": "核验单位须填写统一社会信用代码"})
+    if msg := rules.check_credit_code(code):
+        raise ValidationError({"credit_code": msg})
+    if db.session.scalar(select(Organisation.id).where(Organisation.credit_code == code, Organisation.id != org.id)):
+        raise ValidationError({"credit_code": "该统一社会信用代码已被其他单位使用"})
+    org.credit_code, org.verified_at = code, utcnow()
+    db.session.flush()
+    from .notify import notify
+    for user in org_admins(org):
+        notify(user, f"单位“{org.name}”已通过核验", "本单位的成员现在可以以单位名义发布信息、申请合同登记。", "/me/org")
+    return org
 
 
 def authenticate(username: str, password: str, ip: str) -> User | None:
@@ -146,16 +259,18 @@ def grant_role(admin: User, user: User, role: str, station_id=None, org_id=None)
         raise ValidationError({"role": "未知角色"}) from None
     station = None
     if role is Role.broker:
-        station = db.session.get(Station, int(station_id)) if str(station_id or "").isdigit() else None
+        station = db.session.get(Station, int(station_id)) if rules.is_ascii_int(station_id) else None
         if station is None:
             raise ValidationError({"station_id": "技术经纪人须归属一个驿站"})
     if user.id == admin.id and role is not Role.admin:
         raise ValidationError({"role": "不能撤销自己的管理员权限"})
     if org_id:
-        org = db.session.get(Organisation, int(org_id)) if str(org_id).isdigit() else None
+        org = db.session.get(Organisation, int(org_id)) if rules.is_ascii_int(org_id) else None
         if org is None:
             raise ValidationError({"org_id": "所选单位不存在"})
-        user.org = org
+        if user.org_id != org.id:
+            user.org_admin = False
+        user.org, user.org_state, user.org_decided_at = org, OrgState.confirmed.value, utcnow()
     user.role = role.value
     user.station = station
     db.session.flush()

@@ -109,7 +109,7 @@ def can_apply(user: User | None) -> bool:
     if not _authenticated(user):
         return False
     return user.has_role(Role.broker, Role.admin) or \
-        (user.has_role(Role.researcher, Role.enterprise) and user.org_id is not None)
+        (user.has_role(Role.researcher, Role.enterprise) and user.member_org_id is not None)
 
 
 def is_registrar(user: User | None) -> bool:
@@ -117,9 +117,10 @@ def is_registrar(user: User | None) -> bool:
 
 
 def _seller_side(user: User, contract: Contract) -> bool:
-    return contract.applicant_id == user.id or (
-        user.has_role(Role.researcher, Role.enterprise) and user.org_id is not None
-        and user.org_id == contract.seller_org_id)
+    """The applicant, or a confirmed member of the seller organisation (never a mere ``org_id``:
+    an unconfirmed member sees only its own applications)."""
+    org_id = user.member_org_id if user.has_role(Role.researcher, Role.enterprise) else None
+    return contract.applicant_id == user.id or (org_id is not None and org_id == contract.seller_org_id)
 
 
 def _station_broker(user: User, contract: Contract) -> bool:
@@ -166,8 +167,8 @@ def _party(side: str, raw: dict, actor: User, v: Vocab, errors: dict) -> dict:
     """One party: an organisation of the directory (``<side>_org_id``) or one entered on the form."""
     label = SIDES[side]
     if side == "seller" and actor.has_role(Role.researcher, Role.enterprise):
-        if actor.org is None:
-            errors["seller_org_id"] = "您的账号尚未关联单位，请联系管理员"
+        if actor.member_org_id is None:
+            errors["seller_org_id"] = "您的账号尚未确认为单位成员，不能以单位名义申请"
             return {}
         return _from_org(side, actor.org)
     org_id = str(raw.get(f"{side}_org_id") or "").strip()
@@ -611,8 +612,8 @@ def visible_query(user: User, status: str = "", q: str = ""):
     stmt = select(Contract)
     if not is_registrar(user):
         conds = [Contract.applicant_id == user.id]
-        if user.has_role(Role.researcher, Role.enterprise) and user.org_id is not None:
-            conds.append(Contract.seller_org_id == user.org_id)
+        if user.has_role(Role.researcher, Role.enterprise) and user.member_org_id is not None:
+            conds.append(Contract.seller_org_id == user.member_org_id)
         if user.has_role(Role.broker):
             conds.append(Contract.broker_id == user.id)
             if user.station_id is not None:
@@ -659,7 +660,7 @@ def linkable_matches(actor: User) -> list[Match]:
     stmt = select(Match).where(Match.status.in_((MatchStatus.introduced.value, MatchStatus.negotiating.value)))
     if actor.has_role(Role.researcher, Role.enterprise):
         stmt = stmt.join(Achievement, Match.achievement_id == Achievement.id).where(
-            Achievement.org_id == actor.org_id)
+            Achievement.org_id == actor.member_org_id)
     elif actor.has_role(Role.broker) and not (actor.station is not None and actor.station.is_hall):
         stmt = stmt.where(or_(Match.station_id == actor.station_id, Match.broker_id == actor.id))
     linked = select(Contract.match_id).where(Contract.match_id.is_not(None), Contract.status.in_(OPEN))

@@ -9,7 +9,20 @@ from ..config import REFERENCE_DIR
 
 CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-MAX_AMOUNT = Decimal("100000000000")  # 1000亿元: more than any single technology contract
+MAX_AMOUNT = Decimal("100000000000")
+MAX_ID = 2**63 - 1                       # the largest id a database integer column holds
+_ASCII_INT = re.compile(r"[0-9]{1,19}")  # 1000亿元: more than any single technology contract
+
+
+def is_ascii_int(value) -> bool:
+    """Whether ``value`` is an id as a form or query carries it: ASCII digits (``str.isdigit`` also
+    accepts ² and other digits ``int`` refuses) and no larger than a database integer."""
+    s = str(value if value is not None else "")
+    return bool(_ASCII_INT.fullmatch(s)) and int(s) <= MAX_ID
+
+
+def as_id(value) -> int | None:
+    return int(value) if is_ascii_int(value) else None
 
 
 def credit_code_check_digit(first17: str) -> str:
