@@ -263,43 +263,79 @@ def _open_contract_for(match: Match, amends: Contract | None) -> Contract | None
     return db.session.scalar(stmt.limit(1))
 
 
+def may_link(actor: User, match: Match) -> bool:
+    """Whether the actor may see and name a match on an application: admins any, brokers their
+    station's (hall brokers any), a seller-side member its organisation's 成果 matches."""
+    if actor.is_admin:
+        return True
+    if actor.has_role(Role.broker):
+        return matches.is_broker_for(actor, match) or match.broker_id == actor.id
+    org_id = actor.member_org_id if actor.has_role(Role.researcher, Role.enterprise) else None
+    return org_id is not None and match.achievement.org_id == org_id
+
+
+def _stations_for_member(actor: User) -> set[int]:
+    """Stations a seller-side member may name without a match: the one serving its district, any it
+    hosts, and the hall."""
+    from . import stations
+    org = actor.org
+    found = {s.id for s in db.session.scalars(select(Station).where(
+        Station.active.is_(True), or_(Station.is_hall.is_(True), Station.host_org_id == org.id)))}
+    routed = stations.route_for(org)
+    return found | ({routed.id} if routed is not None else set())
+
+
 def _links(raw: dict, actor: User, values: dict, amends: Contract | None, errors: dict) -> dict:
-    """The platform match the contract came from, the broker and the station."""
+    """The platform match the contract came from, the broker and the station, each consistent
+    with the actor; a match the actor may not name is answered as if it did not exist."""
     match = None
     match_id = str(raw.get("match_id") or "").strip()
     if match_id:
-        match = db.session.get(Match, int(match_id)) if match_id.isdigit() else None
-        if match is None:
-            errors["match_id"] = "所选对接不存在"
+        match = db.session.get(Match, rules.as_id(match_id) or 0)
+        if match is None or not (may_link(actor, match) or (amends is not None and amends.match_id == match.id)):
+            errors["match_id"], match = "所选对接不存在或您无权关联", None
         elif amends is not None and amends.match_id == match.id:
             pass
         elif match.status not in (MatchStatus.introduced.value, MatchStatus.negotiating.value):
             errors["match_id"] = f"该对接当前为“{match.status_label}”，只有对接中或洽谈中的对接可以关联合同"
         elif (values.get("seller_org_id"), values.get("buyer_org_id")) != (match.achievement.org_id,
                                                                             match.need.org_id):
-            errors["match_id"] = (f"该对接的双方是{match.achievement.org.name}（成果方）和{match.need.org.name}"
-                                  f"（需求方），与合同的卖方、买方不一致")
-        elif other := _open_contract_for(match, amends):
-            errors["match_id"] = f"该对接已关联合同“{other.title}”（{other.number or '待登记'}）"
-    broker = station = None
+            errors["match_id"] = "该对接的成果方和需求方与合同的卖方、买方不一致"
+        elif _open_contract_for(match, amends) is not None:
+            errors["match_id"] = "该对接已关联合同，不能再关联另一份"
     broker_id, station_id = str(raw.get("broker_id") or "").strip(), str(raw.get("station_id") or "").strip()
+    broker = station = None
     if broker_id:
-        broker = db.session.get(User, int(broker_id)) if broker_id.isdigit() else None
+        broker = db.session.get(User, rules.as_id(broker_id) or 0)
         if broker is None or not broker.has_role(Role.broker):
             errors["broker_id"], broker = "所选技术经纪人不存在", None
-    elif actor.has_role(Role.broker):
-        broker = actor
-    elif match is not None:
-        broker = match.broker
     if station_id:
-        station = db.session.get(Station, int(station_id)) if station_id.isdigit() else None
+        station = db.session.get(Station, rules.as_id(station_id) or 0)
         if station is None:
             errors["station_id"] = "所选驿站不存在"
-    elif broker is not None:
-        station = broker.station
-    elif match is not None:
-        station = match.station
-    if broker is not None and station is not None and broker.station_id != station.id:
+    kept = amends is not None and (broker_id or None) == (str(amends.broker_id) if amends.broker_id else None) \
+        and (station_id or None) == (str(amends.station_id) if amends.station_id else None)
+    if actor.has_role(Role.broker):
+        if broker is not None and broker.id != actor.id and not kept:
+            errors["broker_id"] = "经办技术经纪人只能是您本人"
+        elif station is not None and station.id != actor.station_id and not kept and not (
+                match is not None and station.id == match.station_id and actor.station is not None
+                and actor.station.is_hall):
+            errors["station_id"] = "只能填写您所在的驿站"
+        broker = broker or actor
+    elif not actor.is_admin and not kept:
+        allowed = {match.station_id} if match is not None else _stations_for_member(actor)
+        if station is not None and station.id not in allowed:
+            errors["station_id"] = ("驿站由关联的平台对接确定" if match is not None
+                                    else "只能填写为本单位服务的驿站或交易大厅")
+        if broker is not None and match is not None and match.broker_id and broker.id != match.broker_id:
+            errors["broker_id"] = "经办技术经纪人由关联的平台对接确定"
+    if broker is None and match is not None:
+        broker = match.broker
+    if station is None:
+        station = broker.station if broker is not None else (match.station if match is not None else None)
+    if broker is not None and station is not None and broker.station_id != station.id \
+            and "broker_id" not in errors and "station_id" not in errors:
         errors["broker_id"] = f"{broker.display_name}不是{station.name}的技术经纪人"
     return {"match_id": match.id if match is not None and "match_id" not in errors else None,
             "broker_id": broker.id if broker else None, "station_id": station.id if station else None}
