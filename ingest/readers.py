@@ -14,6 +14,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Iterator
 
+from market.services.exports import FORMULA_START
+
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _CHUNK = 1 << 20
 
@@ -108,7 +110,7 @@ def rows(source: Source, progress: "ByteCounter | None" = None) -> Iterator[Row]
         values = {}
         for name, value in zip(names, cells):
             if name:
-                values[name] = value
+                values[name] = _unquote(value)
         yield Row(number, values, [_text(c) for c in cells])
 
 
@@ -180,6 +182,14 @@ def _cell(value):
         return int(value)
     if isinstance(value, datetime) and value.time() == time(0):
         return value.date()
+    return value
+
+
+def _unquote(value):
+    """Undo the apostrophe our own reports put before formula-like text ('=…), so a fixed
+    rejects file imports what was typed."""
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in FORMULA_START:
+        return value[1:]
     return value
 
 

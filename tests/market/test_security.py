@@ -84,3 +84,59 @@ def test_brokers_and_stations_must_fit_the_actor(client, two_stations):
     assert resp.status_code == 201
     body = resp.get_json()
     assert body["broker_id"] == w["broker_a"].id and body["station"] == w["a"].code
+
+
+# ---- medium 3: no formula injection in what the app writes ------------------------------------
+
+HOSTILE = ["=HYPERLINK(\"http://evil/\",\"点我\")", "+SUM(1,2)", "@SUM(1,2)", "-2+3+cmd|' /C calc'!A0",
+           "=cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+
+
+def test_exports_neutralise_formulas():
+    import csv
+    import io
+    from openpyxl import load_workbook
+    from market.services import exports
+    columns = [exports.Column("项目名称"), exports.Column("金额", "money")]
+    rows = [[h, 1] for h in HOSTILE] + [["-12.5", 2], ["普通名称", 3]]
+    cells = [r[0] for r in csv.reader(io.StringIO(exports.csv_bytes(columns, rows).decode("utf-8-sig")))][1:]
+    assert cells[:len(HOSTILE)] == ["'" + h for h in HOSTILE]
+    assert cells[-2:] == ["-12.5", "普通名称"]
+    ws = load_workbook(io.BytesIO(exports.xlsx_bytes("t", columns, rows, notes=["=1+1"]))).active
+    for (cell,), h in zip(ws.iter_rows(min_row=2, max_col=1), HOSTILE):
+        assert cell.value in (h, h.replace("\r", "\n")) and cell.data_type == "s" and cell.quotePrefix
+
+
+def test_stats_contract_export_and_import_report_neutralise(client, make, tmp_path):
+    from datetime import datetime
+    from openpyxl import load_workbook
+    import io
+    from market.services import contracts
+    from ingest import readers, report
+    seller, buyer = make.org("高校"), make.org("民营企业", name="=HYPERLINK(\"http://evil\")")
+    researcher, registrar = make.user(Role.researcher, org=seller), make.user(Role.registrar)
+    c = contracts.submit({**application(seller, buyer), "title": "=cmd|' /C calc'!A0"}, researcher,
+                         now=datetime.now())
+    contracts.register(c, registrar, notify=False)
+    db.session.commit()
+    login(client, registrar)
+    body = text(client.get("/stats/export/contracts.csv"))
+    assert "'=cmd|" in body and "'=HYPERLINK" in body and ",=" not in body
+    ws = load_workbook(io.BytesIO(client.get("/stats/export/contracts.xlsx").data)).active
+    formulas = [cell for row in ws.iter_rows() for cell in row if cell.data_type == "f"]
+    assert formulas == []
+    # the import error report and rejects file, and the round trip of a fixed rejects file
+    src = tmp_path / "rows.csv"
+    src.write_text("标题,摘要\n=1+2,@SUM(A1)\n", encoding="utf-8")
+    source = readers.open_source(src)
+    r = report.Reports(source, ["标题", "摘要"])
+    row = next(readers.rows(source))
+    from ingest.kinds import Problem
+    r.problems([Problem(row.number, "标题", "=1+2", "不对")])
+    r.reject(row)
+    r.close()
+    errors, rejects = report.paths(source)
+    assert "'=1+2" in errors.read_text(encoding="utf-8-sig")
+    assert "'=1+2,'@SUM(A1)" in rejects.read_text(encoding="utf-8-sig")
+    again = next(readers.rows(readers.open_source(rejects)))
+    assert again.cells == {"标题": "=1+2", "摘要": "@SUM(A1)"}
