@@ -144,6 +144,10 @@ def validate(kind: ListingKind, raw: dict, partial: bool = False, today: date | 
     """Typed values of a listing, or ValidationError with every problem in Chinese."""
     v = reference.vocab()
     values = clean(kind.fields, raw, v, partial=partial)
+    columns = kind.model.__table__.c
+    for name, value in values.items():          # a blank optional text is "" where the column is NOT NULL
+        if value is None and name in columns and not columns[name].nullable:
+            values[name] = ""
     today = today or date.today()
     errors: dict[str, str] = {}
     if kind is ACHIEVEMENT:

@@ -72,11 +72,13 @@ def _parse_ip(value) -> list[dict]:
     else:
         items = []
         for line in filter(None, (x.strip() for x in re.split(r"[\n;；]+", str(value)))):
-            m = re.fullmatch(r"([^:：]+?)\s*[:：]\s*(.+)", line)
-            if m:
+            m = re.fullmatch(r"([^:：]+?)\s*[:：]\s*(.*)", line)
+            if m:       # "技术秘密:" (a trade secret has no number) is what the edit form shows for one
                 items.append({"type": m.group(1), "number": m.group(2)})
             elif norm := rules.normalise_patent_number(line):
                 items.append({"type": rules.PATENT_KIND[norm[6]], "number": norm})
+            elif line == "技术秘密":
+                items.append({"type": line, "number": ""})
             else:
                 raise ValueError(f"“{line}”请按“类型:编号”填写，如 发明专利:ZL202110356789.1")
     out = []

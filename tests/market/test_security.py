@@ -140,3 +140,58 @@ def test_stats_contract_export_and_import_report_neutralise(client, make, tmp_pa
     assert "'=1+2,'@SUM(A1)" in rejects.read_text(encoding="utf-8-sig")
     again = next(readers.rows(readers.open_source(rejects)))
     assert again.cells == {"标题": "=1+2", "摘要": "@SUM(A1)"}
+
+
+# ---- medium 4: blank optional long text on edit, and every optional field's column -------------
+
+def test_every_optional_field_has_a_storable_blank(app):
+    from market.models import Contract
+    from market.services import contracts, reference
+    for kind in listings.KINDS.values():
+        blank = {f.name: "" for f in kind.fields}
+        from market.services.schema import clean
+        values = clean(tuple(f for f in kind.fields if not f.required), blank, reference.vocab())
+        values = listings.validate(kind, {**values, **{f.name: ACHIEVEMENT.get(f.name, NEED.get(f.name))
+                                                       for f in kind.fields if f.required}})
+        columns = kind.model.__table__.c
+        for f in kind.fields:
+            if not f.required and f.name in columns and not columns[f.name].nullable:
+                assert values[f.name] is not None, f"{kind.name}.{f.name}"
+    for f in contracts.FIELDS:
+        if not f.required:
+            assert Contract.__table__.c[f.name].nullable, f.name
+
+
+def test_editing_a_listing_with_blank_optional_text(client, make):
+    owner = make.user(Role.enterprise)
+    need = listings.create(listings.NEED, {**NEED, "detail": "", "indicators": ""}, owner, publish=True)
+    ach_owner = make.user(Role.researcher)
+    ach = listings.create(listings.ACHIEVEMENT, {**ACHIEVEMENT, "detail": ""}, ach_owner, publish=True)
+    db.session.commit()
+    login(client, owner)
+    page = text(client.get(f"/needs/{need.id}/edit"))
+    form = {"csrf_token": csrf_from(page), **{k: v for k, v in NEED.items() if k != "bottleneck"},
+            "detail": "", "indicators": "", "bottleneck": "1"}
+    resp = client.post(f"/needs/{need.id}/edit", data=form)
+    assert resp.status_code == 302, text(resp)[:2000]
+    assert need.detail == "" and need.indicators == ""
+    headers = token_for(ach_owner)
+    assert client.patch(f"/api/v1/achievements/{ach.id}", json={}, headers=headers).status_code == 200
+    resp = client.patch(f"/api/v1/achievements/{ach.id}", json={"detail": ""}, headers=headers)
+    assert resp.status_code == 200 and resp.get_json()["detail"] == ""
+
+
+def test_a_trade_secret_without_number_survives_its_edit_form(client, make):
+    owner = make.user(Role.researcher)
+    ach = listings.create(listings.ACHIEVEMENT, {**ACHIEVEMENT, "ip": [{"type": "技术秘密", "number": ""}]},
+                          owner, publish=True)
+    db.session.commit()
+    login(client, owner)
+    page = text(client.get(f"/achievements/{ach.id}/edit"))
+    assert "技术秘密:" in page
+    import re
+    form = {"csrf_token": csrf_from(page), **{k: v for k, v in ACHIEVEMENT.items()},
+            "ip": re.search(r'name="ip"[^>]*>([^<]*)</textarea>', page).group(1)}
+    resp = client.post(f"/achievements/{ach.id}/edit", data=form)
+    assert resp.status_code == 302, text(resp)[:3000]
+    assert ach.ip == [{"type": "技术秘密", "number": ""}]
