@@ -32,10 +32,12 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from .errors import register_error_handlers
     from .cli import register_commands
     from .templating import register_template_helpers
+    from .security import register_security_headers
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
     register_template_helpers(app)
+    register_security_headers(app)
     return app
 
 

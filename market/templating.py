@@ -17,6 +17,7 @@ def register_template_helpers(app):
     app.jinja_env.filters["dt"] = lambda d: d.strftime("%Y-%m-%d %H:%M") if d else ""
     app.jinja_env.filters["d"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
     app.jinja_env.filters["highlight"] = highlight
+    app.jinja_env.filters["bar_width"] = lambda v: f"w{min(100, round(abs(v or 0) * 18))}"
     app.jinja_env.globals["price_range"] = price_range
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.filters["match_status"] = lambda s: MatchStatus(s).label if s else ""

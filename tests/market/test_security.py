@@ -195,3 +195,25 @@ def test_a_trade_secret_without_number_survives_its_edit_form(client, make):
     resp = client.post(f"/achievements/{ach.id}/edit", data=form)
     assert resp.status_code == 302, text(resp)[:3000]
     assert ach.ip == [{"type": "技术秘密", "number": ""}]
+
+
+# ---- medium 5: security headers, and pages that work under the CSP ------------------------------
+
+def test_pages_send_security_headers(client, make):
+    for url in ("/", "/achievements/", "/auth/login", "/stats/screen", "/api/v1/taxonomies", "/nowhere"):
+        resp = client.get(url)
+        h = resp.headers
+        assert "frame-ancestors 'none'" in h["Content-Security-Policy"], url
+        assert "script-src 'self'" in h["Content-Security-Policy"] and "unsafe-inline" not in h["Content-Security-Policy"]
+        assert h["X-Frame-Options"] == "DENY" and h["X-Content-Type-Options"] == "nosniff"
+        assert h["Referrer-Policy"] == "same-origin"
+
+
+def test_templates_have_no_inline_script_or_style():
+    import re
+    from pathlib import Path
+    from market.config import ROOT
+    for path in (ROOT / "templates").rglob("*.html"):
+        source = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", source), path
+        assert not re.search(r"\sstyle=|<style|\son[a-z]+=|javascript:", source), path
