@@ -18,8 +18,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
     _configure_logging(app)
 
-    from .extensions import csrf, db, login_manager, migrate
+    from . import ratelimit  # noqa: F401  (registers the sqlitefile:// storage)
+    from .extensions import csrf, db, limiter, login_manager, migrate
     db.init_app(app)
+    limiter.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "market" / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -46,8 +46,14 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None
         self.PAGE_SIZE = 20
-        self.LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
-        self.LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+        # rate limits (Flask-Limiter): counters shared by all server processes of the host
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or f"sqlitefile://{folder / 'ratelimit.sqlite'}"
+        self.RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") != "0"
+        self.LOGIN_LIMIT_ADDRESS = os.environ.get("LOGIN_LIMIT_ADDRESS", "30 per 10 minutes")
+        self.LOGIN_LIMIT_ACCOUNT_ADDRESS = os.environ.get("LOGIN_LIMIT_ACCOUNT_ADDRESS", "5 per 15 minutes")
+        self.LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "100 per hour")
+        self.SEARCH_LIMIT = os.environ.get("SEARCH_LIMIT", "30 per minute")
+        self.SEARCH_MAX_CHARS = int(os.environ.get("SEARCH_MAX_CHARS", "100"))
         self.EXPIRY_NOTICE_DAYS = 30
         self.ACHIEVEMENT_LIFETIME_DAYS = 365
         self.MATCHING_ENABLED = os.environ.get("MARKET_MATCHING", "1") != "0"

@@ -1,10 +1,10 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from ..extensions import db, login_manager
+from ..extensions import db, limiter, login_manager
 from ..models import Organisation, User
 from ..services import accounts, reference, rules
 from ..services.schema import ValidationError
@@ -22,18 +22,36 @@ def _safe_next(target: str | None) -> str:
     return url_for("main.index")
 
 
+def _address() -> str:
+    return request.remote_addr or ""
+
+
+def _account() -> str:
+    return "account:" + accounts.normal_username(request.form.get("username", ""))
+
+
+def _limit(name: str):
+    return lambda: current_app.config[name]
+
+
+THROTTLED = "登录尝试过于频繁，请稍后再试"
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_limit("LOGIN_LIMIT_ADDRESS"), methods=["POST"], key_func=_address, error_message=THROTTLED,
+               deduct_when=lambda response: response.status_code == 401)
+@limiter.limit(_limit("LOGIN_LIMIT_ACCOUNT_ADDRESS"), methods=["POST"], key_func=lambda: f"{_account()}@{_address()}",
+               error_message=THROTTLED)
+@limiter.limit(_limit("LOGIN_LIMIT_ACCOUNT"), methods=["POST"], key_func=_account, error_message=THROTTLED)
 def login():
+    """Throttled per address (failed attempts only, so many people behind one NAT can still sign in:
+    password spraying), per account and address (guessing) and per account over all addresses
+    (distributed guessing), counted atomically in the limiter storage all server processes share."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     error = None
     if request.method == "POST":
-        try:
-            user = accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""),
-                                         request.remote_addr or "")
-        except accounts.LoginThrottled as e:
-            db.session.commit()
-            return render_template("auth/login.html", error=str(e)), 429
+        user = accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""), _address())
         db.session.commit()
         if user:
             login_user(user, remember=request.form.get("remember") == "on")

@@ -217,3 +217,68 @@ def test_templates_have_no_inline_script_or_style():
         source = path.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", source), path
         assert not re.search(r"\sstyle=|<style|\son[a-z]+=|javascript:", source), path
+
+
+# ---- medium 6: login throttling per address and account, shared and atomic; no enumeration -------
+
+def _login(client, username, password, addr):
+    page = client.get("/auth/login", environ_base={"REMOTE_ADDR": addr})
+    return client.post("/auth/login", data={"username": username, "password": password,
+                                            "csrf_token": csrf_from(text(page))},
+                       environ_base={"REMOTE_ADDR": addr})
+
+
+def test_bad_passwords_from_one_address_do_not_lock_the_owner_out(app, make):
+    make.user(Role.admin, username="boss")
+    attacker = owner = app.test_client()
+    for _ in range(5):
+        assert _login(attacker, "boss", "wrong", "203.0.113.9").status_code == 401
+    assert _login(attacker, "boss", "secret-pass-1", "203.0.113.9").status_code == 429
+    assert _login(owner, "boss", "secret-pass-1", "198.51.100.7").status_code == 302
+
+
+def test_password_spraying_is_limited_per_address(app, make):
+    app.config["LOGIN_LIMIT_ADDRESS"] = "10 per 10 minutes"
+    users = [make.user(Role.researcher) for _ in range(12)]
+    client = app.test_client()
+    codes = [_login(client, u.username, "Summer2026!", "203.0.113.10").status_code for u in users]
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+
+
+def test_the_limiter_counts_exactly_across_threads_and_processes(tmp_path):
+    import multiprocessing
+    import threading
+    from limits import parse, strategies
+    from limits.storage import storage_from_string
+    import market.ratelimit  # noqa: F401
+    uri = f"sqlitefile://{tmp_path / 'rl.sqlite'}"
+    item = parse("1000 per hour")
+    threads = [threading.Thread(target=lambda: [strategies.FixedWindowRateLimiter(
+        storage_from_string(uri)).hit(item, "k") for _ in range(10)]) for _ in range(10)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_hit_many, args=(uri, 20)) for _ in range(3)]
+    for t in threads + procs:
+        t.start()
+    for t in threads + procs:
+        t.join()
+    assert storage_from_string(uri).get(item.key_for("k")) == 100 + 60
+
+
+def _hit_many(uri, n):
+    from limits import parse, strategies
+    from limits.storage import storage_from_string
+    import market.ratelimit  # noqa: F401
+    limiter = strategies.FixedWindowRateLimiter(storage_from_string(uri))
+    for _ in range(n):
+        limiter.hit(parse("1000 per hour"), "k")
+
+
+def test_unknown_users_cost_a_password_check(app, make, monkeypatch):
+    from market.services import accounts
+    make.user(Role.researcher, username="known")
+    calls = []
+    real = accounts.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash", lambda h, p: calls.append(h) or real(h, p))
+    with app.test_request_context():
+        assert accounts.authenticate("nobody-here", "whatever", "1.2.3.4") is None
+    assert len(calls) == 1
