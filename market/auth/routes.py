@@ -1,3 +1,4 @@
+import hmac
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -13,7 +14,12 @@ from . import bp
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    """The user of a session or remember cookie, if its token is still the user's current one."""
+    ident, _, token = str(user_id).partition(".")
+    user = db.session.get(User, int(ident)) if rules.is_ascii_int(ident) else None
+    if user is None or not user.session_token or not hmac.compare_digest(user.session_token, token):
+        return None
+    return user
 
 
 def _safe_next(target: str | None) -> str:
@@ -54,6 +60,9 @@ def login():
         user = accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""), _address())
         db.session.commit()
         if user:
+            if not user.session_token:
+                user.new_session_token()
+                db.session.commit()
             login_user(user, remember=request.form.get("remember") == "on")
             flash(f"欢迎，{user.display_name}", "success")
             return redirect(_safe_next(request.args.get("next")))
@@ -64,6 +73,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    current_user.new_session_token()        # every session and remember cookie of the user ends
+    db.session.commit()
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("main.index"))
@@ -76,6 +87,7 @@ def register():
         values = request.form.to_dict()
         try:
             user = accounts.register(values)
+            user.new_session_token()
             db.session.commit()
             login_user(user)
             if user.org_state == "pending":

@@ -1,4 +1,5 @@
 import enum
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -60,9 +61,20 @@ class User(UserMixin, TimestampMixin, Model):
     org_admin: Mapped[bool] = mapped_column(default=False)
     org_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     org_decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    session_token: Mapped[str | None] = mapped_column(String(32))   # rotated at logout: ends every session
 
     org: Mapped[Organisation | None] = relationship()
     station: Mapped[Station | None] = relationship(back_populates="brokers")
+
+    def get_id(self) -> str:
+        """What the session and the remember cookie carry: the id and the current session token, so
+        rotating the token (logout) invalidates every cookie issued before."""
+        if not self.session_token:
+            self.new_session_token()
+        return f"{self.id}.{self.session_token}"
+
+    def new_session_token(self) -> None:
+        self.session_token = secrets.token_hex(16)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)

@@ -282,3 +282,46 @@ def test_unknown_users_cost_a_password_check(app, make, monkeypatch):
     with app.test_request_context():
         assert accounts.authenticate("nobody-here", "whatever", "1.2.3.4") is None
     assert len(calls) == 1
+
+
+# ---- medium 7: logout ends the session everywhere; cookie flags ---------------------------------
+
+def test_logout_invalidates_captured_cookies(app, make):
+    user = make.user(Role.researcher)
+    client = app.test_client()
+    page = client.get("/auth/login")
+    resp = client.post("/auth/login", data={"username": user.username, "password": "secret-pass-1",
+                                            "remember": "on", "csrf_token": csrf_from(text(page))})
+    assert resp.status_code == 302
+    cookies = {c.key: c.value for c in client._cookies.values()}
+    assert {"session", "remember_token"} <= set(cookies)
+    set_cookie = " ".join(resp.headers.getlist("Set-Cookie"))
+    assert "remember_token=" in set_cookie and "SameSite=Lax" in set_cookie.split("remember_token=")[1]
+    assert client.get("/me/").status_code == 200
+    for name in ("session", "remember_token"):        # the captured cookie alone works before logout
+        assert _replay(app, name, cookies[name]) == 200, name
+    client.post("/auth/logout", data={"csrf_token": csrf_from(text(client.get("/me/")))})
+    for name in ("session", "remember_token"):
+        assert _replay(app, name, cookies[name]) == 302, name
+
+
+def _replay(app, name, value) -> int:
+    """A request carrying only one captured cookie, in a fresh app context (no cached login in g)."""
+    thief = app.test_client()
+    thief.set_cookie(name, value)
+    with app.app_context():
+        return thief.get("/me/").status_code
+
+
+def test_remember_lifetime_and_secure_flag(tmp_path, monkeypatch):
+    from datetime import timedelta
+    from market import create_app
+    from market.config import TestingConfig
+    monkeypatch.setenv("COOKIE_SECURE", "1")
+    cfg = TestingConfig(tmp_path)
+    assert cfg.REMEMBER_COOKIE_DURATION <= timedelta(days=30)
+    assert cfg.SESSION_COOKIE_SECURE and cfg.REMEMBER_COOKIE_SECURE and cfg.REMEMBER_COOKIE_SAMESITE == "Lax"
+    app = create_app(cfg)
+    with app.test_request_context():
+        resp = app.test_client().get("/auth/login", base_url="https://localhost")
+    assert "Secure" in resp.headers["Set-Cookie"] and "Strict-Transport-Security" in resp.headers
