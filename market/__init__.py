@@ -35,6 +35,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from .cli import register_commands
     from .templating import register_template_helpers
     from .security import register_security_headers
+    from .web import BoundedIntConverter
+    app.url_map.converters["int"] = BoundedIntConverter
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)

@@ -18,12 +18,16 @@ from . import bp
 @bp.route("/")
 @login_required
 def dashboard():
+    return _dashboard()
+
+
+def _dashboard(new_token: str | None = None):
     mine = {k: listings.owned_by(current_user, k) for k in listings.KINDS.values()}
     expiring = [item for items in mine.values() for item in items if listings.expiring_soon(item)]
     notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(10)).all()
     return render_template("account/dashboard.html", mine=mine, kinds=listings.KINDS, expiring=expiring,
-                           notes=notes)
+                           notes=notes, new_token=new_token)
 
 
 @bp.route("/notifications")
@@ -37,7 +41,7 @@ def notifications():
 @bp.route("/notifications/read", methods=["POST"])
 @login_required
 def mark_read():
-    ids = [int(i) for i in request.form.getlist("id") if i.isdigit()]
+    ids = [int(i) for i in request.form.getlist("id") if rules.is_ascii_int(i)]
     stmt = select(Notification).where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
     if ids:
         stmt = stmt.where(Notification.id.in_(ids))
@@ -53,8 +57,8 @@ def new_token():
     token = secrets.token_urlsafe(32)
     current_user.api_token_hash = hashlib.sha256(token.encode()).hexdigest()
     db.session.commit()
-    flash(f"新的 API 令牌（只显示这一次，请妥善保存）：{token}", "warning")
-    return redirect(url_for(".dashboard"))
+    # shown in this response only: a flash message would keep it in the (readable) session cookie
+    return _dashboard(new_token=token)
 
 
 @bp.route("/matches")

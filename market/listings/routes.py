@@ -9,7 +9,7 @@ from matching.features import LABELS as FEATURE_LABELS
 
 from ..services import listings, matching, reference
 from ..services.schema import ValidationError
-from ..web import form_data, get_or_404, page_arg
+from ..web import form_data, get_or_404, page_arg, semantic_search_limit
 from . import bp
 
 
@@ -25,6 +25,7 @@ def _ctx(**extra):
 
 
 @bp.route("/")
+@semantic_search_limit(exempt_when=lambda: request.args.get("mode") != "semantic")
 def browse():
     f = listings.Filters.from_args(request.args)
     semantic = request.args.get("mode") == "semantic" and bool(f.q) and matching.enabled()

@@ -19,12 +19,46 @@ from . import reference, rules
 from .schema import ValidationError
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.\-@]{3,40}")
+MIN_PASSWORD = 10
+COMMON_PASSWORDS = {
+    "1234567890", "12345678910", "0123456789", "1111111111", "0000000000", "1234512345", "1qaz2wsx3edc",
+    "qwertyuiop", "1q2w3e4r5t", "password12", "password123", "passw0rd12", "abcdefghij", "abc1234567",
+    "a123456789", "woaini1314", "iloveyou12", "qwerty1234", "zxcvbnm123", "asdfghjkl1", "admin12345",
+    "administrator", "p@ssw0rd12", "aa12345678", "qq12345678", "5201314520", "1314520520", "demo123456",
+}
+# names that would pass an account off as the platform or its staff
+RESERVED_NAME_PARTS = ("管理员", "系统", "平台", "登记员", "经纪人", "客服", "官方", "交易市场", "工作人员",
+                       "admin", "root", "system", "support")
+
+
+def check_password(password: str, username: str = "", display_name: str = "") -> str | None:
+    """Length, not a common password, not made of the account's own names."""
+    if len(password) < MIN_PASSWORD:
+        return f"密码至少 {MIN_PASSWORD} 位"
+    if len(password) > 128:
+        return "密码最多 128 位"
+    low = password.lower()
+    if low in COMMON_PASSWORDS or len(set(low)) < 5:
+        return "密码太常见或太简单，请换一个不易猜到的密码"
+    for name in (username, display_name):
+        name = (name or "").lower()
+        if len(name) >= 3 and (name in low or low in name):
+            return "密码不能包含用户名或姓名"
+    return None
+
+
+def check_display_name(name: str) -> str | None:
+    if not 1 <= len(name) <= 40:
+        return "请填写姓名（最多 40 个字）"
+    if any(part in name.lower() for part in RESERVED_NAME_PARTS):
+        return "姓名不能含有“管理员”“系统”“平台”等字样"
+    return None
 
 
 def validate_org(data: dict, existing: Organisation | None = None) -> dict:
     """Checked values of an organisation; ``existing`` is the organisation being edited."""
     errors = {}
-    name = (data.get("name") or "").strip()
+    name = rules.strip_invisible(str(data.get("name") or "")).strip()
     kind = (data.get("kind") or "").strip()
     code = (data.get("credit_code") or "").strip().upper()
     region = (data.get("region") or "").strip()
@@ -64,18 +98,18 @@ def register(form: dict) -> User:
     errors = {}
     username = (form.get("username") or "").strip()
     password = form.get("password") or ""
-    display_name = (form.get("display_name") or "").strip()
+    display_name = rules.strip_invisible(form.get("display_name") or "").strip()
     role = form.get("role") or ""
     if not _USERNAME.fullmatch(username):
         errors["username"] = "用户名为 3–40 位字母、数字或 _ . - @"
     elif db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         errors["username"] = "该用户名已被注册"
-    if len(password) < 8:
-        errors["password"] = "密码至少 8 位"
+    if msg := check_password(password, username, display_name):
+        errors["password"] = msg
     elif password != form.get("password2"):
         errors["password2"] = "两次输入的密码不一致"
-    if not 1 <= len(display_name) <= 40:
-        errors["display_name"] = "请填写姓名"
+    if msg := check_display_name(display_name):
+        errors["display_name"] = msg
     if role not in (Role.researcher.value, Role.enterprise.value):
         errors["role"] = "只能自行注册为科研人员或企业用户；经纪人、登记员由管理员授权"
     email = (form.get("email") or "").strip()

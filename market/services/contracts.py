@@ -172,7 +172,7 @@ def _party(side: str, raw: dict, actor: User, v: Vocab, errors: dict) -> dict:
             return {}
         return _from_org(side, actor.org)
     org_id = str(raw.get(f"{side}_org_id") or "").strip()
-    if org_id.isdigit():
+    if rules.is_ascii_int(org_id):
         org = db.session.get(Organisation, int(org_id))
         if org is None:
             errors[f"{side}_org_id"] = f"所选{label}单位不存在"
@@ -353,11 +353,29 @@ def _check_duplicate(values: dict, amends: Contract | None, errors: dict) -> Non
                       f"请勿重复提交；如需修改已登记的合同，请申请变更")
 
 
+_TEXT_KEYS = ("ctype", "subtype", "match_id", "broker_id", "station_id",
+              *(f"{side}_{k}" for side in SIDES for k in ("org_id", "name", "kind", "credit_code", "region", "country")))
+
+
+def _plain_text(raw: dict, errors: dict) -> dict:
+    """Parties, type and links are text (a JSON body may carry anything): others are refused,
+    invisible characters dropped."""
+    out = dict(raw)
+    for key in _TEXT_KEYS:
+        value = raw.get(key)
+        if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            out[key] = rules.strip_invisible(str(value)) if value is not None else None
+        else:
+            errors[key], out[key] = "类型不对，应为文本", None
+    return out
+
+
 def validate(raw: dict, actor: User, amends: Contract | None = None, today: date | None = None) -> dict:
     """Typed values of an application, or ValidationError with every problem in Chinese."""
     today = today or date.today()
     v = vocab()
     errors: dict[str, str] = {}
+    raw = _plain_text(raw, errors)
     try:
         values = clean(FIELDS, raw, v)
     except ValidationError as e:

@@ -325,3 +325,144 @@ def test_remember_lifetime_and_secure_flag(tmp_path, monkeypatch):
     with app.test_request_context():
         resp = app.test_client().get("/auth/login", base_url="https://localhost")
     assert "Secure" in resp.headers["Set-Cookie"] and "Strict-Transport-Security" in resp.headers
+
+
+# ---- low ---------------------------------------------------------------------------------------
+
+def test_scan_downloads_are_named_by_type_and_stored_names_are_clean(app, client, make):
+    import io
+    from market.services import contracts
+    seller, buyer = make.org("高校"), make.org("民营企业")
+    researcher = make.user(Role.researcher, org=seller)
+    login(client, researcher)
+    page = text(client.get("/contracts/new"))
+    form = {**application(seller, buyer), "csrf_token": csrf_from(page)}
+    form["ctype_subtype"] = f"{form.pop('ctype')}|{form.pop('subtype')}"
+    form["attachment"] = (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "合同\u202egpj.exe")
+    resp = client.post("/contracts/new", data=form, content_type="multipart/form-data")
+    assert resp.status_code == 302, text(resp)[:2000]
+    c = db.session.scalar(select(Contract))
+    assert c.file_name == "合同gpj.exe"
+    disposition = client.get(f"/contracts/{c.id}/file").headers["Content-Disposition"]
+    assert disposition.endswith(".pdf") and "exe" not in disposition and "%E2%80%AE" not in disposition
+
+
+def test_xlsx_bombs_are_refused_before_parsing(tmp_path):
+    import zipfile
+    from ingest import readers
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/sharedStrings.xml", "<sst>" + "a" * (60 * 1024 * 1024) + "</sst>")
+    assert path.stat().st_size < 1024 * 1024
+    with pytest.raises(readers.ReadError) as e:
+        list(readers.rows(readers.open_source(path)))
+    assert "解压" in str(e.value)
+
+
+def test_station_statistics_are_one_rule_for_web_and_api(client, make):
+    for dimension in ("station", "seller_nature", "buyer_nature", "subtype", "year", "quarter"):
+        assert client.get(f"/api/v1/stats/{dimension}").status_code == 403, dimension
+        assert client.get(f"/stats/export/{dimension}.csv").status_code == 403, dimension
+    assert client.get("/api/v1/stats/field").status_code == 200
+    headers = token_for(make.user(Role.registrar))
+    assert client.get("/api/v1/stats/station", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("field, value", [
+    ("title", ["列表", "标题"]), ("title", {"a": 1}), ("summary", True), ("contact_name", ["张"]),
+    ("keywords", {"x": 1}), ("field", ["先进制造"]), ("trl", True), ("ip", [1, 2]),
+])
+def test_api_refuses_wrong_json_types(client, make, field, value):
+    headers = token_for(make.user(Role.researcher))
+    resp = client.post("/api/v1/achievements", json={**ACHIEVEMENT, field: value}, headers=headers)
+    assert resp.status_code == 422, resp.get_json()
+    assert field in resp.get_json()["error"]["fields"]
+
+
+def test_invisible_characters_are_stripped_or_refused(client, make):
+    headers = token_for(make.user(Role.researcher))
+    resp = client.post("/api/v1/achievements", json={**ACHIEVEMENT, "title": "\u200b\u200b\ufeff\u0000\u202e"},
+                       headers=headers)
+    assert resp.status_code == 422 and "title" in resp.get_json()["error"]["fields"]
+    resp = client.post("/api/v1/achievements", json={**ACHIEVEMENT, "title": "盾构\u202e滚刀\u200b刀圈技术"},
+                       headers=headers)
+    assert resp.status_code == 201 and resp.get_json()["title"] == "盾构滚刀刀圈技术"
+    resp = client.post("/api/v1/contracts", headers=headers, json={"buyer_name": ["x"], "title": "x"})
+    assert resp.status_code == 422 and "buyer_name" in resp.get_json()["error"]["fields"]
+
+
+def test_api_token_is_not_kept_in_the_session_cookie(app, client, make):
+    user = make.user(Role.researcher)
+    login(client, user)
+    resp = post_form(client, "/me/token", {}, token_page="/me/")
+    assert resp.status_code == 200
+    import re
+    token = re.search(r'data-testid="api-token">([^<]+)<', text(resp)).group(1)
+    cookie = next(c.value for c in client._cookies.values() if c.key == "session")
+    session = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert token not in repr(session)
+    assert client.get("/api/v1/contracts", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_semantic_search_is_capped_and_throttled(app, client):
+    app.config["SEARCH_LIMIT"] = "3 per minute"
+    resp = client.get("/api/v1/search", query_string={"q": "盾" * 101})
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "query_too_long"
+    codes = [client.get("/api/v1/search", query_string={"q": "盾构"}).status_code for _ in range(3)]
+    assert 429 not in codes[:2] and codes[2] == 429
+    codes = [client.get("/achievements/", query_string={"q": "盾构", "mode": "semantic"}).status_code
+             for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert client.get("/achievements/", query_string={"q": "盾构"}).status_code == 200
+
+
+@pytest.mark.parametrize("url", [
+    "/achievements/9223372036854775808", "/needs/99999999999999999999999/edit", "/contracts/9223372036854775808",
+    "/api/v1/achievements/9223372036854775808", "/broker/matches/18446744073709551616",
+    "/achievements/?page=99999999999999999999999", "/api/v1/needs?page=9223372036854775808&per_page=²",
+    "/stats/?month=²", "/stats/?month=¹²&year=²⁰²⁶", "/contracts/new?match=²", "/contracts/new?from=²",
+    "/api/v1/contracts?page=99999999999999999999", "/admin/users?page=²",
+])
+def test_hostile_numbers_are_not_server_errors(client, make, url):
+    login(client, make.user(Role.admin))
+    assert client.get(url).status_code < 500
+
+
+def test_contract_actions_with_bad_bodies(client, make):
+    from datetime import datetime
+    from market.services import contracts
+    seller, buyer = make.org("高校"), make.org("民营企业")
+    researcher = make.user(Role.researcher, org=seller)
+    c = contracts.submit(application(seller, buyer), researcher, now=datetime.now())
+    db.session.commit()
+    headers = token_for(researcher)
+    for body in ([1, 2], "text", 5):
+        resp = client.post(f"/api/v1/contracts/{c.id}/withdraw", json=body, headers=headers)
+        assert resp.status_code == 400, body
+    resp = client.post(f"/api/v1/contracts/{c.id}/withdraw", json={"note": ["x"]}, headers=headers)
+    assert resp.status_code == 422 and "note" in resp.get_json()["error"]["fields"]
+    resp = client.post(f"/api/v1/contracts/{c.id}/cancel-request", json={"note": {"a": 1}}, headers=headers)
+    assert resp.status_code == 422
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"password": "12345678", "password2": "12345678"}, "至少 10 位"),
+    ({"password": "1234567890", "password2": "1234567890"}, "太常见"),
+    ({"password": "someone.x-2026", "password2": "someone.x-2026", "username": "someone.x"}, "用户名"),
+    ({"display_name": "系统管理员"}, "管理员"),
+    ({"display_name": "平台客服小王"}, "平台"),
+])
+def test_weak_passwords_and_staff_names_are_refused(client, make, change, message):
+    org = make.org("高校")
+    data = {"role": "researcher", "username": "someone", "display_name": "某人", "password": "Lantern-Kite-42",
+            "password2": "Lantern-Kite-42", "org_id": str(org.id)}
+    resp = post_form(client, "/auth/register", {**data, **change})
+    assert resp.status_code == 400 and message in text(resp)
+
+
+def test_broker_pages_answer_404_for_another_stations_match(client, two_stations):
+    w = two_stations
+    login(client, w["broker_b"])
+    assert client.get(f"/broker/matches/{w['match'].id}").status_code == 404
+    assert client.get("/broker/matches/987654").status_code == 404
