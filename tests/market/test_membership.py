@@ -8,7 +8,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, text as sql
 
 from market.extensions import db
-from market.models import Contract, Match, Notification, Organisation, Role, User
+from market.models import Match, Notification, Organisation, Role, User
 from market.services import contracts, listings
 from tests.conftest import ACHIEVEMENT, NEED, credit_code, csrf_from, drop_everything, login, post_form
 

@@ -211,7 +211,6 @@ def test_pages_send_security_headers(client, make):
 
 def test_templates_have_no_inline_script_or_style():
     import re
-    from pathlib import Path
     from market.config import ROOT
     for path in (ROOT / "templates").rglob("*.html"):
         source = path.read_text(encoding="utf-8")
@@ -250,7 +249,7 @@ def test_the_limiter_counts_exactly_across_threads_and_processes(tmp_path):
     import threading
     from limits import parse, strategies
     from limits.storage import storage_from_string
-    import market.ratelimit  # noqa: F401
+    import market.ratelimit  # noqa: F401  (registers sqlitefile://)
     uri = f"sqlitefile://{tmp_path / 'rl.sqlite'}"
     item = parse("1000 per hour")
     threads = [threading.Thread(target=lambda: [strategies.FixedWindowRateLimiter(
@@ -267,7 +266,7 @@ def test_the_limiter_counts_exactly_across_threads_and_processes(tmp_path):
 def _hit_many(uri, n):
     from limits import parse, strategies
     from limits.storage import storage_from_string
-    import market.ratelimit  # noqa: F401
+    import market.ratelimit  # noqa: F401  (registers sqlitefile://)
     limiter = strategies.FixedWindowRateLimiter(storage_from_string(uri))
     for _ in range(n):
         limiter.hit(parse("1000 per hour"), "k")
@@ -331,7 +330,6 @@ def test_remember_lifetime_and_secure_flag(tmp_path, monkeypatch):
 
 def test_scan_downloads_are_named_by_type_and_stored_names_are_clean(app, client, make):
     import io
-    from market.services import contracts
     seller, buyer = make.org("高校"), make.org("民营企业")
     researcher = make.user(Role.researcher, org=seller)
     login(client, researcher)
