@@ -111,8 +111,11 @@ def create(kind_name):
     if not listings.can_post(g.api_user, kind):
         return json_error(403, "forbidden", f"您的角色不能发布{kind.label}")
     data = _body()
-    listing = listings.create(kind, data, g.api_user, org_id=data.get("org_id"),
-                              publish=bool(data.get("publish")))
+    if not isinstance(data.get("publish", False), bool):
+        raise ValidationError({"publish": "类型不对，应为 true 或 false"})
+    if data.get("org_id") is not None and not isinstance(data["org_id"], (int, str)) or isinstance(data.get("org_id"), bool):
+        raise ValidationError({"org_id": "类型不对，应为单位编号"})
+    listing = listings.create(kind, data, g.api_user, org_id=data.get("org_id"), publish=data.get("publish", False))
     db.session.commit()
     return jsonify(serialize(listing, True)), 201
 

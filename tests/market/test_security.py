@@ -464,3 +464,10 @@ def test_broker_pages_answer_404_for_another_stations_match(client, two_stations
     login(client, w["broker_b"])
     assert client.get(f"/broker/matches/{w['match'].id}").status_code == 404
     assert client.get("/broker/matches/987654").status_code == 404
+
+
+def test_api_refuses_wrong_types_of_create_options(client, make):
+    headers = token_for(make.user(Role.broker))
+    for body in ({"publish": [1]}, {"publish": "yes"}, {"org_id": [1]}, {"org_id": True}):
+        resp = client.post("/api/v1/achievements", json={**ACHIEVEMENT, **body}, headers=headers)
+        assert resp.status_code == 422 and set(body) <= set(resp.get_json()["error"]["fields"]), body
