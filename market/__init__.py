@@ -34,7 +34,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from .errors import register_error_handlers
     from .cli import register_commands
     from .templating import register_template_helpers
-    from .security import register_security_headers
+    from .security import register_input_guard, register_security_headers
     from .web import BoundedIntConverter
     app.url_map.converters["int"] = BoundedIntConverter
     register_blueprints(app)
@@ -42,6 +42,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     register_security_headers(app)
+    register_input_guard(app)
     return app
 
 

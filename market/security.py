@@ -4,7 +4,7 @@ The app serves all its own scripts, styles and images, so the Content-Security-P
 the app's origin (no inline script or style, no framing: one-click POST buttons cannot be
 clickjacked).
 """
-from flask import Flask, request
+from flask import Flask, abort, request
 from flask_login import current_user
 
 CSP = "; ".join((
@@ -20,6 +20,28 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def register_input_guard(app: Flask) -> None:
+    """NUL characters never reach the database (PostgreSQL refuses them in text): a request carrying
+    one in its path, query, form or JSON body is refused."""
+    @app.before_request
+    def refuse_nul():
+        if _has_nul(request.path) or _has_nul(list(request.args.items(multi=True))) or (
+                request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+                and _has_nul(list(request.form.items(multi=True)))) or (
+                request.is_json and _has_nul(request.get_json(silent=True))):
+            abort(400, "请求中含有不允许的控制字符（NUL）")
 
 
 def register_security_headers(app: Flask) -> None:

@@ -11,8 +11,8 @@ from ..config import REFERENCE_DIR
 CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 MAX_AMOUNT = Decimal("100000000000")
-MAX_ID = 2**63 - 1                       # the largest id a database integer column holds
-_ASCII_INT = re.compile(r"[0-9]{1,19}")  # 1000亿元: more than any single technology contract
+MAX_ID = 2**31 - 1                       # the largest id an INTEGER primary key holds (PostgreSQL int4)
+_ASCII_INT = re.compile(r"[0-9]{1,10}")  # 1000亿元: more than any single technology contract
 
 
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}     # control, format (zero-width, BOM, bidi), surrogate, private, unassigned

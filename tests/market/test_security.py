@@ -380,9 +380,12 @@ def test_api_refuses_wrong_json_types(client, make, field, value):
 
 def test_invisible_characters_are_stripped_or_refused(client, make):
     headers = token_for(make.user(Role.researcher))
-    resp = client.post("/api/v1/achievements", json={**ACHIEVEMENT, "title": "\u200b\u200b\ufeff\u0000\u202e"},
+    resp = client.post("/api/v1/achievements", json={**ACHIEVEMENT, "title": "\u200b\u200b\ufeff\u202e"},
                        headers=headers)
     assert resp.status_code == 422 and "title" in resp.get_json()["error"]["fields"]
+    resp = client.post("/api/v1/achievements", json={**ACHIEVEMENT, "title": "盾构\u0000滚刀刀圈"}, headers=headers)
+    assert resp.status_code == 400
+    assert client.get("/achievements/?field=a%00b").status_code == 400
     resp = client.post("/api/v1/achievements", json={**ACHIEVEMENT, "title": "盾构\u202e滚刀\u200b刀圈技术"},
                        headers=headers)
     assert resp.status_code == 201 and resp.get_json()["title"] == "盾构滚刀刀圈技术"
@@ -416,7 +419,8 @@ def test_semantic_search_is_capped_and_throttled(app, client):
 
 
 @pytest.mark.parametrize("url", [
-    "/achievements/9223372036854775808", "/needs/99999999999999999999999/edit", "/contracts/9223372036854775808",
+    "/achievements/9223372036854775808", "/needs/99999999999999999999999/edit", "/achievements/2147483648",
+    "/api/v1/achievements/61583572725543/matches", "/contracts/2147483648", "/contracts/9223372036854775808",
     "/api/v1/achievements/9223372036854775808", "/broker/matches/18446744073709551616",
     "/achievements/?page=99999999999999999999999", "/api/v1/needs?page=9223372036854775808&per_page=²",
     "/stats/?month=²", "/stats/?month=¹²&year=²⁰²⁶", "/contracts/new?match=²", "/contracts/new?from=²",
