@@ -127,8 +127,12 @@ def spec() -> dict:
             "get": _op(f"与{kind.label}最匹配的另一库条目", _responses(200, {"$ref": "#/components/schemas/Hits"}),
                        [listing_id, _param("k", schema={"type": "integer"}),
                         _param("min_score", schema={"type": "number"})])}
-    schemas["Hits"] = {"type": "object", "required": ["items"],
-                       "properties": {"items": {"type": "array", "items": {"type": "object"}}}}
+    hit = {"type": "object", "required": ["id", "score", "title", "org"],
+           "properties": {"id": {"type": "integer"}, "score": {"type": "number"}, "cosine": {"type": "number"},
+                          "components": {"type": "object"}, "features": {"type": "object"},
+                          "shared_terms": {"type": "array", "items": {"type": "string"}},
+                          "title": {"type": "string"}, "org": {"type": "string"}}}
+    schemas["Hits"] = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": hit}}}
     paths["/search"] = {"get": _op("语义检索（限频，检索词长度有限）", _responses(200, {"$ref": "#/components/schemas/Hits"}), [
         _param("kind", schema={"type": "string", "enum": ["achievements", "needs"]}),
         _param("q", required=True), _param("k", schema={"type": "integer"}), *browse[:5]])}
@@ -141,11 +145,27 @@ def spec() -> dict:
              "subtype": {"type": "string", "enum": sorted({s for subs in contracts.TYPES.values() for s in subs})}}
     contract_body = _body(contracts.FIELDS, cv, True, {**ctype, **party, **links})
     contract_body["required"] = [*contract_body["required"], "ctype"]
-    schemas["Contract"] = {"type": "object", "required": ["id", "status", "title", "seller", "buyer", "events"],
-                           "properties": {"id": {"type": "integer"}, "number": _nullable({"type": "string"}),
-                                          "status": {"type": "string"}, "title": {"type": "string"},
-                                          "seller": {"type": "object"}, "buyer": {"type": "object"},
-                                          "amount": {"type": "string"}, "events": {"type": "array"}}}
+    text, maybe_text, maybe_id = {"type": "string"}, _nullable({"type": "string"}), _nullable({"type": "integer"})
+    side = {"type": "object", "required": ["name", "kind", "nature"],
+            "properties": {"org_id": maybe_id, "name": text, "kind": text, "credit_code": maybe_text,
+                           "region": maybe_text, "country": maybe_text, "nature": text}}
+    event = {"type": "object", "required": ["action", "label", "at"],
+             "properties": {"action": text, "label": text, "from": maybe_text, "to": maybe_text, "note": text,
+                            "at": text}}
+    schemas["Contract"] = {
+        "type": "object",
+        "required": ["id", "number", "status", "status_label", "title", "ctype", "subtype", "seller", "buyer",
+                     "amount", "tech_amount", "has_file", "events"],
+        "properties": {"id": {"type": "integer"}, "number": maybe_text,
+                       "status": {"type": "string", "enum": [s.value for s in contracts.S]},
+                       "status_label": text, "title": text, "ctype": text, "subtype": text, "seller": side,
+                       "buyer": side, "station": maybe_text, "broker_id": maybe_id, "match_id": maybe_id,
+                       "amends": maybe_text, "has_file": {"type": "boolean"}, "amount": text, "tech_amount": text,
+                       "refusal": _nullable({"type": "object"}), "events": {"type": "array", "items": event},
+                       **{name: maybe_text for name in ("signed_on", "valid_from", "valid_until", "field", "ip_type",
+                                                        "goal", "planned_investment", "planned_output",
+                                                        "submitted_at", "due_on", "decided_at", "registered_on",
+                                                        "stat_date", "cancel_requested_at", "cancelled_at")}}}
     schemas["ContractPage"] = _page("#/components/schemas/Contract")
     contract_id = _param("contract_id", "path", ID)
     paths["/contracts"] = {

@@ -136,3 +136,16 @@ def test_route_sweep_with_hostile_values(app, world, capsys):
             assert resp.status_code < 500, (role, method, url[:200], resp.status_code)
     with capsys.disabled():
         print(f"\nroute sweep: {len(app.url_map._rules)} rules, {checked} requests as {len(ROLES)} roles, no 5xx")
+
+
+def test_openapi_is_generated_from_the_validation_fields(client):
+    from market.services import reference
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.1")
+    for kind in listings.KINDS.values():
+        body = doc["paths"][f"/{kind.name}s"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["required"] == [f.name for f in kind.fields if f.required]
+        assert set(body["properties"]) >= {f.name for f in kind.fields}
+        assert body["properties"]["field"]["enum"] == reference.vocab().names["field"]
+    body = doc["paths"]["/contracts"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {f.name for f in contracts.FIELDS if f.required} <= set(body["required"])
