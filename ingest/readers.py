@@ -14,6 +14,13 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Iterator
 
+from market.services.exports import FORMULA_START
+
+# an XLSX is a zip: its parts are checked before openpyxl inflates them (a 205 KB file can hold a
+# 200 MB sharedStrings.xml that stays in memory)
+XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024     # all parts together
+XLSX_MAX_PART = 64 * 1024 * 1024              # one part (a sheet, the shared strings)
+XLSX_MAX_RATIO = 100                          # uncompressed ÷ compressed, for parts above 1 MB
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _CHUNK = 1 << 20
 
@@ -108,7 +115,7 @@ def rows(source: Source, progress: "ByteCounter | None" = None) -> Iterator[Row]
         values = {}
         for name, value in zip(names, cells):
             if name:
-                values[name] = value
+                values[name] = _unquote(value)
         yield Row(number, values, [_text(c) for c in cells])
 
 
@@ -154,8 +161,26 @@ def _raw_rows(source: Source, progress: ByteCounter | None = None) -> Iterator[l
         yield from csv.reader(f, delimiter="\t" if source.format == "tsv" else ",")
 
 
+def check_xlsx(path: Path) -> None:
+    """ReadError when the workbook would inflate beyond the limits (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = z.infolist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ReadError(f"无法打开 XLSX 工作簿：{e}") from None
+    total = sum(p.file_size for p in parts)
+    for p in parts:
+        ratio = p.file_size / max(p.compress_size, 1)
+        if p.file_size > XLSX_MAX_PART or (p.file_size > 1024 * 1024 and ratio > XLSX_MAX_RATIO):
+            raise ReadError(f"XLSX 工作簿中的 {p.filename} 解压后过大（{p.file_size // (1024 * 1024)} MB，"
+                            f"压缩比 {ratio:.0f}），拒绝读取；请另存为 CSV 或拆分文件")
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise ReadError(f"XLSX 工作簿解压后过大（{total // (1024 * 1024)} MB），请另存为 CSV 或拆分文件")
+
+
 def _xlsx_rows(source: Source, progress: ByteCounter | None) -> Iterator[list]:
     from openpyxl import load_workbook
+    check_xlsx(source.path)
     try:
         wb = load_workbook(source.path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
@@ -180,6 +205,14 @@ def _cell(value):
         return int(value)
     if isinstance(value, datetime) and value.time() == time(0):
         return value.date()
+    return value
+
+
+def _unquote(value):
+    """Undo the apostrophe our own reports put before formula-like text ('=…), so a fixed
+    rejects file imports what was typed."""
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in FORMULA_START:
+        return value[1:]
     return value
 
 

@@ -1,5 +1,7 @@
 """The files an import writes next to its input: <name>.errors.csv (行号, 列, 值, 问题) and the
-rejected rows, <name>.rejects.csv (or .jsonl), ready to fix and import again.
+rejected rows, <name>.rejects.csv (or .jsonl), ready to fix and import again. Cells that a
+spreadsheet would run as a formula are written with a leading apostrophe, which the reader drops
+again on import.
 
 Both are appended batch by batch; their sizes travel with each committed batch, so a resumed job
 first cuts off what an interrupted batch had already written.
@@ -8,6 +10,8 @@ import csv
 import io
 import os
 from pathlib import Path
+
+from market.services.exports import csv_row
 
 from .kinds import Problem
 from .readers import Row, Source
@@ -65,7 +69,7 @@ class _Appender:
 
 def _csv_line(values) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
+    csv.writer(buf, lineterminator="\r\n").writerow(csv_row(values))
     return buf.getvalue()
 
 

@@ -3,6 +3,8 @@ example row, as CSV (UTF-8 with BOM, which Excel opens correctly) or XLSX (with 
 import csv
 import io
 
+from market.services.exports import as_text_cells, csv_row
+
 from .kinds import ImportKind
 
 VOCAB_OF = {"field": "field", "chain": "chain", "maturity": "maturity", "wanted_maturity": "maturity",
@@ -25,8 +27,8 @@ def example(kind: ImportKind) -> list[str]:
 def csv_bytes(kind: ImportKind) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(headers(kind))
-    w.writerow(example(kind))
+    w.writerow(csv_row(headers(kind)))
+    w.writerow(csv_row(example(kind)))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -62,6 +64,8 @@ def xlsx_bytes(kind: ImportKind, vocab: dict[str, list[str]] | None = None) -> b
     notes.append([])
     notes.append(["第一行为列名，从第二行起每行一条记录；示例行请删除或改为真实数据。"])
     notes.append(["再次导入同一文件不会重复：有“外部编号”的按编号更新，没有的按“单位+名称”识别。"])
+    as_text_cells(ws)
+    as_text_cells(notes)
     for letter, width in zip("ABCDE", (18, 6, 40, 50, 60)):
         notes.column_dimensions[letter].width = width
     out = io.BytesIO()

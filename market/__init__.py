@@ -18,8 +18,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
     _configure_logging(app)
 
-    from .extensions import csrf, db, login_manager, migrate
+    from . import ratelimit  # noqa: F401  (registers the sqlitefile:// storage)
+    from .extensions import csrf, db, limiter, login_manager, migrate
     db.init_app(app)
+    limiter.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "market" / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -32,10 +34,15 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from .errors import register_error_handlers
     from .cli import register_commands
     from .templating import register_template_helpers
+    from .security import register_input_guard, register_security_headers
+    from .web import BoundedIntConverter
+    app.url_map.converters["int"] = BoundedIntConverter
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
     register_template_helpers(app)
+    register_security_headers(app)
+    register_input_guard(app)
     return app
 
 

@@ -181,6 +181,9 @@ def register_commands(app):
     def create_admin_cmd(username, password):
         """Create an administrator account."""
         from .models import Role, User
+        from .services.accounts import check_password
+        if msg := check_password(password, username):
+            raise click.ClickException(msg)
         user = User(username=username, display_name=username, role=Role.admin.value)
         user.set_password(password)
         db.session.add(user)

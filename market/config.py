@@ -5,6 +5,7 @@ folder, ``MARKET_DATA_DIR`` (default ``data/var`` in the checkout).
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,12 +43,24 @@ class Config:
         self.EMBED_CACHE = str(folder / "cache" / "embeddings.sqlite")
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
-        self.SESSION_COOKIE_HTTPONLY = True
-        self.SESSION_COOKIE_SAMESITE = "Lax"
+        # cookies: Secure for HTTPS deployments (COOKIE_SECURE=1); the remember-me cookie lasts REMEMBER_DAYS
+        secure = os.environ.get("COOKIE_SECURE", "0") == "1"
+        samesite = os.environ.get("COOKIE_SAMESITE", "Lax")
+        self.SESSION_COOKIE_HTTPONLY = self.REMEMBER_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SECURE = self.REMEMBER_COOKIE_SECURE = secure
+        self.SESSION_COOKIE_SAMESITE = self.REMEMBER_COOKIE_SAMESITE = samesite
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=int(os.environ.get("REMEMBER_DAYS", "14")))
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_HOURS", "12")))
         self.WTF_CSRF_TIME_LIMIT = None
         self.PAGE_SIZE = 20
-        self.LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
-        self.LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+        # rate limits (Flask-Limiter): counters shared by all server processes of the host
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or f"sqlitefile://{folder / 'ratelimit.sqlite'}"
+        self.RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") != "0"
+        self.LOGIN_LIMIT_ADDRESS = os.environ.get("LOGIN_LIMIT_ADDRESS", "30 per 10 minutes")
+        self.LOGIN_LIMIT_ACCOUNT_ADDRESS = os.environ.get("LOGIN_LIMIT_ACCOUNT_ADDRESS", "5 per 15 minutes")
+        self.LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "100 per hour")
+        self.SEARCH_LIMIT = os.environ.get("SEARCH_LIMIT", "30 per minute")
+        self.SEARCH_MAX_CHARS = int(os.environ.get("SEARCH_MAX_CHARS", "100"))
         self.EXPIRY_NOTICE_DAYS = 30
         self.ACHIEVEMENT_LIFETIME_DAYS = 365
         self.MATCHING_ENABLED = os.environ.get("MARKET_MATCHING", "1") != "0"

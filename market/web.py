@@ -3,8 +3,18 @@ from functools import wraps
 
 from flask import abort, request
 from flask_login import current_user, login_required
+from werkzeug.routing import IntegerConverter
 
 from .services.schema import Field
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` that never matches a number a database integer cannot hold (404, not an
+    OverflowError)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        from .services.rules import MAX_ID
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max, signed=signed)
 
 
 def roles_required(*roles):
@@ -17,6 +27,14 @@ def roles_required(*roles):
             return view(*args, **kwargs)
         return wrapped
     return decorator
+
+
+def semantic_search_limit(exempt_when=None):
+    """A per-address budget for a model-backed search (the API's, the semantic browse)."""
+    from flask import current_app
+    from .extensions import limiter
+    return limiter.limit(lambda: current_app.config["SEARCH_LIMIT"], exempt_when=exempt_when,
+                         error_message="检索过于频繁，请稍后再试")
 
 
 def form_data(fields: tuple[Field, ...], form) -> dict:
@@ -33,10 +51,14 @@ def form_data(fields: tuple[Field, ...], form) -> dict:
 
 
 def page_arg() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 10000))
-    except ValueError:
-        return 1
+    return bounded_arg("page", 1, 1, 10000)
+
+
+def bounded_arg(name: str, default: int, low: int, high: int) -> int:
+    """An integer query argument clamped to [low, high]; the default when it is not ASCII digits."""
+    from .services.rules import is_ascii_int
+    value = request.args.get(name, "")
+    return max(low, min(int(value), high)) if is_ascii_int(value) else default
 
 
 def get_or_404(model, ident, visible=None):

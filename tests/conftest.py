@@ -8,7 +8,7 @@ from sqlalchemy import MetaData
 from market import create_app
 from market.config import TestingConfig
 from market.extensions import db
-from market.models import Organisation, Role, Station, User
+from market.models import Organisation, OrgState, Role, Station, User, utcnow
 from market.models import user as user_model
 from market.services import reference
 from market.services.rules import credit_code_check_digit
@@ -56,7 +56,7 @@ class Factory:
 
     def org(self, kind="高校", name=None, region="410105"):
         self.n += 1
-        org = Organisation(name=name or f"测试单位{self.n}", kind=kind, region=region)
+        org = Organisation(name=name or f"测试单位{self.n}", kind=kind, region=region, verified_at=utcnow())
         db.session.add(org)
         db.session.flush()
         return org
@@ -68,7 +68,8 @@ class Factory:
         if station is None and role is Role.broker:
             station = self.station()
         user = User(username=username or f"{Role(role).value}{self.n}", display_name=f"用户{self.n}",
-                    role=Role(role).value, org=org, station=station)
+                    role=Role(role).value, org=org, station=station,
+                    org_state=OrgState.confirmed.value if org is not None else None)
         user.set_password(PASSWORD)
         db.session.add(user)
         db.session.commit()

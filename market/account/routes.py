@@ -7,8 +7,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Match, Notification, utcnow
-from ..services import listings, matches
+from ..models import Match, Notification, Organisation, User, utcnow
+from ..services import accounts, listings, matches
+from ..services import rules
 from ..services.schema import ValidationError
 from ..web import get_or_404
 from . import bp
@@ -17,12 +18,16 @@ from . import bp
 @bp.route("/")
 @login_required
 def dashboard():
+    return _dashboard()
+
+
+def _dashboard(new_token: str | None = None):
     mine = {k: listings.owned_by(current_user, k) for k in listings.KINDS.values()}
     expiring = [item for items in mine.values() for item in items if listings.expiring_soon(item)]
     notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(10)).all()
     return render_template("account/dashboard.html", mine=mine, kinds=listings.KINDS, expiring=expiring,
-                           notes=notes)
+                           notes=notes, new_token=new_token)
 
 
 @bp.route("/notifications")
@@ -36,7 +41,7 @@ def notifications():
 @bp.route("/notifications/read", methods=["POST"])
 @login_required
 def mark_read():
-    ids = [int(i) for i in request.form.getlist("id") if i.isdigit()]
+    ids = [int(i) for i in request.form.getlist("id") if rules.is_ascii_int(i)]
     stmt = select(Notification).where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
     if ids:
         stmt = stmt.where(Notification.id.in_(ids))
@@ -52,8 +57,8 @@ def new_token():
     token = secrets.token_urlsafe(32)
     current_user.api_token_hash = hashlib.sha256(token.encode()).hexdigest()
     db.session.commit()
-    flash(f"新的 API 令牌（只显示这一次，请妥善保存）：{token}", "warning")
-    return redirect(url_for(".dashboard"))
+    # shown in this response only: a flash message would keep it in the (readable) session cookie
+    return _dashboard(new_token=token)
 
 
 @bp.route("/matches")
@@ -110,3 +115,48 @@ def my_match_act(match_id, action):
         db.session.rollback()
         flash("；".join(e.errors.values()), "danger")
     return redirect(url_for(".my_match", match_id=m.id))
+
+
+# ---- 本单位: membership --------------------------------------------------------------------
+
+@bp.route("/org")
+@login_required
+def org():
+    own = current_user.org
+    orgs = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all() \
+        if current_user.has_role("researcher", "enterprise") and not current_user.org_confirmed else []
+    return render_template("account/org.html", org=own, pending=accounts.pending_members(current_user)
+                           if not current_user.is_admin else [u for u in accounts.pending_members(current_user)
+                                                                 if own is not None and u.org_id == own.id],
+                           members=accounts.members(own) if own is not None and current_user.org_confirmed else [],
+                           orgs=orgs)
+
+
+@bp.route("/org/join", methods=["POST"])
+@login_required
+def join_org():
+    if not current_user.has_role("researcher", "enterprise") or current_user.org_confirmed:
+        abort(403, "只有尚未确认单位的科研人员、企业用户可以申请加入单位")
+    org = get_or_404(Organisation, rules.as_id(request.form.get("org_id")) or 0)
+    allowed = (listings.ACHIEVEMENT if current_user.has_role("researcher") else listings.NEED).org_kinds
+    if org.kind not in allowed:
+        flash(f"{current_user.role_label}的单位性质应为{'、'.join(allowed)}", "danger")
+        return redirect(url_for(".org"))
+    accounts.request_membership(current_user, org)
+    db.session.commit()
+    flash(f"加入“{org.name}”的申请已提交，等待确认", "success")
+    return redirect(url_for(".org"))
+
+
+@bp.route("/org/members/<int:user_id>/<any(confirm, refuse):decision>", methods=["POST"])
+@login_required
+def decide_member(user_id, decision):
+    member = get_or_404(User, user_id, lambda actor, m: accounts.can_decide(actor, m))
+    try:
+        accounts.decide_membership(member, current_user, decision == "confirm")
+        db.session.commit()
+        flash(f"已{'确认' if decision == 'confirm' else '拒绝'}{member.display_name}的加入申请", "success")
+    except ValidationError as e:
+        db.session.rollback()
+        flash("；".join(e.errors.values()), "warning")
+    return redirect(url_for(".org"))

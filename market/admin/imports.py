@@ -16,7 +16,7 @@ from ingest.readers import FORMATS
 
 from ..extensions import db
 from ..models import ImportJob
-from ..services import reference
+from ..services import reference, rules
 from ..web import get_or_404
 from . import bp
 
@@ -44,13 +44,14 @@ def imports():
                                        skip_invalid=bool(values.get("skip_invalid")),
                                        duplicates="keep" if values.get("duplicates") == "keep" else "skip")
             try:
-                job = pipeline.start(kind, path, current_user.id, options, file_name=upload.filename)
+                job = pipeline.start(kind, path, current_user.id, options,
+                                     file_name=rules.safe_file_name(upload.filename, path.name))
             except pipeline.ImportFailed as e:
                 path.unlink(missing_ok=True)
                 errors["file"] = str(e)
             else:
                 pipeline.run_in_background(current_app._get_current_object(), job.id)
-                flash(f"已开始导入：{upload.filename}", "success")
+                flash(f"已开始导入：{job.file_name}", "success")
                 return redirect(url_for(".import_job", job_id=job.id))
     jobs = db.session.scalars(select(ImportJob).order_by(ImportJob.id.desc()).limit(30)).all()
     return render_template("admin/imports.html", jobs=jobs, kinds=kinds.KINDS, errors=errors, values=values,

@@ -115,3 +115,40 @@ def taxonomies():
     v = reference.vocab()
     return render_template("admin/taxonomies.html", vocab=v,
                            labels=reference.TERM_KIND_LABELS, errors=errors), (400 if errors else 200)
+
+
+# ---- membership and organisation verification ------------------------------------------------
+
+@bp.route("/memberships")
+def memberships():
+    return render_template("admin/memberships.html", pending=accounts.pending_members(current_user),
+                           orgs=accounts.unverified_orgs(), errors={}, admins_of=accounts.org_admins)
+
+
+@bp.route("/memberships/<int:user_id>/<any(confirm, refuse):decision>", methods=["POST"])
+def decide_membership(user_id, decision):
+    member = get_or_404(User, user_id)
+    try:
+        accounts.decide_membership(member, current_user, decision == "confirm",
+                                   make_admin=request.form.get("org_admin") == "1")
+        db.session.commit()
+        flash(f"已{'确认' if decision == 'confirm' else '拒绝'}：{member.display_name} → {member.org.name}", "success")
+    except ValidationError as e:
+        db.session.rollback()
+        flash("；".join(e.errors.values()), "warning")
+    return redirect(url_for(".memberships"))
+
+
+@bp.route("/orgs/<int:org_id>/verify", methods=["POST"])
+def verify_org(org_id):
+    org = get_or_404(Organisation, org_id)
+    try:
+        accounts.verify_org(org, current_user, request.form.get("credit_code", ""))
+        db.session.commit()
+        flash(f"单位“{org.name}”已核验", "success")
+    except ValidationError as e:
+        db.session.rollback()
+        return render_template("admin/memberships.html", pending=accounts.pending_members(current_user),
+                               orgs=accounts.unverified_orgs(), errors={org.id: e.errors},
+                               admins_of=accounts.org_admins), 400
+    return redirect(url_for(".memberships"))

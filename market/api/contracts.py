@@ -9,6 +9,7 @@ from ..models import Contract
 from ..services import contracts, stats
 from ..services.matches import ConcurrentChange
 from . import bp
+from ..web import bounded_arg
 from .routes import _body, _jsonable
 
 
@@ -45,10 +46,10 @@ def _contract(contract_id: int) -> Contract:
 def contracts_list():
     if g.api_user is None:
         return json_error(401, "token_required", "查看合同需要登录或提供 Bearer 令牌")
-    per_page = min(max(request.args.get("per_page", 20, type=int), 1), 100)
     page = db.paginate(contracts.visible_query(g.api_user, request.args.get("status", ""),
                                                (request.args.get("q") or "").strip()[:50]),
-                       page=max(request.args.get("page", 1, type=int), 1), per_page=per_page, error_out=False)
+                       page=bounded_arg("page", 1, 1, 10000), per_page=bounded_arg("per_page", 20, 1, 100),
+                       error_out=False)
     return jsonify({"items": [serialize_contract(c) for c in page.items], "page": page.page, "pages": page.pages,
                     "total": page.total})
 
@@ -69,11 +70,25 @@ def contract_create():
     return jsonify(serialize_contract(c)), 201
 
 
+def _action_body() -> dict:
+    """The optional body of a contract step: an object whose code and note, when given, are text."""
+    if not request.get_data():
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(json_error(400, "invalid_json", "请求体应为 JSON 对象"))
+    wrong = {k: "应为文本" for k in ("code", "note") if k in data and data[k] is not None
+             and not isinstance(data[k], str)}
+    if wrong:
+        abort(json_error(422, "validation_failed", "提交的数据有误", wrong))
+    return data
+
+
 @bp.post("/contracts/<int:contract_id>/<action>")
 def contract_act(contract_id, action):
     """register | refuse {code, note} | withdraw | cancel {note} | cancel-request {note}"""
     c = _contract(contract_id)
-    data = request.get_json(silent=True) or {}
+    data = _action_body()
     steps = {
         "register": lambda: contracts.register(c, g.api_user),
         "refuse": lambda: contracts.refuse(c, g.api_user, data.get("code"), data.get("note") or ""),
@@ -125,6 +140,8 @@ def stats_dimension(dimension):
     if dimension not in stats.DIMENSIONS and dimension not in ("month", "quarter", "year"):
         return json_error(404, "unknown_dimension",
                           f"没有“{dimension}”这一统计维度（可选：{'、'.join(['month', 'quarter', 'year', *stats.DIMENSIONS])}）")
+    if not stats.may_see_table(g.api_user, dimension):
+        return json_error(403, "forbidden", "此统计仅对登记员和管理员开放（公开统计：" + "、".join(stats.PUBLIC_TABLES) + "）")
     t = stats.table(dimension, _period())
     return jsonify({"period": _period_json(_period()), "dimension": dimension, "title": t.title,
                     "items": [r.as_dict() for r in t.rows], "total": t.total.as_dict(), "additive": t.additive})

@@ -3,7 +3,7 @@ import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import abort, g, jsonify, request
+from flask import abort, current_app, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -12,6 +12,7 @@ from ..extensions import csrf, db
 from ..models import User
 from ..services import listings, matching, reference
 from ..services.schema import ValidationError
+from ..web import bounded_arg, semantic_search_limit
 from . import bp
 
 csrf.exempt(bp)
@@ -84,8 +85,7 @@ def taxonomies():
 def list_(kind_name):
     kind = _kind(kind_name)
     f = listings.Filters.from_args(request.args)
-    per_page = min(max(request.args.get("per_page", 20, type=int), 1), 100)
-    page = listings.browse(kind, f, max(request.args.get("page", 1, type=int), 1), per_page)
+    page = listings.browse(kind, f, bounded_arg("page", 1, 1, 10000), bounded_arg("per_page", 20, 1, 100))
     user = g.api_user
     return jsonify({"items": [serialize(x, listings.can_see_private(user, x)) for x in page.items],
                     "page": page.page, "pages": page.pages, "total": page.total})
@@ -111,8 +111,11 @@ def create(kind_name):
     if not listings.can_post(g.api_user, kind):
         return json_error(403, "forbidden", f"您的角色不能发布{kind.label}")
     data = _body()
-    listing = listings.create(kind, data, g.api_user, org_id=data.get("org_id"),
-                              publish=bool(data.get("publish")))
+    if not isinstance(data.get("publish", False), bool):
+        raise ValidationError({"publish": "类型不对，应为 true 或 false"})
+    if data.get("org_id") is not None and not isinstance(data["org_id"], (int, str)) or isinstance(data.get("org_id"), bool):
+        raise ValidationError({"org_id": "类型不对，应为单位编号"})
+    listing = listings.create(kind, data, g.api_user, org_id=data.get("org_id"), publish=data.get("publish", False))
     db.session.commit()
     return jsonify(serialize(listing, True)), 201
 
@@ -151,7 +154,7 @@ def matches(kind_name, listing_id):
     listing = _get(kind, listing_id)
     if not matching.enabled():
         return json_error(503, "matching_disabled", "智能匹配未启用")
-    k = min(max(request.args.get("k", 10, type=int), 1), 50)
+    k = bounded_arg("k", 10, 1, 50)
     min_score = request.args.get("min_score", type=float)
     found = matching.best_matches(listing, k=k, min_score=min_score if min_score is not None else 0.0)
     return jsonify({"items": [{**s.match.as_dict(), "title": s.listing.title, "org": s.listing.org.name}
@@ -159,18 +162,19 @@ def matches(kind_name, listing_id):
 
 
 @bp.get("/search")
+@semantic_search_limit()
 def semantic_search():
     """Semantic search of one library: ?kind=achievements|needs&q=…, the browse filters apply."""
     kind = _kind(request.args.get("kind", "achievements"))
     q = (request.args.get("q") or "").strip()
     if not q:
         return json_error(400, "query_required", "请提供检索词 q")
-    if len(q) > 500:
-        return json_error(400, "query_too_long", "检索词最多 500 个字")
+    if len(q) > current_app.config["SEARCH_MAX_CHARS"]:
+        return json_error(400, "query_too_long", f"检索词最多 {current_app.config['SEARCH_MAX_CHARS']} 个字")
     if not matching.enabled():
         return json_error(503, "matching_disabled", "智能匹配未启用")
     f = listings.Filters.from_args(request.args)
     hits = matching.semantic_search(kind.name, q, matching.filter_predicate(kind.name, f),
-                                    k=min(max(request.args.get("k", 20, type=int), 1), 100))
+                                    k=bounded_arg("k", 20, 1, 100))
     return jsonify({"items": [{**h.match.as_dict(), "title": h.listing.title, "org": h.listing.org.name}
                               for h in hits]})

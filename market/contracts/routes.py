@@ -71,11 +71,11 @@ def new():
         except ValidationError as e:
             db.session.rollback()
             errors = e.errors
-    elif request.args.get("match", "").isdigit():
+    elif rules.is_ascii_int(request.args.get("match")):
         match = db.session.get(Match, int(request.args["match"]))
         if match is not None and match in contracts.linkable_matches(current_user):
             values = contracts.values_from_match(match)
-    elif request.args.get("from", "").isdigit():
+    elif rules.is_ascii_int(request.args.get("from")):
         values = contracts.values_of(_get(int(request.args["from"])))
         values["match_id"] = ""
     return render_template("contracts/form.html", **_form_ctx(errors=errors, values=values, original=None)), \
@@ -167,8 +167,9 @@ def attachment(contract_id):
     path = uploads.path_of(contract.file_key)
     if path is None:
         abort(404)
-    response = send_file(path, mimetype=contract.file_mime, as_attachment=True,
-                         download_name=contract.file_name or path.name, max_age=0)
+    response = send_file(path, mimetype=contract.file_mime, as_attachment=True, max_age=0,
+                         download_name=uploads.download_name(contract.file_mime,
+                                                             f"技术合同-{contract.number or contract.id}"))
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -9,7 +9,7 @@ from matching.features import LABELS as FEATURE_LABELS
 
 from ..services import listings, matching, reference
 from ..services.schema import ValidationError
-from ..web import form_data, get_or_404, page_arg
+from ..web import form_data, get_or_404, page_arg, semantic_search_limit
 from . import bp
 
 
@@ -25,6 +25,7 @@ def _ctx(**extra):
 
 
 @bp.route("/")
+@semantic_search_limit(exempt_when=lambda: request.args.get("mode") != "semantic")
 def browse():
     f = listings.Filters.from_args(request.args)
     semantic = request.args.get("mode") == "semantic" and bool(f.q) and matching.enabled()
@@ -61,6 +62,8 @@ def _client_orgs():
 @login_required
 def new():
     if not listings.can_post(current_user, g.kind):
+        if current_user.has_role(g.kind.author_role):
+            abort(403, "您的单位成员身份尚未确认（或单位尚未核验），暂不能以单位名义发布")
         abort(403, f"只有{g.kind.author_role.label}、技术经纪人和管理员可以发布{g.kind.label}")
     errors, values = {}, {}
     if request.method == "POST":

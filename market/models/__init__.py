@@ -2,7 +2,7 @@
 from .base import utcnow
 from .reference import Term
 from .org import Organisation, Station
-from .user import LoginAttempt, Role, User
+from .user import LoginAttempt, OrgState, Role, User
 from .listing import Achievement, ListingStatus, Need
 from .notification import Notification
 from .match import Match, MatchEvent, MatchStatus
@@ -10,7 +10,7 @@ from .contract import Contract, ContractCounter, ContractEvent, ContractStatus, 
 from .imports import ImportJob, ImportStatus
 
 __all__ = [
-    "utcnow", "Term", "Organisation", "Station", "LoginAttempt", "Role", "User",
+    "utcnow", "Term", "Organisation", "Station", "LoginAttempt", "OrgState", "Role", "User",
     "Achievement", "ListingStatus", "Need", "Notification", "Match", "MatchEvent", "MatchStatus",
     "ImportJob", "ImportStatus",
     "Contract", "ContractCounter", "ContractEvent", "ContractStatus", "StatTarget",

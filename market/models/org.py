@@ -1,4 +1,6 @@
-from sqlalchemy import JSON, ForeignKey, String
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, TimestampMixin
@@ -15,6 +17,11 @@ class Organisation(TimestampMixin, Model):
     kind: Mapped[str] = mapped_column(String(20))
     credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
     region: Mapped[str] = mapped_column(String(6), index=True)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime)   # by a platform admin, 信用代码 checked
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
 
     @property
     def is_research(self) -> bool:

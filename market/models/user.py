@@ -1,4 +1,5 @@
 import enum
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -27,6 +28,17 @@ ROLE_LABELS = {
     Role.registrar: "登记员", Role.admin: "管理员",
 }
 SELF_SERVICE_ROLES = (Role.researcher, Role.enterprise)
+
+
+class OrgState(str, enum.Enum):
+    """An account's membership of its organisation."""
+    pending = "pending"
+    confirmed = "confirmed"
+    refused = "refused"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待确认", "confirmed": "已确认", "refused": "未获确认"}[self.value]
 PASSWORD_METHOD = "scrypt"  # tests lower the cost; production keeps werkzeug's default
 
 
@@ -45,15 +57,46 @@ class User(UserMixin, TimestampMixin, Model):
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    org_state: Mapped[str | None] = mapped_column(String(12), index=True)
+    org_admin: Mapped[bool] = mapped_column(default=False)
+    org_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    org_decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    session_token: Mapped[str | None] = mapped_column(String(32))   # rotated at logout: ends every session
 
     org: Mapped[Organisation | None] = relationship()
     station: Mapped[Station | None] = relationship(back_populates="brokers")
+
+    def get_id(self) -> str:
+        """What the session and the remember cookie carry: the id and the current session token, so
+        rotating the token (logout) invalidates every cookie issued before."""
+        if not self.session_token:
+            self.new_session_token()
+        return f"{self.id}.{self.session_token}"
+
+    def new_session_token(self) -> None:
+        self.session_token = secrets.token_hex(16)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def org_confirmed(self) -> bool:
+        return self.org_id is not None and self.org_state == OrgState.confirmed.value
+
+    @property
+    def member_org_id(self) -> int | None:
+        """The organisation the account may see and act for: a confirmed membership of an
+        organisation a platform admin has verified; None otherwise (then only its own records)."""
+        if self.org_confirmed and self.org is not None and self.org.verified:
+            return self.org_id
+        return None
+
+    @property
+    def org_state_label(self) -> str:
+        return OrgState(self.org_state).label if self.org_state else ""
 
     @property
     def is_active(self) -> bool:

@@ -109,7 +109,7 @@ def can_apply(user: User | None) -> bool:
     if not _authenticated(user):
         return False
     return user.has_role(Role.broker, Role.admin) or \
-        (user.has_role(Role.researcher, Role.enterprise) and user.org_id is not None)
+        (user.has_role(Role.researcher, Role.enterprise) and user.member_org_id is not None)
 
 
 def is_registrar(user: User | None) -> bool:
@@ -117,9 +117,10 @@ def is_registrar(user: User | None) -> bool:
 
 
 def _seller_side(user: User, contract: Contract) -> bool:
-    return contract.applicant_id == user.id or (
-        user.has_role(Role.researcher, Role.enterprise) and user.org_id is not None
-        and user.org_id == contract.seller_org_id)
+    """The applicant, or a confirmed member of the seller organisation (never a mere ``org_id``:
+    an unconfirmed member sees only its own applications)."""
+    org_id = user.member_org_id if user.has_role(Role.researcher, Role.enterprise) else None
+    return contract.applicant_id == user.id or (org_id is not None and org_id == contract.seller_org_id)
 
 
 def _station_broker(user: User, contract: Contract) -> bool:
@@ -166,12 +167,12 @@ def _party(side: str, raw: dict, actor: User, v: Vocab, errors: dict) -> dict:
     """One party: an organisation of the directory (``<side>_org_id``) or one entered on the form."""
     label = SIDES[side]
     if side == "seller" and actor.has_role(Role.researcher, Role.enterprise):
-        if actor.org is None:
-            errors["seller_org_id"] = "您的账号尚未关联单位，请联系管理员"
+        if actor.member_org_id is None:
+            errors["seller_org_id"] = "您的账号尚未确认为单位成员，不能以单位名义申请"
             return {}
         return _from_org(side, actor.org)
     org_id = str(raw.get(f"{side}_org_id") or "").strip()
-    if org_id.isdigit():
+    if rules.is_ascii_int(org_id):
         org = db.session.get(Organisation, int(org_id))
         if org is None:
             errors[f"{side}_org_id"] = f"所选{label}单位不存在"
@@ -262,43 +263,79 @@ def _open_contract_for(match: Match, amends: Contract | None) -> Contract | None
     return db.session.scalar(stmt.limit(1))
 
 
+def may_link(actor: User, match: Match) -> bool:
+    """Whether the actor may see and name a match on an application: admins any, brokers their
+    station's (hall brokers any), a seller-side member its organisation's 成果 matches."""
+    if actor.is_admin:
+        return True
+    if actor.has_role(Role.broker):
+        return matches.is_broker_for(actor, match) or match.broker_id == actor.id
+    org_id = actor.member_org_id if actor.has_role(Role.researcher, Role.enterprise) else None
+    return org_id is not None and match.achievement.org_id == org_id
+
+
+def _stations_for_member(actor: User) -> set[int]:
+    """Stations a seller-side member may name without a match: the one serving its district, any it
+    hosts, and the hall."""
+    from . import stations
+    org = actor.org
+    found = {s.id for s in db.session.scalars(select(Station).where(
+        Station.active.is_(True), or_(Station.is_hall.is_(True), Station.host_org_id == org.id)))}
+    routed = stations.route_for(org)
+    return found | ({routed.id} if routed is not None else set())
+
+
 def _links(raw: dict, actor: User, values: dict, amends: Contract | None, errors: dict) -> dict:
-    """The platform match the contract came from, the broker and the station."""
+    """The platform match the contract came from, the broker and the station, each consistent
+    with the actor; a match the actor may not name is answered as if it did not exist."""
     match = None
     match_id = str(raw.get("match_id") or "").strip()
     if match_id:
-        match = db.session.get(Match, int(match_id)) if match_id.isdigit() else None
-        if match is None:
-            errors["match_id"] = "所选对接不存在"
+        match = db.session.get(Match, rules.as_id(match_id) or 0)
+        if match is None or not (may_link(actor, match) or (amends is not None and amends.match_id == match.id)):
+            errors["match_id"], match = "所选对接不存在或您无权关联", None
         elif amends is not None and amends.match_id == match.id:
             pass
         elif match.status not in (MatchStatus.introduced.value, MatchStatus.negotiating.value):
             errors["match_id"] = f"该对接当前为“{match.status_label}”，只有对接中或洽谈中的对接可以关联合同"
         elif (values.get("seller_org_id"), values.get("buyer_org_id")) != (match.achievement.org_id,
                                                                             match.need.org_id):
-            errors["match_id"] = (f"该对接的双方是{match.achievement.org.name}（成果方）和{match.need.org.name}"
-                                  f"（需求方），与合同的卖方、买方不一致")
-        elif other := _open_contract_for(match, amends):
-            errors["match_id"] = f"该对接已关联合同“{other.title}”（{other.number or '待登记'}）"
-    broker = station = None
+            errors["match_id"] = "该对接的成果方和需求方与合同的卖方、买方不一致"
+        elif _open_contract_for(match, amends) is not None:
+            errors["match_id"] = "该对接已关联合同，不能再关联另一份"
     broker_id, station_id = str(raw.get("broker_id") or "").strip(), str(raw.get("station_id") or "").strip()
+    broker = station = None
     if broker_id:
-        broker = db.session.get(User, int(broker_id)) if broker_id.isdigit() else None
+        broker = db.session.get(User, rules.as_id(broker_id) or 0)
         if broker is None or not broker.has_role(Role.broker):
             errors["broker_id"], broker = "所选技术经纪人不存在", None
-    elif actor.has_role(Role.broker):
-        broker = actor
-    elif match is not None:
-        broker = match.broker
     if station_id:
-        station = db.session.get(Station, int(station_id)) if station_id.isdigit() else None
+        station = db.session.get(Station, rules.as_id(station_id) or 0)
         if station is None:
             errors["station_id"] = "所选驿站不存在"
-    elif broker is not None:
-        station = broker.station
-    elif match is not None:
-        station = match.station
-    if broker is not None and station is not None and broker.station_id != station.id:
+    kept = amends is not None and (broker_id or None) == (str(amends.broker_id) if amends.broker_id else None) \
+        and (station_id or None) == (str(amends.station_id) if amends.station_id else None)
+    if actor.has_role(Role.broker):
+        if broker is not None and broker.id != actor.id and not kept:
+            errors["broker_id"] = "经办技术经纪人只能是您本人"
+        elif station is not None and station.id != actor.station_id and not kept and not (
+                match is not None and station.id == match.station_id and actor.station is not None
+                and actor.station.is_hall):
+            errors["station_id"] = "只能填写您所在的驿站"
+        broker = broker or actor
+    elif not actor.is_admin and not kept:
+        allowed = {match.station_id} if match is not None else _stations_for_member(actor)
+        if station is not None and station.id not in allowed:
+            errors["station_id"] = ("驿站由关联的平台对接确定" if match is not None
+                                    else "只能填写为本单位服务的驿站或交易大厅")
+        if broker is not None and match is not None and match.broker_id and broker.id != match.broker_id:
+            errors["broker_id"] = "经办技术经纪人由关联的平台对接确定"
+    if broker is None and match is not None:
+        broker = match.broker
+    if station is None:
+        station = broker.station if broker is not None else (match.station if match is not None else None)
+    if broker is not None and station is not None and broker.station_id != station.id \
+            and "broker_id" not in errors and "station_id" not in errors:
         errors["broker_id"] = f"{broker.display_name}不是{station.name}的技术经纪人"
     return {"match_id": match.id if match is not None and "match_id" not in errors else None,
             "broker_id": broker.id if broker else None, "station_id": station.id if station else None}
@@ -316,11 +353,29 @@ def _check_duplicate(values: dict, amends: Contract | None, errors: dict) -> Non
                       f"请勿重复提交；如需修改已登记的合同，请申请变更")
 
 
+_TEXT_KEYS = ("ctype", "subtype", "match_id", "broker_id", "station_id",
+              *(f"{side}_{k}" for side in SIDES for k in ("org_id", "name", "kind", "credit_code", "region", "country")))
+
+
+def _plain_text(raw: dict, errors: dict) -> dict:
+    """Parties, type and links are text (a JSON body may carry anything): others are refused,
+    invisible characters dropped."""
+    out = dict(raw)
+    for key in _TEXT_KEYS:
+        value = raw.get(key)
+        if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            out[key] = rules.strip_invisible(str(value)) if value is not None else None
+        else:
+            errors[key], out[key] = "类型不对，应为文本", None
+    return out
+
+
 def validate(raw: dict, actor: User, amends: Contract | None = None, today: date | None = None) -> dict:
     """Typed values of an application, or ValidationError with every problem in Chinese."""
     today = today or date.today()
     v = vocab()
     errors: dict[str, str] = {}
+    raw = _plain_text(raw, errors)
     try:
         values = clean(FIELDS, raw, v)
     except ValidationError as e:
@@ -611,8 +666,8 @@ def visible_query(user: User, status: str = "", q: str = ""):
     stmt = select(Contract)
     if not is_registrar(user):
         conds = [Contract.applicant_id == user.id]
-        if user.has_role(Role.researcher, Role.enterprise) and user.org_id is not None:
-            conds.append(Contract.seller_org_id == user.org_id)
+        if user.has_role(Role.researcher, Role.enterprise) and user.member_org_id is not None:
+            conds.append(Contract.seller_org_id == user.member_org_id)
         if user.has_role(Role.broker):
             conds.append(Contract.broker_id == user.id)
             if user.station_id is not None:
@@ -659,7 +714,7 @@ def linkable_matches(actor: User) -> list[Match]:
     stmt = select(Match).where(Match.status.in_((MatchStatus.introduced.value, MatchStatus.negotiating.value)))
     if actor.has_role(Role.researcher, Role.enterprise):
         stmt = stmt.join(Achievement, Match.achievement_id == Achievement.id).where(
-            Achievement.org_id == actor.org_id)
+            Achievement.org_id == actor.member_org_id)
     elif actor.has_role(Role.broker) and not (actor.station is not None and actor.station.is_hall):
         stmt = stmt.where(or_(Match.station_id == actor.station_id, Match.broker_id == actor.id))
     linked = select(Contract.match_id).where(Contract.match_id.is_not(None), Contract.status.in_(OPEN))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..config import DEMO_DIR
 from ..extensions import db
-from ..models import Organisation, Role, Station, User, utcnow
+from ..models import Organisation, OrgState, Role, Station, User, utcnow
 from . import listings, matches, matching, reference
 
 DEMO_PASSWORD = "demo1234"
@@ -38,6 +38,11 @@ def _user(username: str, display: str, role: Role, org: Organisation | None, sta
         user = User(username=username, display_name=display, role=role.value, org=org, station=station)
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
+    if org is not None and user.org_state is None:
+        # demo accounts are confirmed members; researchers and enterprise users administer their
+        # organisation's membership
+        user.org_state = OrgState.confirmed.value
+        user.org_admin = role in (Role.researcher, Role.enterprise)
     return user
 
 
@@ -47,7 +52,7 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
     for row in json.loads((folder / "organisations.json").read_text(encoding="utf-8")):
         if row["name"] not in orgs:
             org = Organisation(name=row["name"], kind=row["kind"], region=row["region"],
-                               credit_code=row.get("credit_code"))
+                               credit_code=row.get("credit_code"), verified_at=utcnow())
             db.session.add(org)
             orgs[org.name] = org
     stations = {s.code: s for s in db.session.scalars(select(Station))}

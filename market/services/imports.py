@@ -70,7 +70,7 @@ class OrgResolver:
         return ref
 
     def of_user(self, user: User) -> OrgRef | None:
-        return self.resolve(user.org.name) if user.org is not None else None
+        return self.resolve(user.org.name) if user.member_org_id is not None else None
 
     def materialise(self, ref: OrgRef) -> int:
         """The organisation's id, creating it first when the import introduced it."""
@@ -107,7 +107,7 @@ def listings_by_ext_id(kind: ListingKind, ext_ids) -> dict:
 
 def check_org(kind: ListingKind, actor: User, org: OrgRef) -> None:
     """Who may post for whom, as listings.resolve_org decides it for the web form."""
-    if actor.has_role(kind.author_role) and actor.org_id != org.id:
+    if actor.has_role(kind.author_role) and actor.member_org_id != org.id:
         own = actor.org.name if actor.org else "未关联单位"
         raise ValidationError({"org_id": f"只能导入本单位（{own}）的{kind.label}"})
     if org.kind not in kind.org_kinds:

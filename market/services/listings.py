@@ -101,7 +101,9 @@ def other_kind(kind: ListingKind) -> ListingKind:
 def can_post(user: User | None, kind: ListingKind) -> bool:
     if user is None or not user.is_authenticated:
         return False
-    return user.has_role(kind.author_role, Role.broker, Role.admin)
+    if user.has_role(kind.author_role):
+        return user.member_org_id is not None
+    return user.has_role(Role.broker, Role.admin)
 
 
 def can_edit(user: User | None, listing) -> bool:
@@ -142,6 +144,10 @@ def validate(kind: ListingKind, raw: dict, partial: bool = False, today: date | 
     """Typed values of a listing, or ValidationError with every problem in Chinese."""
     v = reference.vocab()
     values = clean(kind.fields, raw, v, partial=partial)
+    columns = kind.model.__table__.c
+    for name, value in values.items():          # a blank optional text is "" where the column is NOT NULL
+        if value is None and name in columns and not columns[name].nullable:
+            values[name] = ""
     today = today or date.today()
     errors: dict[str, str] = {}
     if kind is ACHIEVEMENT:
@@ -182,9 +188,11 @@ def search_text(kind: ListingKind, listing) -> str:
 def resolve_org(kind: ListingKind, actor: User, org_id=None) -> Organisation:
     """Researchers and enterprises post for their own organisation; brokers and admins for a client."""
     if actor.has_role(kind.author_role):
+        if actor.org is not None and actor.member_org_id is None:
+            raise ValidationError({"": "您的单位成员身份尚未确认（或单位尚未核验），暂不能以单位名义发布"})
         org = actor.org
     else:
-        org = db.session.get(Organisation, int(org_id)) if str(org_id or "").isdigit() else None
+        org = db.session.get(Organisation, int(org_id)) if rules.is_ascii_int(org_id) else None
         if org is None:
             raise ValidationError({"org_id": f"请选择{kind.label}所属单位"})
     if org is None:

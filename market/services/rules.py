@@ -1,6 +1,7 @@
 """Pure checks of Chinese identifiers and amounts; each returns a message in Chinese or None."""
 import json
 import re
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -9,7 +10,39 @@ from ..config import REFERENCE_DIR
 
 CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-MAX_AMOUNT = Decimal("100000000000")  # 1000亿元: more than any single technology contract
+MAX_AMOUNT = Decimal("100000000000")
+MAX_ID = 2**31 - 1                       # the largest id an INTEGER primary key holds (PostgreSQL int4)
+_ASCII_INT = re.compile(r"[0-9]{1,10}")  # 1000亿元: more than any single technology contract
+
+
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}     # control, format (zero-width, BOM, bidi), surrogate, private, unassigned
+
+
+def strip_invisible(text: str, keep_newlines: bool = False) -> str:
+    """Text without control and invisible format characters (NUL, zero-width spaces, BOMs, bidi
+    overrides that visibly reverse text); long texts keep their line breaks and tabs."""
+    if text.isprintable():
+        return text
+    keep = "\n\t" if keep_newlines else ""
+    text = text.replace("\r\n", "\n") if keep_newlines else text
+    return "".join(c for c in text if c in keep or unicodedata.category(c) not in _INVISIBLE)
+
+
+def safe_file_name(name: str, default: str) -> str:
+    """A display name for an uploaded file: no folders, no control or bidi characters."""
+    name = strip_invisible(str(name or "").replace("\\", "/").rsplit("/", 1)[-1]).strip().lstrip(".")
+    return name[:200] or default
+
+
+def is_ascii_int(value) -> bool:
+    """Whether ``value`` is an id as a form or query carries it: ASCII digits (``str.isdigit`` also
+    accepts ² and other digits ``int`` refuses) and no larger than a database integer."""
+    s = str(value if value is not None else "")
+    return bool(_ASCII_INT.fullmatch(s)) and int(s) <= MAX_ID
+
+
+def as_id(value) -> int | None:
+    return int(value) if is_ascii_int(value) else None
 
 
 def credit_code_check_digit(first17: str) -> str:

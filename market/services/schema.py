@@ -61,8 +61,9 @@ def _is_blank(value) -> bool:
 
 def _as_list(value) -> list[str]:
     if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [p for p in _SPLIT.split(str(value).strip()) if p]
+        items = [rules.strip_invisible(str(v)).strip() for v in value]
+        return [v for v in items if v]
+    return [p for p in _SPLIT.split(rules.strip_invisible(str(value)).strip()) if p]
 
 
 def _parse_ip(value) -> list[dict]:
@@ -72,25 +73,48 @@ def _parse_ip(value) -> list[dict]:
     else:
         items = []
         for line in filter(None, (x.strip() for x in re.split(r"[\n;；]+", str(value)))):
-            m = re.fullmatch(r"([^:：]+?)\s*[:：]\s*(.+)", line)
-            if m:
+            m = re.fullmatch(r"([^:：]+?)\s*[:：]\s*(.*)", line)
+            if m:       # "技术秘密:" (a trade secret has no number) is what the edit form shows for one
                 items.append({"type": m.group(1), "number": m.group(2)})
             elif norm := rules.normalise_patent_number(line):
                 items.append({"type": rules.PATENT_KIND[norm[6]], "number": norm})
+            elif line == "技术秘密":
+                items.append({"type": line, "number": ""})
             else:
                 raise ValueError(f"“{line}”请按“类型:编号”填写，如 发明专利:ZL202110356789.1")
     out = []
     for item in items:
         if not isinstance(item, dict):
             raise ValueError("知识产权每项应包含类型和编号")
-        out.append({"type": str(item.get("type") or "").strip(), "number": str(item.get("number") or "").strip()})
+        if any(not isinstance(item.get(k) or "", str) for k in ("type", "number")):
+            raise ValueError("知识产权的类型和编号应为文本")
+        out.append({"type": rules.strip_invisible(item.get("type") or "").strip(),
+                    "number": rules.strip_invisible(item.get("number") or "").strip()})
     return out
+
+
+_SCALAR = (str, int, float, Decimal, date)
+_JSON_TYPES = {  # what a JSON body may carry for each field type (forms and files give text)
+    "text": _SCALAR, "longtext": _SCALAR, "phone": _SCALAR, "email": _SCALAR, "choice": (str,),
+    "int": (str, int), "money": _SCALAR, "date": (str, date), "bool": (bool, str, int),
+    "choices": (str, list), "keywords": (str, list), "ip": (str, list),
+}
+
+
+def _text_of(value, keep_newlines: bool = False) -> str:
+    return rules.strip_invisible(str(value), keep_newlines).strip()
 
 
 def _clean_value(f: Field, value, vocab: Vocab):
     """Convert one raw value; raise ValueError with a Chinese message."""
+    allowed = _JSON_TYPES.get(f.type, _SCALAR)
+    if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+        raise ValueError("类型不对，应为" + ("列表或文本" if list in allowed else "文本"))
+    if isinstance(value, list) and any(not isinstance(v, dict if f.type == "ip" else _SCALAR) or isinstance(v, bool)
+                                       for v in value):
+        raise ValueError("列表中的项类型不对")
     if f.type in ("text", "longtext", "phone", "email"):
-        s = str(value).strip()
+        s = _text_of(value, keep_newlines=f.type == "longtext")
         if f.max_len and len(s) > f.max_len:
             raise ValueError(f"最多 {f.max_len} 个字，现有 {len(s)} 个")
         if len(s) < f.min_len:
@@ -119,7 +143,7 @@ def _clean_value(f: Field, value, vocab: Vocab):
             return False
         raise ValueError(f"“{value}”应为 是 或 否")
     if f.type == "choice":
-        s = str(value).strip()
+        s = _text_of(value)
         if not vocab.allows(f.vocab, s):
             raise ValueError(f"“{s}”不是可选的值（可选：{'、'.join(vocab.names.get(f.vocab, []))}）")
         return s

@@ -22,7 +22,7 @@ def create(data: dict) -> Station:
     elif db.session.scalar(select(Station.id).where(Station.name == name)):
         errors["name"] = "驿站名称已存在"
     host_id = str(data.get("host_org_id") or "")
-    host = db.session.get(Organisation, int(host_id)) if host_id.isdigit() else None
+    host = db.session.get(Organisation, int(host_id)) if rules.is_ascii_int(host_id) else None
     if host is None:
         errors["host_org_id"] = "请选择依托单位"
     region = (data.get("region") or "").strip()

@@ -30,6 +30,15 @@ DIMENSIONS = {
     "flow": "技术输出与吸纳", "source": "来源",
 }
 NO_STATION = "未经驿站"
+# the tables anyone may see (the public page and its exports, and the public API); the others
+# (station, natures, subtypes, years, quarters) are for registrars and admins
+PUBLIC_TABLES = ("month", "type", "field", "district", "flow", "source")
+
+
+def may_see_table(user, name: str) -> bool:
+    if name in PUBLIC_TABLES:
+        return True
+    return bool(user is not None and user.is_authenticated and user.has_role("admin", "registrar"))
 OUTSIDE, ABROAD = "郑州市外", "境外"
 
 
@@ -75,7 +84,7 @@ class Period:
         q, m = str(args.get("quarter") or ""), str(args.get("month") or "")
         if q in ("1", "2", "3", "4"):
             return cls.quarter(y, int(q))
-        if m.isdigit() and 1 <= int(m) <= 12:
+        if m in {str(i) for i in range(1, 13)}:
             return cls.month(y, int(m))
         return cls.year(y)
 

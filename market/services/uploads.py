@@ -8,6 +8,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from . import rules
+
 # what the first bytes must be → (mime type, extension)
 SIGNATURES = (
     (b"%PDF-", "application/pdf", "pdf"),
@@ -52,9 +54,15 @@ def check(file) -> Upload | None:
         raise ValueError(f"文件超过 {limit // (1024 * 1024)} MB，请压缩后再上传")
     for magic, mime, ext in SIGNATURES:
         if data.startswith(magic):
-            name = os.path.basename(file.filename.replace("\\", "/")).strip()[:200] or f"合同.{ext}"
+            name = rules.safe_file_name(file.filename, f"合同.{ext}")
             return Upload(data, name, mime, ext)
     raise ValueError("只接受 PDF、PNG 或 JPEG 格式的扫描件")
+
+
+def download_name(mime: str | None, stem: str) -> str:
+    """A download is named from its detected type, never from what the uploader called it."""
+    ext = next((e for _, m, e in SIGNATURES if m == mime), "bin")
+    return f"{stem}.{ext}"
 
 
 def folder() -> Path:

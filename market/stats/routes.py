@@ -14,7 +14,7 @@ from ..services.schema import ValidationError
 from ..web import roles_required
 from . import bp, charts
 
-PUBLIC_TABLES = ("month", "type", "field", "district", "flow", "source")
+PUBLIC_TABLES = stats.PUBLIC_TABLES
 STATION_TABLES = ("month", "type", "field", "buyer_nature")
 ADMIN_TABLES = ("year", "quarter", "month", "type", "subtype", "field", "district", "station", "seller_nature",
                 "buyer_nature", "flow", "source")
@@ -193,10 +193,11 @@ def screen():
 def _may_export(name: str, station: Station | None) -> bool:
     """Aggregates of the public page are public; a station's tables go to whoever may see the station
     (checked when it was looked up); everything else, the contract list included, to registrars and admins."""
-    staff = current_user.is_authenticated and current_user.has_role(Role.admin, Role.registrar)
     if station is not None:
         return True
-    return staff or (name in PUBLIC_TABLES and name != "contracts")
+    if name == "contracts":
+        return current_user.is_authenticated and current_user.has_role(Role.admin, Role.registrar)
+    return stats.may_see_table(current_user, name)
 
 
 def _table_rows(t: stats.Table) -> tuple[list[exports.Column], list[list]]:
