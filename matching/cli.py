@@ -94,7 +94,8 @@ def cmd_eval(args) -> int:
     weights = Weights.load(weights_path)
     print(f"weights: {weights_path} (fitted on {weights.meta.get('fitted_on', '?')}); "
           f"suggestion rule: cut-off {weights.cutoff}, within {weights.suggest_relative:.0%} of the best, "
-          f"at most {weights.suggest_max}")
+          f"at most {weights.suggest_max}, {weights.evidence_cutoff} when no stated target is met, "
+          f"never when more targets are missed than met")
     print("建议:真 = share of needs whose true 成果 is suggested; 建议:无 = suggestions per need that has no "
           "true 成果; 建议精度 = suggested pairs that are good (grade ≥ 2)")
     lock_rows = {}
@@ -160,7 +161,7 @@ def cmd_fit(args) -> int:
     cv = cross_validated(evals, base)
     w = fit_sets(evals, base)
     rule = choose_rule(evals, cv, w)
-    w.cutoff, w.suggest_relative = rule["cutoff"], rule["relative"]
+    w.cutoff, w.suggest_relative, w.evidence_cutoff = rule["cutoff"], rule["relative"], rule["evidence_cutoff"]
     pairs = []
     print("5-fold cross-validated, full − dense (paired bootstrap 95% CI):")
     for ev, scores in zip(evals, cv):
@@ -189,7 +190,7 @@ def cmd_fit(args) -> int:
         out.with_suffix(".previous.json").write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
     w.save(out)
     print(f"weights written to {out}: coef {w.coef}, bias {w.bias}; suggestion rule cut-off {w.cutoff}, "
-          f"relative {w.suggest_relative}")
+          f"relative {w.suggest_relative}, with no target met {w.evidence_cutoff}")
     return 0
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .bm25 import BM25
 from .docs import Doc
-from .features import FEATURES, indicator_alignment, pair, rows
+from .features import FEATURES, evidence, indicator_alignment, pair, rows
 from .explain import reasons
 from .index import IndexMismatch, IndexParams, VectorIndex
 from .ranking import Weights
@@ -38,6 +38,7 @@ class Match:
     features: dict = field(default_factory=dict)    # raw feature values
     shared_terms: list = field(default_factory=list)
     indicators: list = field(default_factory=list)   # 指标对照 rows: name, target, found, verdict
+    evidence: str = "ok"                             # what 指标对照 says for suggesting (features.evidence)
     reasons: list = field(default_factory=list)      # the ranking explained in plain Chinese
 
     def as_dict(self) -> dict:
@@ -393,7 +394,7 @@ class MatchEngine:
         """The candidates a broker should review for ``doc`` (the suggestion rule of the weights:
         at or above the cut-off, close enough to the best, at most ``suggest_max``)."""
         found = self.match(doc, k=max(self.weights.suggest_max, 1), where=where)
-        chosen = self.weights.suggest(np.array([m.score for m in found]), [unmet(m.indicators) for m in found])
+        chosen = self.weights.suggest(np.array([m.score for m in found]), [m.evidence for m in found])
         return [found[i] for i in chosen]
 
     def search(self, kind: str, text: str, k: int = 20, where: Callable[[Doc], bool] | None = None) -> list[Match]:
@@ -448,13 +449,15 @@ class MatchEngine:
                 i = passing[n]
                 doc = lib.docs[i]
                 values = {f: float(v) for f, v in zip(FEATURES, feats[n])}
-                alignment = []
+                alignment, says = [], "ok"
                 if {query.kind, doc.kind} == {"need", "achievement"}:
                     alignment = [a.as_dict() for a in indicator_alignment(*pair(query, doc), self._quantities)]
+                    says = evidence(*pair(query, doc), alignment)
                 out.append(Match(id=i, score=float(probs[n]), cosine=float(cand[i]),
                                  components={f: round(float(c), 3) for f, c in zip(FEATURES, contrib[n])},
                                  features=values, shared_terms=self._shared_terms(qset, doc, lib.bm25),
-                                 indicators=alignment, reasons=reasons(query, doc, values, alignment)))
+                                 indicators=alignment, evidence=says,
+                                 reasons=reasons(query, doc, values, alignment)))
             self.last_timings = {"search": t1 - t0, "keyword": t2 - t1, "rerank": time.perf_counter() - t2}
             return out
 
@@ -530,11 +533,6 @@ class MatchEngine:
                     hits.append((i, s, overlap))
             out.append(hits)
         return out
-
-
-def unmet(alignment: list[dict]) -> bool:
-    """More of the need's targets missed than met (指标对照 rows as Match.indicators holds them)."""
-    return sum(a["verdict"] == "not_met" for a in alignment) > sum(a["verdict"] == "met" for a in alignment)
 
 
 def near_duplicate_pairs(texts: list[str], vectors: np.ndarray, k: int = 5, min_cosine: float = NEAR_COSINE,

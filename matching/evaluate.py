@@ -16,7 +16,7 @@ import numpy as np
 from .bm25 import BM25
 from .datasets import GradedSet, Paper, graded_devset, load_csl, load_devset, load_graded, load_sts, STS_SETS
 from .docs import Doc
-from .features import FEATURES, indicator_alignment, rows
+from .features import FEATURES, evidence, indicator_alignment, rows
 from .ranking import Weights, fit
 from .text import Tokenizer, default_tokenizer, match_terms
 
@@ -95,6 +95,7 @@ class SetEvaluation:
         self.cos = np.stack([vectors @ eng.vector_of(n) for n in gs.needs])     # the plain e5 cosine
         self.engine = eng
         self.judged = np.ones_like(self.grades, dtype=bool)
+        self._evidence: dict = {}
 
     def column(self, name: str) -> np.ndarray:
         return np.stack([f[:, FEATURES.index(name)] for f in self.feats])
@@ -123,7 +124,7 @@ class SetEvaluation:
                 for k in ("mrr", "r@1", "near_above"):
                     res.per_query[k].append(np.nan)
             if w is not None:
-                chosen = w.suggest(scores[q], self.unmet(q, scores[q], w.suggest_max))
+                chosen = w.suggest(scores[q], self.evidence(q, scores[q], w.suggest_max))
                 sugg_n += len(chosen)
                 sugg_good += int(sum(g[i] >= RELEVANT_GRADE for i in chosen))
                 if len(true):
@@ -139,13 +140,15 @@ class SetEvaluation:
                          "suggest_recall": sugg_good / pairs if pairs else float("nan")}
         return res
 
-    def unmet(self, q: int, scores: np.ndarray, top: int) -> np.ndarray:
-        """Per candidate of need ``q``: misses more targets than it meets (computed for the top ones)."""
-        from .engine import unmet
-        out = np.zeros(len(self.achs), dtype=bool)
+    def evidence(self, q: int, scores: np.ndarray, top: int) -> list[str]:
+        """What 指标对照 says of each of need ``q``'s top candidates (features.evidence)."""
+        out = ["ok"] * len(self.achs)
         for i in np.argsort(-scores, kind="stable")[:top]:
-            al = indicator_alignment(self.needs[q], self.achs[i], self.engine._quantities)
-            out[i] = unmet([a.as_dict() for a in al])
+            key = (q, int(i))
+            if key not in self._evidence:
+                need, ach = self.needs[q], self.achs[i]
+                self._evidence[key] = evidence(need, ach, indicator_alignment(need, ach, self.engine._quantities))
+            out[i] = self._evidence[key]
         return out
 
     def keyword_only(self) -> RunResult:
@@ -207,25 +210,31 @@ def cross_validated(evals: list["SetEvaluation"], base: Weights, folds: int = 5,
 
 def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weights,
                 max_none: float = 0.5, min_precision: float = 0.4) -> dict:
-    """The suggestion rule (cut-off, share of the best) with the highest mean share of true 成果
-    suggested over the sets, keeping suggestions on needs without a true 成果 at or below
-    ``max_none`` and the suggested pairs' precision at or above ``min_precision`` on every set."""
+    """The suggestion rule (cut-off, share of the best, the score needed when no stated target is
+    met) with the highest mean share of true 成果 suggested over the sets, keeping suggestions on needs
+    without a true 成果 at or below ``max_none`` and the suggested pairs' precision at or above
+    ``min_precision`` on every set; among equals, the one with fewest suggestions on those needs."""
     best = None
-    for cutoff in np.round(np.arange(0.05, 0.8, 0.025), 3):
-        for relative in (0.0, 0.5, 0.7):
-            trial = Weights(**{**asdict(w), "keyword_gate": w.keyword_gate})
-            trial.cutoff, trial.suggest_relative = float(cutoff), relative
-            extras = [ev.metrics("rule", s, trial).extra for ev, s in zip(evals, scores)]
-            if any(np.isfinite(e["suggest_none"]) and e["suggest_none"] > max_none for e in extras):
-                continue
-            if any(not np.isfinite(e["suggest_precision"]) or e["suggest_precision"] < min_precision for e in extras):
-                continue
-            value = float(np.mean([e["suggest_true"] for e in extras if np.isfinite(e["suggest_true"])]))
-            if best is None or value > best["true"] + 1e-9:
-                best = {"cutoff": float(cutoff), "relative": relative, "true": value,
-                        "per_set": {ev.name: {k: round(float(v), 3) for k, v in e.items()}
-                                    for ev, e in zip(evals, extras)}}
-    return best or {"cutoff": w.cutoff, "relative": w.suggest_relative, "true": float("nan"), "per_set": {}}
+    grid = [(float(c), r, e) for c in np.round(np.arange(0.05, 0.8, 0.025), 3) for r in (0.0, 0.5, 0.7)
+            for e in (0.0, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01) if e == 0.0 or e > c]
+    for cutoff, relative, evidence_cutoff in grid:
+        trial = Weights(**{**asdict(w), "keyword_gate": w.keyword_gate})
+        trial.cutoff, trial.suggest_relative, trial.evidence_cutoff = cutoff, relative, evidence_cutoff
+        extras = [ev.metrics("rule", s, trial).extra for ev, s in zip(evals, scores)]
+        if any(np.isfinite(e["suggest_none"]) and e["suggest_none"] > max_none for e in extras):
+            continue
+        if any(not np.isfinite(e["suggest_precision"]) or e["suggest_precision"] < min_precision for e in extras):
+            continue
+        value = float(np.mean([e["suggest_true"] for e in extras if np.isfinite(e["suggest_true"])]))
+        none = float(np.nanmean([e["suggest_none"] for e in extras]))
+        if best is None or value > best["true"] + 1e-9 or (abs(value - best["true"]) <= 1e-9
+                                                             and none < best["none"] - 1e-9):
+            best = {"cutoff": float(cutoff), "relative": relative, "evidence_cutoff": evidence_cutoff,
+                    "true": value, "none": none,
+                    "per_set": {ev.name: {k: round(float(v), 3) for k, v in e.items()}
+                                for ev, e in zip(evals, extras)}}
+    return best or {"cutoff": w.cutoff, "relative": w.suggest_relative, "evidence_cutoff": w.evidence_cutoff,
+                    "true": float("nan"), "none": float("nan"), "per_set": {}}
 
 
 def choose_cutoff(scores: np.ndarray, grades: np.ndarray, beta: float = 2.0) -> tuple[float, float]:

@@ -107,6 +107,19 @@ def indicator_alignment(need: Doc, ach: Doc, cache: dict | None = None) -> list:
     return align("", "", wanted, quantities(ach, reported_quantities))
 
 
+def evidence(need: Doc, ach: Doc, alignment: list) -> str:
+    """What the 指标对照 says for suggesting the pair: "unmet" — the 成果's figures miss more of the
+    need's targets than they meet; "unproven" — the need states targets, the 成果 has a summary,
+    and none is met; else "ok" (met, or nothing to compare: no targets, or a 成果 known by title)."""
+    verdicts = [a.verdict if hasattr(a, "verdict") else a["verdict"] for a in alignment]
+    met, miss = verdicts.count("met"), verdicts.count("not_met")
+    if miss > met:
+        return "unmet"
+    if verdicts and not met and ach.text:
+        return "unproven"
+    return "ok"
+
+
 def indicator_fit(need: Doc, ach: Doc, cache: dict | None = None) -> float:
     """Met minus not met over the need's quantities, in [-1, 1]; 0 when the need states none."""
     from .indicators import score

@@ -34,6 +34,7 @@ class Weights:
     suggest_max: int = 5           # at most this many suggestions a listing
     suggest_relative: float = 0.0  # and only those scoring at least this share of the best one
     veto_unmet: bool = True        # never suggest a 成果 that misses more of the need's targets than it meets
+    evidence_cutoff: float = 0.0   # the score a 成果 needs when the need states targets and it meets none
     meta: dict = field(default_factory=dict)
 
     @classmethod
@@ -65,18 +66,27 @@ class Weights:
         scale = np.array([self.scale.get(f, 1.0) for f in FEATURES])
         return (x - center) / scale
 
-    def suggest(self, probs: np.ndarray, unmet=None) -> list[int]:
+    def suggest(self, probs: np.ndarray, evidence=None) -> list[int]:
         """Which of one listing's scored candidates become suggestions for a broker: the best ones
-        at or above the cut-off, close enough to the best, at most ``suggest_max`` — and, with
-        ``veto_unmet``, none whose reported figures miss more of the need's targets than they meet
-        (``unmet[i]``): a near miss that shares the field's words but not the target."""
+        at or above the cut-off, close enough to the best, at most ``suggest_max``. ``evidence[i]``
+        is what 指标对照 says of candidate i (features.evidence): with ``veto_unmet`` a 成果 whose
+        figures miss more of the need's targets than they meet is never suggested (the near miss
+        that shares the field's words but not the target), and one that meets none of the stated
+        targets needs ``evidence_cutoff``."""
         probs = np.asarray(probs, dtype=float)
         order = np.argsort(-probs, kind="stable")[: self.suggest_max]
         if not len(order) or probs[order[0]] < self.cutoff:
             return []
         floor = max(self.cutoff, probs[order[0]] * self.suggest_relative)
-        return [int(i) for i in order if probs[i] >= floor
-                and not (self.veto_unmet and unmet is not None and unmet[i])]
+        out = []
+        for i in order:
+            says = evidence[i] if evidence is not None else "ok"
+            if probs[i] < floor or (self.veto_unmet and says == "unmet"):
+                continue
+            if says == "unproven" and probs[i] < self.evidence_cutoff:
+                continue
+            out.append(int(i))
+        return out
 
     def contributions(self, features: np.ndarray) -> np.ndarray:
         coef = np.array([self.coef.get(f, 0.0) for f in FEATURES])

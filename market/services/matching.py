@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from matching.docs import Doc, stage_index
-from matching.engine import Match, MatchEngine, unmet
+from matching.engine import Match, MatchEngine
 from matching.index import IndexParams
 from matching.ranking import Weights
 
@@ -265,7 +265,7 @@ def gaps() -> dict:
             top = eng.match(doc, k=max(5, eng.weights.suggest_max))
             for m in top:
                 best_for_ach[m.id] = max(best_for_ach.get(m.id, 0.0), m.score)
-            chosen = eng.weights.suggest([m.score for m in top], [unmet(m.indicators) for m in top])
+            chosen = eng.weights.suggest([m.score for m in top], [m.evidence for m in top])
             reached.update(top[i].id for i in chosen)
             if not chosen:
                 open_needs.append((doc.id, top[0].score if top else 0.0, top[0].id if top else None))

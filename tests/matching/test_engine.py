@@ -202,10 +202,25 @@ def test_suggestion_rule_of_the_weights():
     assert w.suggest(np.array([0.1, 0.25, 0.2])) == []                 # nothing clearly good: no suggestion
     assert w.suggest(np.array([0.9, 0.2, 0.5, 0.44, 0.8])) == [0, 4, 2]  # best first, at most 3
     assert w.suggest(np.array([0.9, 0.35, 0.5])) == [0, 2]              # 0.35 ≥ cut-off but < half the best
-    # a near miss whose figures miss the need's targets is never suggested, however close its words
-    assert w.suggest(np.array([0.9, 0.2, 0.8]), unmet=[True, False, False]) == [2]
+    # a near miss whose figures miss the need's targets is never suggested, however close its words;
+    # one that meets none of the stated targets needs the evidence cut-off
+    w.evidence_cutoff = 0.85
+    assert w.suggest(np.array([0.9, 0.2, 0.8]), ["unmet", "ok", "ok"]) == [2]
+    assert w.suggest(np.array([0.9, 0.2, 0.8]), ["unproven", "ok", "unproven"]) == [0]
     w.veto_unmet = False
-    assert w.suggest(np.array([0.9, 0.2, 0.8]), unmet=[True, False, False]) == [0, 2]
+    assert w.suggest(np.array([0.9, 0.2, 0.8]), ["unmet", "ok", "ok"]) == [0, 2]
+
+
+def test_evidence_of_the_indicator_table():
+    from matching.features import evidence, indicator_alignment
+    n = need(1, "刀圈寿命短", "盾构滚刀刀圈寿命短", extra="刀圈寿命≥2万次；硬度≥60 HRC")
+    met = ach(2, "梯度硬质合金刀圈", "刀圈寿命2.6万次，硬度58 HRC")
+    missed = ach(3, "刀圈堆焊修复", "修复后寿命8000次，硬度55 HRC")
+    silent = ach(4, "刀圈材料", "新型刀圈材料，耐磨性好")
+    title_only = ach(5, "刀圈材料", "")
+    says = {d.id: evidence(n, d, indicator_alignment(n, d)) for d in (met, missed, silent, title_only)}
+    assert says == {2: "ok", 3: "unmet", 4: "unproven", 5: "ok"}
+    assert evidence(need(6, "刀圈", "寿命短"), silent, []) == "ok"
 
 
 def test_matches_explain_themselves_in_plain_chinese_with_the_indicator_table(engine):
