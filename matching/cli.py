@@ -34,10 +34,13 @@ def _fmt_ci(d):
 
 def _graded_sets(include_lockbox: bool) -> list:
     """(set, background sources to leave out) — a set is never its own background. The tuning set
-    comes twice: as written, and with its 成果 cut to their titles (libraries known by titles only)."""
+    comes twice: as written, and with its 成果 cut to their titles (libraries known by titles only);
+    the second tuning set (written later by other writers) once."""
     from .datasets import INDEPENDENT_DIR, graded_devset, load_devset, load_graded, titles_only
     tuning = load_graded(INDEPENDENT_DIR / "tuning")
     out = [(graded_devset(load_devset()), ("demo",)), (tuning, ("tuning",)), (titles_only(tuning), ("tuning",))]
+    if (INDEPENDENT_DIR / "tuning2" / "needs.jsonl").exists():
+        out.append((load_graded(INDEPENDENT_DIR / "tuning2"), ()))
     if include_lockbox:
         out.append((load_graded(INDEPENDENT_DIR / "lockbox"), ()))
     return out

@@ -254,7 +254,7 @@ def gaps() -> dict:
     """Needs with no 成果 above the cut-off (卡脖子 first) and 成果 no need reaches."""
     eng = engine()
     if eng is None:
-        return {"needs": [], "achievements": [], "cutoff": None}
+        return {"needs": [], "achievements": [], "cutoff": None, "relative": None, "evidence_cutoff": None}
     key = (eng.version, eng.weights.cutoff)
     if _gap_cache.get("key") != key:
         cutoff = eng.weights.cutoff
@@ -277,4 +277,5 @@ def gaps() -> dict:
     open_needs = sorted(((needs[i], best) for i, best, _ in _gap_cache["needs"] if i in needs),
                         key=lambda t: (not t[0].bottleneck, not t[0].is_challenge, t[1]))
     lonely = sorted(((achs[i], best) for i, best in _gap_cache["achievements"] if i in achs), key=lambda t: t[1])
-    return {"needs": open_needs, "achievements": lonely, "cutoff": _gap_cache["cutoff"]}
+    return {"needs": open_needs, "achievements": lonely, "cutoff": _gap_cache["cutoff"],
+            "relative": eng.weights.suggest_relative, "evidence_cutoff": eng.weights.evidence_cutoff}
