@@ -76,6 +76,7 @@ class GradedSet:
     grades: np.ndarray           # needs × 成果, 0–3 (3 = the true 成果)
     near: np.ndarray             # per need: index of its near miss in achs, or -1
     lockbox: bool = False
+    titles_only: bool = False    # 成果 known by their titles only
 
     @property
     def has_true(self) -> np.ndarray:
@@ -124,7 +125,7 @@ def load_graded(folder: Path, tokenizer: Tokenizer | None = None) -> GradedSet:
 def titles_only(gs: GradedSet) -> GradedSet:
     """The same set with every 成果 cut to its title: a library like those known by titles only."""
     from dataclasses import replace
-    return replace(gs, name=f"{gs.name} (成果 titles only)",
+    return replace(gs, name=f"{gs.name} (成果 titles only)", titles_only=True,
                    achs=[replace(a, text="", keywords=(), tokens=tuple(default_tokenizer().tokens(a.title)))
                          for a in gs.achs])
 

@@ -209,11 +209,13 @@ def cross_validated(evals: list["SetEvaluation"], base: Weights, folds: int = 5,
 
 
 def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weights,
-                max_none: float = 0.5, min_precision: float = 0.4) -> dict:
+                max_none: float = 0.5, min_precision: float = 0.4, titles_precision: float = 0.3) -> dict:
     """The suggestion rule (cut-off, share of the best, the score needed when no stated target is
     met) with the highest mean share of true 成果 suggested over the sets, keeping suggestions on needs
     without a true 成果 at or below ``max_none`` and the suggested pairs' precision at or above
-    ``min_precision`` on every set; among equals, the one with fewest suggestions on those needs."""
+    ``min_precision`` on every set of full texts — on a library known by titles only, where no
+    figure can be compared, precision at or above ``titles_precision``; among equals, the one with
+    fewest suggestions on needs without a true 成果."""
     best = None
     grid = [(float(c), r, e) for c in np.round(np.arange(0.05, 0.8, 0.025), 3) for r in (0.0, 0.5, 0.7)
             for e in (0.0, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01) if e == 0.0 or e > c]
@@ -221,9 +223,13 @@ def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weigh
         trial = Weights(**{**asdict(w), "keyword_gate": w.keyword_gate})
         trial.cutoff, trial.suggest_relative, trial.evidence_cutoff = cutoff, relative, evidence_cutoff
         extras = [ev.metrics("rule", s, trial).extra for ev, s in zip(evals, scores)]
-        if any(np.isfinite(e["suggest_none"]) and e["suggest_none"] > max_none for e in extras):
+        full = [e for ev, e in zip(evals, extras) if not ev.set.titles_only]
+        titles = [e for ev, e in zip(evals, extras) if ev.set.titles_only]
+        if any(np.isfinite(e["suggest_none"]) and e["suggest_none"] > max_none for e in full):
             continue
-        if any(not np.isfinite(e["suggest_precision"]) or e["suggest_precision"] < min_precision for e in extras):
+        if any(not np.isfinite(e["suggest_precision"]) or e["suggest_precision"] < min_precision for e in full):
+            continue
+        if any(not np.isfinite(e["suggest_precision"]) or e["suggest_precision"] < titles_precision for e in titles):
             continue
         value = float(np.mean([e["suggest_true"] for e in extras if np.isfinite(e["suggest_true"])]))
         none = float(np.nanmean([e["suggest_none"] for e in extras]))
