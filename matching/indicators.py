@@ -97,6 +97,9 @@ _unit("count", 1.0, "个", "台", "套", "片", "颗", "件", "只", "路", "通
 _unit("fold", 1.0, "倍")
 _unit("hardness", 1.0, "HV")
 _unit("hardness_rc", 1.0, "HRC")
+_unit("hardness_rb", 1.0, "HRB")
+_unit("hardness_ra", 1.0, "HRA")
+_unit("hardness_hb", 1.0, "HB")
 _unit("yield", 1.0, "kg/亩", "公斤/亩")
 _unit("concentration", 1.0, "mg/L", "mg/l")
 _unit("concentration", 1e-3, "μg/L", "ug/L")
@@ -226,11 +229,15 @@ def _op(comp: str | None, after: str | None) -> str:
     return "="
 
 
+_PREFIX_UNIT = re.compile(r"(HRC|HRB|HRA|HV|HB)\s*([-+]?\d+(?:\.\d+)?(?:\s*(?:~|～|–|—|-|至)\s*\d+(?:\.\d+)?)?)")
+
+
 def parse(text: str) -> list[Quantity]:
     """Every quantity in ``text`` with a unit (or a comparator), in order."""
     out = []
     if not text:
         return out
+    text = _PREFIX_UNIT.sub(r"\2 \1", text)      # hardness written unit first: HRC58–62 → 58–62 HRC
     for m in _QUANTITY.finditer(text):
         u1, u2 = m.group("u1"), m.group("u2")
         unit = u1 or u2 or ""

@@ -26,7 +26,7 @@ def world(app, make):
     # the shipped cut-off is calibrated on a corpus where each need has several near misses; with
     # two 成果 in this world, a low cut-off lets the workflow (not the calibration) be tested
     weights = Weights.load()
-    weights.cutoff = 0.02
+    weights.cutoff, weights.evidence_cutoff = 0.02, 0.0
     Path(app.config["MATCH_WEIGHTS"]).parent.mkdir(parents=True, exist_ok=True)
     weights.save(app.config["MATCH_WEIGHTS"])
     station = make.station(districts=("410171",))

@@ -64,6 +64,8 @@ CASES = [
     ("保质期延长至12个月", [("=", 86400 * 30 * 12, 86400 * 30 * 12, "time")]),
     ("维护周期不少于2年", [(">=", 2 * 86400 * 365, 2 * 86400 * 365, "time")]),
     ("硬度≥60 HRC", [(">=", 60, 60, "hardness_rc")]),
+    ("刀圈硬度HRC58–62", [("range", 58, 62, "hardness_rc")]),
+    ("表层硬度HRC62", [("=", 62, 62, "hardness_rc")]),
     ("显微硬度大于3000 HV", [(">", 3000, 3000, "hardness")]),
     ("检测通道不少于8路", [(">=", 8, 8, "count")]),
     ("耐磨性提高到原来的1.5倍", [("=", 1.5, 1.5, "fold")]),
@@ -109,6 +111,7 @@ def test_plain_numbers_without_unit_or_comparator_are_not_quantities():
     ("响应时间<200 ms", "响应时间0.15 s", MET),
     ("识别准确率不低于98%", "识别准确率95.2%", NOT_MET),
     ("识别准确率不低于98%", "孔隙率0.8%", UNKNOWN),
+    ("刀圈硬度HRC58–62", "表层硬度HRC62，芯部韧性提高40%", MET),
     ("抗压强度≥45 MPa", "试件尺寸100 mm", UNKNOWN),
 ])
 def test_alignment_judges_met_not_met_not_reported(need, found, verdict):
