@@ -1,8 +1,9 @@
-"""Measured matching quality: keyword-only, dense-only and the full ranking, side by side.
+"""Measured matching quality: keyword-only, dense-only, the full ranking and its suggestion rule.
 
-1. the team's graded dev set (data/eval): needs → 成果, nDCG@10 and Recall@20; the full ranking's
-   weights are fitted by 5-fold cross-validation over needs, so no need is scored by weights that
-   saw its own judgements;
+1. graded sets (datasets.GradedSet: the dev set, the independent tuning sets and the lockbox), every
+   need against its whole library through the engine's own features: MRR and R@1 of the true 成果,
+   near miss above the true one, nDCG@10, Recall@20, and what the suggestion rule passes;
+   `cross_validated` scores each need by weights fitted without it, `choose_rule` picks the rule;
 2. CSL (a path): query = a paper's title, corpus = the other papers' abstracts; P@10 and nDCG@10,
    gain 2 for the same discipline, 1 for the same category;
 3. the STS sets (a path): Spearman correlation of cosine with the labels.
@@ -14,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .bm25 import BM25
-from .datasets import GradedSet, Paper, graded_devset, load_csl, load_devset, load_graded, load_sts, STS_SETS
+from .datasets import GradedSet, Paper, load_csl, load_devset, load_sts, STS_SETS
 from .docs import Doc
-from .features import FEATURES, evidence, indicator_alignment, rows
+from .features import FEATURES, evidence, indicator_alignment
 from .ranking import Weights, fit
 from .text import Tokenizer, default_tokenizer, match_terms
 
@@ -60,7 +61,7 @@ def spearman(x, y) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-# ---- graded sets (the dev set, the independent tuning set and lockbox) -------------------------
+# ---- graded sets (the dev set, the independent tuning sets and the lockbox) --------------------
 
 @dataclass
 class RunResult:
@@ -71,10 +72,6 @@ class RunResult:
     def mean(self, metric: str) -> float:
         v = self.per_query[metric]
         return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-
-
-def _features(query: Doc, docs: list[Doc], cos: np.ndarray, kw: np.ndarray, cache: dict | None = None) -> np.ndarray:
-    return rows(query, docs, cos, kw, cache)
 
 
 class SetEvaluation:
@@ -243,24 +240,6 @@ def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weigh
                     "true": float("nan"), "none": float("nan"), "per_set": {}}
 
 
-def choose_cutoff(scores: np.ndarray, grades: np.ndarray, beta: float = 2.0) -> tuple[float, float]:
-    """The score threshold with the best F-beta for 'grade ≥ 2' over all pairs; returns (cut-off, F).
-
-    Suggestions go to a broker who reviews them, so recall weighs more than precision (β = 2)."""
-    s, y = scores.ravel(), (grades.ravel() >= RELEVANT_GRADE)
-    best = (0.5, 0.0)
-    for t in np.unique(np.round(s, 3)):
-        pred = s >= t
-        tp = (pred & y).sum()
-        if tp == 0:
-            continue
-        p, r = tp / pred.sum(), tp / y.sum()
-        f = (1 + beta ** 2) * p * r / (beta ** 2 * p + r)
-        if f > best[1]:
-            best = (float(t), float(f))
-    return best
-
-
 # ---- CSL -----------------------------------------------------------------------------------
 
 class CslEvaluation:
@@ -312,11 +291,6 @@ class CslEvaluation:
                 scores[q, m.id] = 10 - rank
         return self.metrics(name, scores)
 
-    def fused(self, w: Weights) -> np.ndarray:
-        feats = np.full(self.cos.shape + (len(FEATURES),), 0.5)
-        feats[..., 0], feats[..., 1] = self.cos, self.kw
-        return w.scores(feats.reshape(-1, len(FEATURES))).reshape(self.cos.shape)
-
 
 # ---- STS -----------------------------------------------------------------------------------
 
@@ -330,4 +304,4 @@ def sts_scores(folder, embedder, names=None) -> dict[str, float]:
     return out
 
 
-__all__ = ["SetEvaluation", "CslEvaluation", "sts_scores", "load_devset", "load_csl", "bootstrap", "choose_cutoff"]
+__all__ = ["SetEvaluation", "CslEvaluation", "sts_scores", "load_devset", "load_csl", "bootstrap", "choose_rule"]

@@ -1,4 +1,7 @@
-"""Structured compatibility of a need and a 成果, each feature in [0, 1] with 0.5 meaning 'unknown'."""
+"""Features of a need–成果 pair (FEATURES): relative cosines, keyword overlap, 指标对照 and structured
+compatibility (each structured feature in [0, 1], 0.5 meaning 'unknown'), computed in one place."""
+import numpy as np
+
 from .docs import Doc
 
 FEATURES = ("dense", "object", "keyword", "indicators", "field", "chain", "stage", "modes", "price", "region")
@@ -126,11 +129,10 @@ def indicator_fit(need: Doc, ach: Doc, cache: dict | None = None) -> float:
     return score(indicator_alignment(need, ach, cache))[0]
 
 
-def rows(query: Doc, docs: list, cos, kw, cache: dict | None = None, obj=None) -> "np.ndarray":
+def rows(query: Doc, docs: list, cos, kw, cache: dict | None = None, obj=None) -> np.ndarray:
     """Feature rows (FEATURES order) of ``query`` against ``docs`` given their cosines, keyword
     scores and object cosines (the need's title against the 成果, ``cos`` when not given): what the
     engine ranks with and what the evaluation measures, computed in one place."""
-    import numpy as np
     out = np.full((len(docs), len(FEATURES)), 0.5)
     out[:, 0], out[:, 2] = cos, kw
     out[:, 1] = cos if obj is None else obj
