@@ -8,6 +8,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +63,6 @@ def _graded_row(r, with_rule: bool):
     return _row(r.name, vals, [8, 7, 9, 9, 7, 9, 9, 9])
 
 
-def _headline(a, b):
-    from .evaluate import headline
-    return headline(a, b)
-
-
 def _record_lockbox_reading(weights_path: Path, rows: dict) -> Path:
     import datetime
     import hashlib
@@ -90,7 +86,7 @@ def _record_lockbox_reading(weights_path: Path, rows: dict) -> Path:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import CslEvaluation, SetEvaluation, bootstrap, first_stage, load_csl, sts_scores
+    from .evaluate import CslEvaluation, SetEvaluation, bootstrap, first_stage, headline, load_csl, sts_scores
     from .ranking import DEFAULT_WEIGHTS, Weights
     emb = _embedder(args)
     weights_path = Path(args.weights or DEFAULT_WEIGHTS)
@@ -114,20 +110,19 @@ def cmd_eval(args) -> int:
         for r in runs:
             print(_graded_row(r, True))
         for base in (runs[1], runs[0]):
-            metric, ci = _headline(runs[3], base)
+            metric, ci = headline(runs[3], base)
             print(f"  full + 2nd stage − {base.name}: {metric} {_fmt_ci(ci)}")
-        metric, ci = _headline(runs[3], runs[2])
+        metric, ci = headline(runs[3], runs[2])
         print(f"  2nd stage − 1st stage: {metric} {_fmt_ci(ci)}")
         for label, drop in (("指标对照", ("indicators",)), ("problem object", ("object",)),
                             ("field + chain", ("field", "chain"))):
-            ablated = Weights(**{**weights.__dict__})
-            ablated.coef = {**weights.coef, **{f: 0.0 for f in drop}}
-            metric, ci = _headline(runs[3], ev.run(ablated, f"without {label}"))
+            ablated = replace(weights, coef={**weights.coef, **{f: 0.0 for f in drop}})
+            metric, ci = headline(runs[3], ev.run(ablated, f"without {label}"))
             print(f"  gain from {label}: {metric} {_fmt_ci(ci)}")
         if gs.lockbox:
             lock_rows = {r.name: {"mrr": r.mean("mrr"), "r@1": r.mean("r@1"), "ndcg@10": r.mean("ndcg@10"),
                                   "near_above": int(np.nansum(r.per_query["near_above"])), **r.extra} for r in runs}
-            lock_rows["full − dense (mrr, 95% CI)"] = list(_headline(runs[3], runs[1])[1])
+            lock_rows["full − dense (mrr, 95% CI)"] = list(headline(runs[3], runs[1])[1])
     if lock_rows:
         print(f"\n(lockbox reading recorded in {_record_lockbox_reading(weights_path, lock_rows)})")
 
@@ -155,7 +150,7 @@ def cmd_eval(args) -> int:
 
 def cmd_fit(args) -> int:
     """Fit on the dev set and the tuning set (never the lockbox); refuse weights that lose to dense."""
-    from .evaluate import SetEvaluation, choose_rule, cross_validated, fit_sets, losses_to_dense
+    from .evaluate import SetEvaluation, choose_rule, cross_validated, fit_sets, headline, losses_to_dense
     from .ranking import DEFAULT_WEIGHTS, Weights
     emb = _embedder(args)
     base = Weights.load(args.weights) if args.weights else Weights()
@@ -169,7 +164,7 @@ def cmd_fit(args) -> int:
     print("5-fold cross-validated, full − dense (paired bootstrap 95% CI):")
     for ev, scores in zip(evals, cv):
         full, dense = ev.metrics("full (CV)", scores, w), ev.dense_only()
-        metric, ci = _headline(full, dense)
+        metric, ci = headline(full, dense)
         print(f"  {ev.name}: {metric} {full.mean(metric):.3f} vs {dense.mean(metric):.3f}, {_fmt_ci(ci)}; "
               f"suggestions: true {full.extra['suggest_true']:.2f}, per no-match need "
               f"{full.extra['suggest_none']:.2f}, precision {full.extra['suggest_precision']:.2f}")
@@ -179,7 +174,7 @@ def cmd_fit(args) -> int:
         csl = CslEvaluation(load_csl(Path(args.csl)), emb)
         full, dense = csl.ranked("full", w), csl.metrics("dense", csl.cos)
         full.per_query["mrr"] = dense.per_query["mrr"] = np.full(len(csl.queries), np.nan)
-        metric, ci = _headline(full, dense)
+        metric, ci = headline(full, dense)
         print(f"  CSL: {metric} {full.mean(metric):.3f} vs {dense.mean(metric):.3f}, {_fmt_ci(ci)}")
         pairs.append(("CSL", full, dense))
     worse = losses_to_dense(pairs)

@@ -39,5 +39,16 @@ class Doc:
         return hashlib.sha256(self.embed_text().encode("utf-8")).hexdigest()[:32]
 
 
+def memo(cache: dict, doc: Doc, compute, limit: int = 200_000):
+    """``compute(doc)``, kept in ``cache`` under the listing's kind, id and content (so an edit
+    recomputes it); the cache is emptied when it outgrows ``limit``."""
+    key = (doc.kind, doc.id, doc.content_hash())
+    if key not in cache:
+        if len(cache) >= limit:
+            cache.clear()
+        cache[key] = compute(doc)
+    return cache[key]
+
+
 def stage_index(name: str | None) -> int | None:
     return MATURITY.index(name) if name in MATURITY else None

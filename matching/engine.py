@@ -4,6 +4,7 @@ The web app, ingest and evaluation talk to this class only. It never sees a data
 hand it Docs, and it keeps the persisted index in step with what they hand it.
 """
 import hashlib
+import json
 import logging
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .bm25 import BM25
-from .docs import Doc
+from .docs import Doc, memo
 from .features import FEATURES, evidence, indicator_alignment, pair, rows
 from .explain import reasons
 from .index import IndexMismatch, IndexParams, VectorIndex
@@ -81,7 +82,7 @@ LEVEL_K = 3
 
 class Background:
     """Fixed reference listings (data/matching/background.jsonl). A text's *level* is its mean cosine
-    to its 10 nearest reference listings of the other kind; a cosine minus the query's level no
+    to its LEVEL_K nearest reference listings of the other kind; a cosine minus the query's level no
     longer depends on how long or how generic the query is, nor on the library it is ranked in."""
 
     def __init__(self, embedder, path: Path | None = BACKGROUND, exclude: Iterable[str] = ()):
@@ -97,7 +98,6 @@ class Background:
     def vectors(self, kind: str) -> np.ndarray:
         with self._lock:
             if self._vectors is None:
-                import json
                 rows = []
                 if self.path is not None and Path(self.path).exists():
                     rows = [json.loads(line) for line in Path(self.path).read_text(encoding="utf-8").splitlines()
@@ -393,9 +393,12 @@ class MatchEngine:
     def suggestions(self, doc: Doc, where: Callable[[Doc], bool] | None = None) -> list[Match]:
         """The candidates a broker should review for ``doc`` (the suggestion rule of the weights:
         at or above the cut-off, close enough to the best, at most ``suggest_max``)."""
-        found = self.match(doc, k=max(self.weights.suggest_max, 1), where=where)
-        chosen = self.weights.suggest(np.array([m.score for m in found]), [m.evidence for m in found])
-        return [found[i] for i in chosen]
+        return self.pick(self.match(doc, k=max(self.weights.suggest_max, 1), where=where))
+
+    def pick(self, found: list[Match]) -> list[Match]:
+        """Of one listing's best matches (best first), those the suggestion rule keeps."""
+        return [found[i] for i in self.weights.suggest(np.array([m.score for m in found]),
+                                                         [m.evidence for m in found])]
 
     def search(self, kind: str, text: str, k: int = 20, where: Callable[[Doc], bool] | None = None) -> list[Match]:
         """Free-text search of one library with the same ranking (structured features neutral)."""
@@ -451,8 +454,9 @@ class MatchEngine:
                 values = {f: float(v) for f, v in zip(FEATURES, feats[n])}
                 alignment, says = [], "ok"
                 if {query.kind, doc.kind} == {"need", "achievement"}:
-                    alignment = [a.as_dict() for a in indicator_alignment(*pair(query, doc), self._quantities)]
-                    says = evidence(*pair(query, doc), alignment)
+                    need, ach = pair(query, doc)
+                    aligned = indicator_alignment(need, ach, self._quantities)
+                    alignment, says = [a.as_dict() for a in aligned], evidence(need, ach, aligned)
                 out.append(Match(id=i, score=float(probs[n]), cosine=float(cand[i]),
                                  components={f: round(float(c), 3) for f, c in zip(FEATURES, contrib[n])},
                                  features=values, shared_terms=self._shared_terms(qset, doc, lib.bm25),
@@ -475,13 +479,7 @@ class MatchEngine:
     def _whole_words(self, doc: Doc) -> set[str]:
         """The words of a listing as a plain (not search-mode) segmentation cuts them: 憎水性 stays
         whole, so its fragment 水性 is never shown as a shared term."""
-        key = (doc.kind, doc.id, doc.content_hash())
-        words = self._words.get(key)
-        if words is None:
-            if len(self._words) > 50_000:
-                self._words.clear()
-            words = self._words[key] = self.tokenizer.whole_words(doc.embed_text())
-        return words
+        return memo(self._words, doc, lambda d: self.tokenizer.whole_words(d.embed_text()), limit=50_000)
 
     def _shared_terms(self, qset: set[str], doc: Doc, bm25: BM25, limit: int = 8) -> list[str]:
         """The rarest words both texts use as whole words, longest first where one contains

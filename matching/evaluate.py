@@ -10,7 +10,7 @@
 Differences come with a paired bootstrap 95% confidence interval over queries.
 """
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -175,9 +175,7 @@ def losses_to_dense(pairs: list[tuple[str, RunResult, RunResult]]) -> list[str]:
 
 def first_stage(w: Weights) -> Weights:
     """The same weights without the second stage (指标对照 and the problem object)."""
-    out = Weights(**{**asdict(w), "keyword_gate": w.keyword_gate})
-    out.coef = {**w.coef, "indicators": 0.0, "object": 0.0}
-    return out
+    return replace(w, coef={**w.coef, "indicators": 0.0, "object": 0.0})
 
 
 def fit_sets(evals: list["SetEvaluation"], base: Weights, exclude: dict | None = None, **kw) -> Weights:
@@ -217,8 +215,7 @@ def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weigh
     grid = [(float(c), r, e) for c in np.round(np.arange(0.05, 0.8, 0.025), 3) for r in (0.0, 0.5, 0.7)
             for e in (0.0, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01) if e == 0.0 or e > c]
     for cutoff, relative, evidence_cutoff in grid:
-        trial = Weights(**{**asdict(w), "keyword_gate": w.keyword_gate})
-        trial.cutoff, trial.suggest_relative, trial.evidence_cutoff = cutoff, relative, evidence_cutoff
+        trial = replace(w, cutoff=cutoff, suggest_relative=relative, evidence_cutoff=evidence_cutoff)
         extras = [ev.metrics("rule", s, trial).extra for ev, s in zip(evals, scores)]
         full = [e for ev, e in zip(evals, extras) if not ev.set.titles_only]
         titles = [e for ev, e in zip(evals, extras) if ev.set.titles_only]

@@ -4,7 +4,6 @@ from .features import pair
 
 # relative cosine (a cosine minus the query's background level) above which meaning is "close"
 CLOSE, VERY_CLOSE = 0.015, 0.03
-VERDICT_LABELS = {"met": "达到", "not_met": "未达到", "not_reported": "成果未报告"}
 
 
 def reasons(query: Doc, doc: Doc, values: dict, alignment: list[dict]) -> list[str]:

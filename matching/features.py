@@ -2,7 +2,7 @@
 compatibility (each structured feature in [0, 1], 0.5 meaning 'unknown'), computed in one place."""
 import numpy as np
 
-from .docs import Doc
+from .docs import Doc, memo
 
 FEATURES = ("dense", "object", "keyword", "indicators", "field", "chain", "stage", "modes", "price", "region")
 STRUCTURED_FROM = FEATURES.index("field")     # FEATURES[STRUCTURED_FROM:] come from structured()
@@ -96,14 +96,7 @@ def indicator_alignment(need: Doc, ach: Doc, cache: dict | None = None) -> list:
     from .indicators import align
 
     def quantities(d: Doc, fn):
-        if cache is None:
-            return fn(d)
-        key = (d.kind, d.id, d.content_hash())
-        if key not in cache:
-            if len(cache) > 200_000:
-                cache.clear()
-            cache[key] = fn(d)
-        return cache[key]
+        return fn(d) if cache is None else memo(cache, d, fn)
     wanted = quantities(need, need_quantities)
     if not wanted:
         return []
@@ -114,11 +107,11 @@ def evidence(need: Doc, ach: Doc, alignment: list) -> str:
     """What the 指标对照 says for suggesting the pair: "unmet" — the 成果's figures miss more of the
     need's targets than they meet; "unproven" — the need states targets, the 成果 has a summary,
     and none is met; else "ok" (met, or nothing to compare: no targets, or a 成果 known by title)."""
-    verdicts = [a.verdict if hasattr(a, "verdict") else a["verdict"] for a in alignment]
-    met, miss = verdicts.count("met"), verdicts.count("not_met")
+    from .indicators import score
+    _, met, miss, _ = score(alignment)
     if miss > met:
         return "unmet"
-    if verdicts and not met and ach.text:
+    if alignment and not met and ach.text:
         return "unproven"
     return "ok"
 

@@ -8,7 +8,7 @@ Keyword overlap is computed (candidates, shared terms) but carries no weight (``
 """
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -148,10 +148,7 @@ def fit(queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: Weights,
         return np.logaddexp(0, z).mean() - (y * z).mean(), np.array([((p - y) * s).mean(), (p - y).mean()])
 
     a, b = minimize(platt, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=[(1e-6, None), (None, None)]).x
-    out = Weights(**{**asdict(base), "keyword_gate": base.keyword_gate})
-    out.coef = {f: round(float(c * a), 4) for f, c in zip(FEATURES, coef)}
-    out.bias = round(float(b), 4)
-    return out
+    return replace(base, coef={f: round(float(c * a), 4) for f, c in zip(FEATURES, coef)}, bias=round(float(b), 4))
 
 
 def explain(weights: Weights, features: np.ndarray) -> dict[str, float]:

@@ -116,8 +116,7 @@ def match_terms(tokens) -> list[str]:
 
 @lru_cache(maxsize=1)
 def generic_words() -> frozenset[str]:
-    """Words too general to show a broker as evidence (data/dict/generic.txt), and counted things
-    such as 两个 or 三批."""
+    """Words too general to show a broker as evidence (data/dict/generic.txt)."""
     path = DICT_DIR / "generic.txt"
     words = {w.strip() for w in path.read_text(encoding="utf-8").splitlines()
              if w.strip() and not w.startswith("#")} if path.exists() else set()

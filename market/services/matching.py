@@ -251,22 +251,23 @@ _gap_cache: dict = {}
 
 
 def gaps() -> dict:
-    """Needs with no 成果 above the cut-off (卡脖子 first) and 成果 no need reaches."""
+    """Needs the suggestion rule gives no 成果 (卡脖子 first) and 成果 it suggests to no need."""
     eng = engine()
     if eng is None:
         return {"needs": [], "achievements": [], "cutoff": None, "relative": None, "evidence_cutoff": None}
-    key = (eng.version, eng.weights.cutoff)
+    w = eng.weights
+    key = (eng.version, w.cutoff, w.suggest_relative, w.evidence_cutoff, w.veto_unmet, w.suggest_max)
     if _gap_cache.get("key") != key:
-        cutoff = eng.weights.cutoff
+        cutoff = w.cutoff
         best_for_ach: dict[int, float] = {}
         open_needs = []
         reached: set[int] = set()
         for doc in eng.libraries["need"].docs.values():
-            top = eng.match(doc, k=max(5, eng.weights.suggest_max))
+            top = eng.match(doc, k=max(5, w.suggest_max))
             for m in top:
                 best_for_ach[m.id] = max(best_for_ach.get(m.id, 0.0), m.score)
-            chosen = eng.weights.suggest([m.score for m in top], [m.evidence for m in top])
-            reached.update(top[i].id for i in chosen)
+            chosen = eng.pick(top)
+            reached.update(m.id for m in chosen)
             if not chosen:
                 open_needs.append((doc.id, top[0].score if top else 0.0, top[0].id if top else None))
         lonely = [(i, best_for_ach.get(i, 0.0)) for i in eng.libraries["achievement"].docs if i not in reached]
@@ -278,4 +279,4 @@ def gaps() -> dict:
                         key=lambda t: (not t[0].bottleneck, not t[0].is_challenge, t[1]))
     lonely = sorted(((achs[i], best) for i, best in _gap_cache["achievements"] if i in achs), key=lambda t: t[1])
     return {"needs": open_needs, "achievements": lonely, "cutoff": _gap_cache["cutoff"],
-            "relative": eng.weights.suggest_relative, "evidence_cutoff": eng.weights.evidence_cutoff}
+            "relative": w.suggest_relative, "evidence_cutoff": w.evidence_cutoff}
