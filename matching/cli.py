@@ -159,7 +159,8 @@ def cmd_fit(args) -> int:
     cv = cross_validated(evals, base)
     w = fit_sets(evals, base)
     rule = choose_rule(evals, cv, w)
-    w.cutoff, w.suggest_relative, w.evidence_cutoff = rule["cutoff"], rule["relative"], rule["evidence_cutoff"]
+    w = replace(w, cutoff=rule["cutoff"], suggest_relative=rule["relative"], evidence_cutoff=rule["evidence_cutoff"],
+                suggest_max=rule["most"])
     pairs = []
     print("5-fold cross-validated, full − dense (paired bootstrap 95% CI):")
     for ev, scores in zip(evals, cv):
@@ -188,7 +189,7 @@ def cmd_fit(args) -> int:
         out.with_suffix(".previous.json").write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
     w.save(out)
     print(f"weights written to {out}: coef {w.coef}, bias {w.bias}; suggestion rule cut-off {w.cutoff}, "
-          f"relative {w.suggest_relative}, with no target met {w.evidence_cutoff}")
+          f"relative {w.suggest_relative}, with no target met {w.evidence_cutoff}, at most {w.suggest_max}")
     return 0
 
 

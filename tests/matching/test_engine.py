@@ -290,3 +290,34 @@ def test_a_pair_scores_the_same_from_either_side():
     same = [i for i, f in enumerate(FEATURES) if f != "keyword"]     # BM25 is one-sided, and weighs nothing
     assert np.allclose(forward[same], backward[same], atol=1e-6), (forward, backward)
     assert eng.weights.coef["keyword"] == 0
+
+
+class _ScoredSet:
+    """Just enough of a SetEvaluation for choose_rule: stored grades, 'ok' evidence everywhere."""
+
+    def __init__(self, grades):
+        from types import SimpleNamespace
+        from matching.evaluate import SetEvaluation
+        self.name, self.set = "stub", SimpleNamespace(titles_only=False)
+        self.grades = np.array(grades, dtype=float)
+        self.needs, self.near = [None] * len(grades), [-1] * len(grades)
+        self.metrics = SetEvaluation.metrics.__get__(self)
+
+    def evidence(self, q, scores, top):
+        return ["ok"] * len(scores)
+
+
+def test_the_suggestion_rule_caps_suggestions_a_need_without_a_true_match_gets():
+    """Five needs with their true 成果 first and two look-alikes as good; one of five needs without
+    a true 成果 has three look-alikes as good as any match. Only a cap of two suggestions keeps that
+    need at or under 0.4 suggestions per no-match need; no cut-off can tell them apart."""
+    from matching.evaluate import choose_rule
+    true_need = ([3, 0, 0, 0], [0.9, 0.9, 0.9, 0.01])
+    blank_need = ([0, 0, 0, 0], [0.01, 0.01, 0.01, 0.01])
+    look_alikes = ([0, 0, 0, 0], [0.9, 0.9, 0.9, 0.01])
+    rows = [true_need] * 5 + [look_alikes] + [blank_need] * 4
+    ev = _ScoredSet([g for g, _ in rows])
+    rule = choose_rule([ev], [np.array([s for _, s in rows])], Weights())
+    assert rule["most"] == 2 and rule["true"] == 1.0
+    assert rule["per_set"]["stub"]["suggest_none"] == 0.4
+    assert choose_rule([ev], [np.array([s for _, s in rows])], Weights(), max_none=0.3)["true"] != 1.0
