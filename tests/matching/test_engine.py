@@ -93,15 +93,27 @@ def test_upsert_and_remove_keep_index_in_step(engine):
     assert engine.check("achievement", ACHS)["ok"]
 
 
+def _centred(w: Weights, feats: np.ndarray) -> Weights:
+    """``w`` with its bias moved so that the first row scores 0.5: the fake embedder's cosines lie far
+    below the real model's, and a test comparing scores of 1e-30 could not fail."""
+    z = w.bias + w.contributions(feats[:1]).sum()
+    w.bias = round(float(w.bias - z), 6)
+    return w
+
+
 def test_weights_come_from_config(tmp_path, engine):
+    from matching.ranking import logit
     n = need(10, "速冻食品", "速冻水饺冻裂", field="农业", chain="现代食品")
-    base = engine.match(n, k=1)[0].score
-    w = Weights()
-    w.bias = -5.0
+    w = _centred(Weights(), engine.pair_features(n, "achievement", [3]))
     w.save(tmp_path / "w.json")
     engine.weights = Weights.load(tmp_path / "w.json")
-    assert engine.match(n, k=1)[0].score < base
-    assert json.loads((tmp_path / "w.json").read_text())["bias"] == -5.0
+    base = engine.match(n, k=1)[0]
+    assert base.id == 3 and abs(base.score - 0.5) < 1e-3
+    w.bias -= 2.0
+    w.save(tmp_path / "w.json")
+    engine.weights = Weights.load(tmp_path / "w.json")
+    assert abs(logit(engine.match(n, k=1)[0].score) - (logit(base.score) - 2.0)) < 1e-6
+    assert json.loads((tmp_path / "w.json").read_text())["bias"] == w.bias
 
 
 def test_word_overlap_never_outvotes_meaning():
@@ -180,8 +192,10 @@ def test_a_pairs_score_is_the_same_in_libraries_of_200_and_20000():
         eng.upsert(ACHS + filler, save=False)
         return eng
     small, big = library(200), library(20_000)
-    before = small.weights.scores(small.pair_features(n, "achievement", [1, 2, 3]))
-    after = big.weights.scores(big.pair_features(n, "achievement", [1, 2, 3]))
+    w = _centred(Weights.load(), small.pair_features(n, "achievement", [2]))
+    before = w.scores(small.pair_features(n, "achievement", [1, 2, 3]))
+    after = w.scores(big.pair_features(n, "achievement", [1, 2, 3]))
+    assert 0.4 < before[1] < 0.6 and np.ptp(before) > 0.05, before    # scores in the working range
     assert np.abs(before - after).max() < 1e-9, (before, after)
     assert big.match(n, k=1)[0].id == small.match(n, k=1)[0].id == 2
 
