@@ -7,17 +7,21 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test setup install bench eval clean
+.PHONY: run test lint setup install bench eval clean
 
 run: setup
 	$(BIN)/market serve --host $(HOST) --port $(PORT)
 
-test: install
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$PG_TEST_URL" ]; then \
 		echo "== the same suite on PostgreSQL =="; \
 		TEST_DATABASE_URL="$$PG_TEST_URL" $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	fi
+
+# which package may import which (contracts in setup.cfg)
+lint: install
+	$(BIN)/lint-imports
 
 # database, taxonomies, demo data, converted model and indexes; safe to repeat
 setup: install

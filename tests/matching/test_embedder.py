@@ -305,16 +305,6 @@ def test_precision_choice(monkeypatch, caplog):
     assert _bare_e5model(1.0)._pick_precision("float32")[0] == "float32"
 
 
-def test_matching_does_not_import_flask_or_market():
-    code = (
-        "import sys, matching.embedder, matching.e5convert\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'market')]\n"
-        "assert not bad, bad\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-
-
 # --------------------------------------------------------------------------
 # the real model
 # --------------------------------------------------------------------------
