@@ -1,28 +1,28 @@
-"""Working days: Monday–Friday, less the public holidays, plus the make-up working days (调休)
-listed in data/reference/holidays.json."""
-import json
+"""Working days: Monday–Friday, less the public holidays, plus the make-up working days (调休), from
+the maintained ``chinesecalendar`` package (the State Council's yearly notices). A year the package
+does not cover yet counts Monday–Friday only, and says so in the log once."""
+import logging
 from datetime import date, timedelta
 from functools import lru_cache
 
-from ..config import REFERENCE_DIR
+import chinese_calendar
+
+log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
-def _calendar() -> tuple[frozenset[date], frozenset[date]]:
-    with open(REFERENCE_DIR / "holidays.json", encoding="utf-8") as f:
-        data = json.load(f)
-
-    def days(table: dict) -> frozenset[date]:
-        return frozenset(date.fromisoformat(d) for year in table.values() for d in year)
-
-    return days(data.get("holidays", {})), days(data.get("workdays", {}))
+@lru_cache(maxsize=None)
+def _uncovered(year: int) -> bool:
+    log.warning("chinesecalendar %s has no holiday notice for %d: counting Monday–Friday only "
+                "(upgrade the package once the State Council publishes it)", chinese_calendar.__version__, year)
+    return True
 
 
 def is_working_day(day: date) -> bool:
-    holidays, workdays = _calendar()
-    if day in workdays:
-        return True
-    return day.weekday() < 5 and day not in holidays
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        _uncovered(day.year)
+        return day.weekday() < 5
 
 
 def add_working_days(start: date, n: int) -> date:

@@ -432,3 +432,19 @@ def test_api_application_and_errors(client, people):
     assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "forbidden"
     assert client.get(f"/api/v1/contracts/{cid}").status_code == 401
     assert client.get(f"/api/v1/contracts/{cid}", headers=headers).get_json()["amount"] == "1200000.00"
+
+
+def test_working_days_follow_the_state_council_notices():
+    """The package's calendar against the notices of 2024–2026, checked day by day by hand
+    (tests/market/data/state_council_holidays.json): every weekday off and every make-up Saturday or
+    Sunday; a year no notice covers yet counts Monday–Friday."""
+    import json
+    from pathlib import Path
+    notices = json.loads((Path(__file__).parent / "data" / "state_council_holidays.json").read_text("utf-8"))
+    for year in ("2024", "2025", "2026"):
+        for day in notices["holidays"][year]:
+            assert not workdays.is_working_day(date.fromisoformat(day)), day
+        for day in notices["workdays"][year]:
+            assert workdays.is_working_day(date.fromisoformat(day)), day
+    assert workdays.is_working_day(date(2026, 12, 1)) and not workdays.is_working_day(date(2026, 12, 5))
+    assert workdays.add_working_days(date(2099, 1, 1), 1) == date(2099, 1, 2)      # Friday, no notice yet
