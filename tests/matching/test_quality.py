@@ -86,3 +86,25 @@ def test_the_relative_cosine_hardly_moves_with_the_needs_length(embedder, tuning
         rel.append(abs(f_full[top] - f_short[top]))
         raw.append(abs(vectors[top] @ eng.vector_of(need) - vectors[top] @ eng.vector_of(short)))
     assert np.median(rel) < 0.75 * np.median(raw), (np.median(rel), np.median(raw))
+
+
+# the README's figures for the shipped weights (matching eval --no-lockbox), as floors: a change may
+# move them by the margin below, not more (MRR, share of true 成果 suggested, suggestions per no-match need)
+README_FIGURES = {"dev": (0.912, 0.81, None), "tuning": (0.954, 0.97, 0.40), "titles": (0.834, 0.67, 0.80),
+                  "tuning2": (0.892, 0.86, 0.30)}
+MRR_MARGIN, SUGGEST_MARGIN = 0.02, 0.05
+
+
+@pytest.mark.parametrize("which", sorted(README_FIGURES))
+def test_quality_does_not_drop_below_the_readme_figures(embedder, tuning, which):
+    sets = {"dev": lambda: (graded_devset(load_devset()), ("demo",)), "tuning": lambda: (tuning, ("tuning",)),
+            "titles": lambda: (titles_only(tuning), ("tuning",)),
+            "tuning2": lambda: (load_graded(INDEPENDENT_DIR / "tuning2"), ())}
+    gs, exclude = sets[which]()
+    w = Weights.load()
+    full = SetEvaluation(gs, embedder, background_exclude=exclude, weights=w).run(w, "full")
+    mrr, true, none = README_FIGURES[which]
+    assert full.mean("mrr") >= mrr - MRR_MARGIN, full.mean("mrr")
+    assert full.extra["suggest_true"] >= true - SUGGEST_MARGIN, full.extra
+    if none is not None:
+        assert full.extra["suggest_none"] <= none + SUGGEST_MARGIN, full.extra
