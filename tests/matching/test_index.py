@@ -80,6 +80,7 @@ def test_torn_write_is_detected(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temporary left behind
 
 
+@pytest.mark.slow
 def test_hnsw_recall_against_exact_search():
     """recall@10 of the HNSW graph vs exact search on 20k clustered 384-d vectors."""
     rng = np.random.default_rng(0)
