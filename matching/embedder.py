@@ -36,11 +36,10 @@ from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 
+from .modelfiles import NORMALIZATION_NAME, PACKED_EMBEDDINGS_NAME, SENTENCE_TRANSFORMERS_CONFIG_NAME, STAMP_NAME
+
 log = logging.getLogger(__name__)
 
-STAMP_NAME = "e5convert.json"  # same as matching.e5convert.STAMP_NAME
-NORMALIZATION_NAME = "e5_normalization.json"  # same as matching.e5convert.NORMALIZATION_NAME
-PACKED_EMBEDDINGS_NAME = "word_embeddings.q4_0.safetensors"  # same as matching.e5convert's
 PRECISIONS = ("auto", "float32", "bf16")
 #: windows per forward pass. Measured here (2 cores, bf16, 256 CSL abstracts of ~250 tokens):
 #: batch 8 runs 53 texts/s, batch 32 runs 40 texts/s and needs ~130 MB more working memory —
@@ -491,7 +490,7 @@ class Embedder:
             )
         self._model_id = str(stamp["model_id"])
         self._dim = int(stamp["dim"])
-        st_cfg = self._read_json("config_sentence_transformers.json") or {}
+        st_cfg = self._read_json(SENTENCE_TRANSFORMERS_CONFIG_NAME) or {}
         self.prompts: dict[str, str] = dict(st_cfg.get("prompts") or stamp.get("prompts") or {})
         self.cache_path = Path(cache_path) if cache_path is not None else None
         self._cache = (

