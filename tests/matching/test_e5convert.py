@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matching import e5convert, modelfiles
+from matching import e5convert, e5format, modelfiles
 from matching.e5convert import ModelSourceError, ensure_model, locate_source
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,13 +180,13 @@ def test_dequantize_q4_0_matches_e5c_layout():
     # one block: scale 0.5, byte j = (hi << 4) | lo with lo = j % 16, hi = 15 - j % 16
     d = np.array([0.5], dtype="<f2").tobytes()
     qs = bytes(((15 - j) << 4) | j for j in range(16))
-    out = e5convert.dequantize_q4_0(d + qs, 1, 32)
+    out = e5format.dequantize_q4_0(d + qs, 1, 32)
     expect = [(j - 8) * 0.5 for j in range(16)] + [((15 - j) - 8) * 0.5 for j in range(16)]
     assert out.dtype == np.float32 and out.tolist() == [expect]
 
 
 def test_parse_header_and_vocab():
-    e5 = e5convert.parse_e5(locate_source().read_bytes(), with_tensors=False)
+    e5 = e5format.parse_e5(locate_source().read_bytes(), with_tensors=False)
     h = e5.header
     assert (h.hidden, h.layers, h.heads, h.ffn, h.max_positions) == (384, 12, 12, 1536, 512)
     assert len(e5.vocab.pieces) == 250002 and e5.vocab.pieces[:4] == ["<s>", "<pad>", "</s>", "<unk>"]
