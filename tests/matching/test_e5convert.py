@@ -236,7 +236,7 @@ def test_interrupted_conversion_leaves_no_half_folder(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt("simulated crash after the weights were written")
 
-    monkeypatch.setattr(e5convert, "_build_tokenizer", boom)
+    monkeypatch.setattr(e5convert, "build_tokenizer", boom)
     with pytest.raises(KeyboardInterrupt):
         ensure_model(out)
     assert not out.exists()
@@ -249,7 +249,7 @@ def test_interrupted_conversion_leaves_no_half_folder(tmp_path, monkeypatch):
     assert e5convert.is_up_to_date(out)
     inode = (out / "model.safetensors").stat().st_ino
     monkeypatch.setattr(e5convert, "CONVERTER_VERSION", "999-test")
-    monkeypatch.setattr(e5convert, "_build_tokenizer", boom)
+    monkeypatch.setattr(e5convert, "build_tokenizer", boom)
     with pytest.raises(KeyboardInterrupt):
         ensure_model(out)
     monkeypatch.undo()
