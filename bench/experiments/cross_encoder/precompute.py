@@ -9,7 +9,6 @@ from matching.datasets import INDEPENDENT_DIR, graded_devset, load_devset, load_
 from matching.embedder import Embedder
 from matching.evaluate import SetEvaluation
 from matching.ranking import Weights
-from matching.features import FEATURES
 
 emb = Embedder(Path('/work/main/data/var/models/multilingual-e5-small'),
                cache_path=Path('/work/evalwork/ce/cache/embeddings.sqlite'))

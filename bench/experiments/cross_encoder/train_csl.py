@@ -2,7 +2,7 @@
 abstracts of the same discipline (hard negatives: the closest by character-bigram TF-IDF to the
 title, sampled from the top 20). Top 4 encoder layers + head trained, bf16 autocast, time-boxed.
 Usage: python train_csl.py MAX_STEPS MAX_SECONDS MAXLEN"""
-import sys, time, collections
+import sys, time
 sys.path.insert(0, '/work/main'); sys.path.insert(0, '/work/evalwork/ce')
 import numpy as np, torch
 torch.set_num_threads(2)
