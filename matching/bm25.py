@@ -3,6 +3,7 @@
 Postings are per-term lists of (row, tf), turned into numpy arrays on first use, so a query costs
 a few vector operations per query term whatever the corpus size.
 """
+
 import math
 import threading
 from array import array
@@ -18,14 +19,14 @@ class BM25:
         self._ids: list[int] = []
         self._alive: list[bool] = []
         self._lengths: list[int] = []
-        self._terms: list[tuple[str, ...] | None] = []           # a row's distinct terms
-        self._postings: dict[str, tuple[array, array]] = {}     # term → rows, tfs (4 bytes each)
+        self._terms: list[tuple[str, ...] | None] = []  # a row's distinct terms
+        self._postings: dict[str, tuple[array, array]] = {}  # term → rows, tfs (4 bytes each)
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.df: Counter = Counter()
         self._total_len = 0
         self._dead = 0
-        self._row_arrays = None      # (lengths, alive) as numpy, rebuilt after a change
-        self._impact: dict[str, np.ndarray] = {}   # per term: its BM25 contribution per posting
+        self._row_arrays = None  # (lengths, alive) as numpy, rebuilt after a change
+        self._impact: dict[str, np.ndarray] = {}  # per term: its BM25 contribution per posting
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -125,7 +126,7 @@ class BM25:
             rows, tfs = self._posting(term)
             if len(rows):
                 impact = self._impact.get(term)
-                if impact is None:       # computed once per term until the corpus changes
+                if impact is None:  # computed once per term until the corpus changes
                     norm = self.k1 * (1 - self.b + self.b * lengths[rows] / self.avg_len)
                     impact = self._impact[term] = (idf * tfs * (self.k1 + 1) / (tfs + norm)).astype(np.float32)
                 scores[rows] += impact

@@ -1,4 +1,5 @@
 """Evaluation data: the team's demo listings with graded judgements, CSL and the STS sets."""
+
 import csv
 import json
 from dataclasses import dataclass
@@ -30,12 +31,13 @@ def chain_parents() -> dict[str, str]:
 class DevSet:
     achievements: list[Doc]
     needs: list[Doc]
-    judgements: dict[str, dict[str, int]]     # need ext_id → {成果 ext_id: grade}
-    ext_of: dict[tuple[str, int], str]         # (kind, id) → ext_id
+    judgements: dict[str, dict[str, int]]  # need ext_id → {成果 ext_id: grade}
+    ext_of: dict[tuple[str, int], str]  # (kind, id) → ext_id
 
 
-def load_devset(demo_dir: Path = DEMO_DIR, judgements_dir: Path = JUDGEMENTS_DIR,
-                tokenizer: Tokenizer | None = None) -> DevSet:
+def load_devset(
+    demo_dir: Path = DEMO_DIR, judgements_dir: Path = JUDGEMENTS_DIR, tokenizer: Tokenizer | None = None
+) -> DevSet:
     tok = tokenizer or default_tokenizer()
     orgs = {o["name"]: o for o in json.loads((demo_dir / "organisations.json").read_text(encoding="utf-8"))}
     parents = chain_parents()
@@ -47,13 +49,21 @@ def load_devset(demo_dir: Path = DEMO_DIR, judgements_dir: Path = JUDGEMENTS_DIR
         extra = row.get("indicators", "") if is_need else ""
         ext_of[(kind, n)] = row["ext_id"]
         return Doc(
-            id=n, kind=kind, title=row["title"], text=text, keywords=tuple(row.get("keywords", ())), extra=extra,
-            field=row.get("field"), chain=row.get("chain"), chain_parent=parents.get(row.get("chain") or ""),
+            id=n,
+            kind=kind,
+            title=row["title"],
+            text=text,
+            keywords=tuple(row.get("keywords", ())),
+            extra=extra,
+            field=row.get("field"),
+            chain=row.get("chain"),
+            chain_parent=parents.get(row.get("chain") or ""),
             stage=stage_index(row.get("wanted_maturity") if is_need else row.get("maturity")),
             modes=tuple(row.get("coop_modes" if is_need else "transfer_modes") or ()),
             price_min=row.get("budget_min" if is_need else "price_min"),
             price_max=row.get("budget_max" if is_need else "price_max"),
-            region=orgs.get(row["org"], {}).get("region"), bottleneck=bool(row.get("bottleneck")),
+            region=orgs.get(row["org"], {}).get("region"),
+            bottleneck=bool(row.get("bottleneck")),
             tokens=tuple(listing_terms(tok, row["title"], text, row.get("keywords", ()), row["org"], extra)),
             meta={"ext_id": row["ext_id"]},
         )
@@ -70,13 +80,14 @@ INDEPENDENT_DIR = ROOT / "data" / "eval" / "independent"
 @dataclass
 class GradedSet:
     """Needs and a library of 成果 with graded judgements; every metric of `matching eval` reads this."""
+
     name: str
     needs: list[Doc]
     achs: list[Doc]
-    grades: np.ndarray           # needs × 成果, 0–3 (3 = the true 成果)
-    near: np.ndarray             # per need: index of its near miss in achs, or -1
+    grades: np.ndarray  # needs × 成果, 0–3 (3 = the true 成果)
+    near: np.ndarray  # per need: index of its near miss in achs, or -1
     lockbox: bool = False
-    titles_only: bool = False    # 成果 known by their titles only
+    titles_only: bool = False  # 成果 known by their titles only
 
     @property
     def has_true(self) -> np.ndarray:
@@ -102,10 +113,19 @@ def load_graded(folder: Path, tokenizer: Tokenizer | None = None) -> GradedSet:
         text = row.get("statement" if is_need else "summary", "") or ""
         extra = (row.get("indicators") or "") if is_need else ""
         keywords = tuple(row.get("keywords") or ())
-        return Doc(id=n, kind=kind, title=row["title"], text=text, keywords=keywords, extra=extra,
-                   field=row.get("field"), chain=row.get("chain"), chain_parent=parents.get(row.get("chain") or ""),
-                   tokens=tuple(listing_terms(tok, row["title"], text, keywords, "", extra)),
-                   meta={"ext_id": row["id"]})
+        return Doc(
+            id=n,
+            kind=kind,
+            title=row["title"],
+            text=text,
+            keywords=keywords,
+            extra=extra,
+            field=row.get("field"),
+            chain=row.get("chain"),
+            chain_parent=parents.get(row.get("chain") or ""),
+            tokens=tuple(listing_terms(tok, row["title"], text, keywords, "", extra)),
+            meta={"ext_id": row["id"]},
+        )
 
     achs = [doc(n, "achievement", r) for n, r in enumerate(_jsonl_file(folder / "achievements.jsonl"), start=1)]
     needs = [doc(n, "need", r) for n, r in enumerate(_jsonl_file(folder / "needs.jsonl"), start=1)]
@@ -125,9 +145,13 @@ def load_graded(folder: Path, tokenizer: Tokenizer | None = None) -> GradedSet:
 def titles_only(gs: GradedSet) -> GradedSet:
     """The same set with every 成果 cut to its title: a library like those known by titles only."""
     from dataclasses import replace
-    return replace(gs, name=f"{gs.name} (成果 titles only)", titles_only=True,
-                   achs=[replace(a, text="", keywords=(), tokens=tuple(default_tokenizer().tokens(a.title)))
-                         for a in gs.achs])
+
+    return replace(
+        gs,
+        name=f"{gs.name} (成果 titles only)",
+        titles_only=True,
+        achs=[replace(a, text="", keywords=(), tokens=tuple(default_tokenizer().tokens(a.title))) for a in gs.achs],
+    )
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """What the matcher knows of a listing: plain data, built by the web app or by an evaluation."""
+
 import hashlib
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 MATURITY = ("实验室", "小试", "中试", "试生产", "产业化")
 
@@ -8,21 +10,21 @@ MATURITY = ("实验室", "小试", "中试", "试生产", "产业化")
 @dataclass
 class Doc:
     id: int
-    kind: str                       # "achievement" (成果) or "need" (需求)
+    kind: str  # "achievement" (成果) or "need" (需求)
     title: str
-    text: str                       # summary of a 成果, problem statement of a need
+    text: str  # summary of a 成果, problem statement of a need
     keywords: tuple[str, ...] = ()
-    extra: str = ""                 # a need's 技术指标
-    field: str | None = None        # 技术领域
-    chain: str | None = None        # 产业链
+    extra: str = ""  # a need's 技术指标
+    field: str | None = None  # 技术领域
+    chain: str | None = None  # 产业链
     chain_parent: str | None = None
-    stage: int | None = None        # a 成果's maturity, or the stage a need wants (index in MATURITY)
-    modes: tuple[str, ...] = ()     # transfer modes of a 成果, cooperation modes of a need
+    stage: int | None = None  # a 成果's maturity, or the stage a need wants (index in MATURITY)
+    modes: tuple[str, ...] = ()  # transfer modes of a 成果, cooperation modes of a need
     price_min: float | None = None  # a 成果's price, a need's budget (元)
     price_max: float | None = None
-    region: str | None = None       # 行政区划代码 of the organisation
+    region: str | None = None  # 行政区划代码 of the organisation
     bottleneck: bool = False
-    tokens: tuple[str, ...] = ()    # keyword-index terms (jieba)
+    tokens: tuple[str, ...] = ()  # keyword-index terms (jieba)
     meta: dict = dc_field(default_factory=dict)
 
     def embed_text(self) -> str:

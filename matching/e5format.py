@@ -7,6 +7,7 @@ tensors).  :func:`parse_e5` reads it, dequantising Q4_0 exactly as e5.c does;
 :func:`to_bert_state_dict` renames the tensors for ``transformers.BertModel``.
 Needs numpy only.
 """
+
 from __future__ import annotations
 
 import struct

@@ -39,6 +39,7 @@ Two known, rare differences from e5.c remain in tokenizer.json alone:
 sentencepiece, protobuf and transformers are imported inside the build (set-up
 time only); the written tokenizer needs tokenizers alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -140,9 +141,7 @@ def _fast_tokenizer(spm_dir: Path, v: E5Vocab):
     """transformers' XLM-R conversion of the SentencePiece model, checked to use e5's ids."""
     from transformers import XLMRobertaTokenizer
 
-    tok = XLMRobertaTokenizer.from_pretrained(
-        str(spm_dir), local_files_only=True, model_max_length=MAX_SEQ_LENGTH
-    )
+    tok = XLMRobertaTokenizer.from_pretrained(str(spm_dir), local_files_only=True, model_max_length=MAX_SEQ_LENGTH)
     backend = tok.backend_tokenizer
     if backend.get_vocab_size(with_added_tokens=True) != len(v.pieces):
         raise RuntimeError("transformers produced an unexpected XLM-R vocabulary size")

@@ -1,13 +1,14 @@
 """The embedder's caches of vectors, keyed by (model id, sha256 of prompt + text):
 in memory, or in SQLite (persistent; several processes may share one file)."""
+
 from __future__ import annotations
 
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -92,9 +93,7 @@ class SqliteCache:
 
     def put_many(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
         now = time.time()
-        rows = [
-            (self.model_id, k, self.dim, np.asarray(v, dtype="<f4").tobytes(), now) for k, v in items
-        ]
+        rows = [(self.model_id, k, self.dim, np.asarray(v, dtype="<f4").tobytes(), now) for k, v in items]
         if not rows:
             return
         with self._lock:

@@ -21,6 +21,7 @@
 
 This module must not import Flask or anything from ``market``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -142,7 +144,7 @@ def q4_embedding_class():
             self.dim = int(qs.shape[1]) * int(qs.shape[2]) * 2  # two weights a byte
 
         @classmethod
-        def load(cls, path: Path) -> "Q4Embedding":
+        def load(cls, path: Path) -> Q4Embedding:
             from safetensors.torch import load_file
 
             t = load_file(str(path))
@@ -204,7 +206,11 @@ class E5Model:
         self.precision, self.precision_reason = self._pick_precision(precision)
         log.info(
             "embedding model %s loaded in %.1fs: dim=%d, precision=%s (%s), torch threads=%d",
-            model_dir, time.perf_counter() - t0, self.dim, self.precision, self.precision_reason,
+            model_dir,
+            time.perf_counter() - t0,
+            self.dim,
+            self.precision,
+            self.precision_reason,
             torch.get_num_threads(),
         )
 
@@ -236,9 +242,7 @@ class E5Model:
                 ids[i, 1 : 1 + len(w)] = torch.tensor(w, dtype=torch.long)
             ids[i, 1 + len(w)] = self.eos
             mask[i, : len(w) + 2] = 1
-        autocast = (
-            torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-        )
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
         with self._forward_lock, torch.inference_mode(), autocast:
             hidden = self.hf(input_ids=ids, attention_mask=mask).last_hidden_state
         hidden = hidden.float()
@@ -405,7 +409,7 @@ class Embedder:
 
     @property
     def precision(self) -> str | None:
-        """"bf16" or "float32" once the model is loaded, else None."""
+        """ "bf16" or "float32" once the model is loaded, else None."""
         return getattr(self._model, "precision", None)
 
     @property

@@ -3,6 +3,7 @@
 The web app, ingest and evaluation talk to this class only. It never sees a database: callers
 hand it Docs, and it keeps the persisted index in step with what they hand it.
 """
+
 import hashlib
 import json
 import logging
@@ -11,41 +12,48 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from .bm25 import BM25
 from .docs import Doc, memo
-from .features import FEATURES, evidence, indicator_alignment, pair, rows
 from .explain import reasons
+from .features import FEATURES, evidence, indicator_alignment, pair, rows
 from .index import IndexMismatch, IndexParams, VectorIndex
 from .ranking import Weights
 from .text import Tokenizer, default_tokenizer, generic_words, match_terms
 
 log = logging.getLogger(__name__)
 KINDS = ("achievement", "need")
-NEAR_COSINE, NEAR_OVERLAP = 0.96, 0.5   # near-duplicate: either this cosine or this character overlap
+NEAR_COSINE, NEAR_OVERLAP = 0.96, 0.5  # near-duplicate: either this cosine or this character overlap
 
 
 @dataclass
 class Match:
     id: int
-    score: float                                   # calibrated, 0–1
+    score: float  # calibrated, 0–1
     cosine: float
     components: dict = field(default_factory=dict)  # each feature's push on the score (logit units)
-    features: dict = field(default_factory=dict)    # raw feature values
+    features: dict = field(default_factory=dict)  # raw feature values
     shared_terms: list = field(default_factory=list)
-    indicators: list = field(default_factory=list)   # 指标对照 rows: name, target, found, verdict
-    evidence: str = "ok"                             # what 指标对照 says for suggesting (features.evidence)
-    reasons: list = field(default_factory=list)      # the ranking explained in plain Chinese
+    indicators: list = field(default_factory=list)  # 指标对照 rows: name, target, found, verdict
+    evidence: str = "ok"  # what 指标对照 says for suggesting (features.evidence)
+    reasons: list = field(default_factory=list)  # the ranking explained in plain Chinese
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "score": round(self.score, 4), "cosine": round(self.cosine, 4),
-                "components": self.components, "features": {k: round(v, 4) for k, v in self.features.items()},
-                "shared_terms": self.shared_terms, "indicators": self.indicators, "reasons": self.reasons}
+        return {
+            "id": self.id,
+            "score": round(self.score, 4),
+            "cosine": round(self.cosine, 4),
+            "components": self.components,
+            "features": {k: round(v, 4) for k, v in self.features.items()},
+            "shared_terms": self.shared_terms,
+            "indicators": self.indicators,
+            "reasons": self.reasons,
+        }
 
 
 @dataclass
@@ -62,8 +70,7 @@ class SyncReport:
     def __str__(self):
         how = "rebuilt" if self.rebuilt else "loaded" if self.loaded else "new"
         why = f" ({self.reason})" if self.reason else ""
-        return (f"{self.kind}: {how}{why}; +{self.added} ~{self.updated} -{self.removed}; "
-                f"{self.total} in index")
+        return f"{self.kind}: {how}{why}; +{self.added} ~{self.updated} -{self.removed}; {self.total} in index"
 
 
 class Library:
@@ -73,7 +80,7 @@ class Library:
         self.bm25 = BM25()
         self.docs: dict[int, Doc] = {}
         self.hashes: dict[int, str] = {}
-        self.titles: dict[int, np.ndarray] = {}     # needs only: the title's own vector (the problem object)
+        self.titles: dict[int, np.ndarray] = {}  # needs only: the title's own vector (the problem object)
 
 
 BACKGROUND = Path(__file__).resolve().parent.parent / "data" / "matching" / "background.jsonl"
@@ -100,14 +107,18 @@ class Background:
             if self._vectors is None:
                 rows = []
                 if self.path is not None and Path(self.path).exists():
-                    rows = [json.loads(line) for line in Path(self.path).read_text(encoding="utf-8").splitlines()
-                            if line.strip()]
+                    rows = [
+                        json.loads(line)
+                        for line in Path(self.path).read_text(encoding="utf-8").splitlines()
+                        if line.strip()
+                    ]
                 rows = [r for r in rows if r.get("source") not in self.exclude]
                 self._vectors, self._hashes = {}, {}
                 for k in KINDS:
                     texts = [r["text"] for r in rows if r["kind"] == k]
-                    self._vectors[k] = (self.embedder.encode(texts) if texts
-                                        else np.empty((0, self.embedder.dim), np.float32))
+                    self._vectors[k] = (
+                        self.embedder.encode(texts) if texts else np.empty((0, self.embedder.dim), np.float32)
+                    )
                     self._hashes[k] = np.array([hashlib.sha256(t.encode("utf-8")).hexdigest()[:32] for t in texts])
             return self._vectors[kind]
 
@@ -141,9 +152,17 @@ class Background:
 
 
 class MatchEngine:
-    def __init__(self, embedder, index_dir: Path | None = None, weights: Weights | None = None,
-                 params: IndexParams | None = None, tokenizer: Tokenizer | None = None,
-                 candidates: int = 100, keyword_candidates: int = 30, background: Background | None = None):
+    def __init__(
+        self,
+        embedder,
+        index_dir: Path | None = None,
+        weights: Weights | None = None,
+        params: IndexParams | None = None,
+        tokenizer: Tokenizer | None = None,
+        candidates: int = 100,
+        keyword_candidates: int = 30,
+        background: Background | None = None,
+    ):
         self.embedder = embedder
         self.background = background or Background(embedder)
         self.index_dir = Path(index_dir) if index_dir else None
@@ -158,12 +177,12 @@ class MatchEngine:
         self._dirty: set[str] = set()
         self._save_timer: threading.Timer | None = None
         self.save_delay = 5.0
-        self.version = 0          # bumped by every change, for callers' caches
+        self.version = 0  # bumped by every change, for callers' caches
         self.last_timings: dict[str, float] = {}
-        self._quantities: dict = {}     # parsed 指标 of listings, by (kind, id, content hash)
-        self._words: dict = {}          # whole words of listings, for the shared-term chips
+        self._quantities: dict = {}  # parsed 指标 of listings, by (kind, id, content hash)
+        self._words: dict = {}  # whole words of listings, for the shared-term chips
         self._background_version = -1
-        self._present: Counter = Counter()      # content hashes in the libraries, with their counts
+        self._present: Counter = Counter()  # content hashes in the libraries, with their counts
 
     # ---- keeping the index in step ----------------------------------------------------------
     def _embed(self, docs: list[Doc]) -> np.ndarray:
@@ -181,12 +200,11 @@ class MatchEngine:
         if lib.kind != "need" or not docs:
             return
         for start in range(0, len(docs), 256):
-            chunk = docs[start:start + 256]
+            chunk = docs[start : start + 256]
             for d, v in zip(chunk, self._title_vectors(chunk)):
                 lib.titles[d.id] = v
 
-    def _views(self, query: Doc, qvec: np.ndarray, target: str, ids: list[int]
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def _views(self, query: Doc, qvec: np.ndarray, target: str, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(dense, object) of ``query`` against stored ``ids`` of ``target``, each a cosine minus the
         query side's background level. Object: a need's title against the 成果's full text."""
         if self._background_version != self.version:
@@ -200,8 +218,11 @@ class MatchEngine:
         if query.kind == "need" and target == "achievement":
             tvec = self._title_vectors([query])[0] if query.embed_text() != query.title else qvec
             lv = self.background.level(np.stack([qvec, tvec]), target)
-            own = (lam * (self.background.level(vecs, other) - self.background.typical(target, other))
-                   if lam and len(vecs) else 0.0)
+            own = (
+                lam * (self.background.level(vecs, other) - self.background.typical(target, other))
+                if lam and len(vecs)
+                else 0.0
+            )
             return cos - lv[0] - own, vecs @ tvec - lv[1] - own
         if query.kind == "achievement" and target == "need":
             # the same pair scores the same from either side: the levels are the need's (full text
@@ -209,10 +230,15 @@ class MatchEngine:
             if not ids:
                 return cos, cos
             titles = np.stack([lib.titles.get(i, v) for i, v in zip(ids, vecs)])
-            own = (lam * (self.background.level(qvec[None, :], target)[0] - self.background.typical(other, target))
-                   if lam else 0.0)
-            return (cos - self.background.level(vecs, other) - own,
-                    titles @ qvec - self.background.level(titles, other) - own)
+            own = (
+                lam * (self.background.level(qvec[None, :], target)[0] - self.background.typical(other, target))
+                if lam
+                else 0.0
+            )
+            return (
+                cos - self.background.level(vecs, other) - own,
+                titles @ qvec - self.background.level(titles, other) - own,
+            )
         level = self.background.level(qvec[None, :], target if query.kind == "query" else other)[0]
         return cos - level, cos - level
 
@@ -312,8 +338,9 @@ class MatchEngine:
             lib = Library(kind, self.embedder.dim, self.embedder.model_id, self.params)
             if not rebuild and self.index_dir is not None:
                 try:
-                    lib.index = VectorIndex.load(self.index_dir, kind, self.embedder.model_id,
-                                                 self.embedder.dim, self.params)
+                    lib.index = VectorIndex.load(
+                        self.index_dir, kind, self.embedder.model_id, self.embedder.dim, self.params
+                    )
                     lib.hashes = {int(k): v for k, v in lib.index.extra.get("hashes", {}).items()}
                     report.loaded = True
                 except IndexMismatch as e:
@@ -332,7 +359,7 @@ class MatchEngine:
                     report.updated += 1
                     todo.append(d)
             for start in range(0, len(todo), 256):
-                chunk = todo[start:start + 256]
+                chunk = todo[start : start + 256]
                 lib.index.add([d.id for d in chunk], self._embed(chunk))
             lib.hashes = {i: d.content_hash() for i, d in docs.items()}
             lib.docs = dict(docs)
@@ -363,13 +390,27 @@ class MatchEngine:
         missing = sorted(set(docs) - ids)
         extra = sorted(ids - set(docs))
         changed = sorted(i for i in set(docs) & ids if hashes.get(i) != docs[i].content_hash())
-        return {"kind": kind, "ok": not (missing or extra or changed), "indexed": len(ids), "expected": len(docs),
-                "missing": missing[:20], "extra": extra[:20], "changed": changed[:20],
-                "hnsw": index.uses_hnsw}
+        return {
+            "kind": kind,
+            "ok": not (missing or extra or changed),
+            "indexed": len(ids),
+            "expected": len(docs),
+            "missing": missing[:20],
+            "extra": extra[:20],
+            "changed": changed[:20],
+            "hnsw": index.uses_hnsw,
+        }
 
     def stats(self) -> dict:
-        return {k: {"docs": len(lib.docs), "vectors": len(lib.index), "keyword_terms": len(lib.bm25.df),
-                    "hnsw": lib.index.uses_hnsw} for k, lib in self.libraries.items()}
+        return {
+            k: {
+                "docs": len(lib.docs),
+                "vectors": len(lib.index),
+                "keyword_terms": len(lib.bm25.df),
+                "hnsw": lib.index.uses_hnsw,
+            }
+            for k, lib in self.libraries.items()
+        }
 
     # ---- ranking ----------------------------------------------------------------------------
     def vector_of(self, doc: Doc) -> np.ndarray:
@@ -378,9 +419,15 @@ class MatchEngine:
             return lib.index.vectors([doc.id])[0]
         return self._embed([doc])[0]
 
-    def match(self, doc: Doc, k: int = 10, where: Callable[[Doc], bool] | None = None,
-              min_score: float | None = None, target: str | None = None, vector: np.ndarray | None = None
-              ) -> list[Match]:
+    def match(
+        self,
+        doc: Doc,
+        k: int = 10,
+        where: Callable[[Doc], bool] | None = None,
+        min_score: float | None = None,
+        target: str | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Match]:
         """The best documents of the other library for ``doc`` (or of ``target``), best first."""
         target = target or ("achievement" if doc.kind == "need" else "need")
         t0 = time.perf_counter()
@@ -397,8 +444,7 @@ class MatchEngine:
 
     def pick(self, found: list[Match]) -> list[Match]:
         """Of one listing's best matches (best first), those the suggestion rule keeps."""
-        return [found[i] for i in self.weights.suggest(np.array([m.score for m in found]),
-                                                         [m.evidence for m in found])]
+        return [found[i] for i in self.weights.suggest(np.array([m.score for m in found]), [m.evidence for m in found])]
 
     def search(self, kind: str, text: str, k: int = 20, where: Callable[[Doc], bool] | None = None) -> list[Match]:
         """Free-text search of one library with the same ranking (structured features neutral)."""
@@ -424,8 +470,9 @@ class MatchEngine:
                 for s, i in zip(scores[0], ids[0]):
                     if i >= 0:
                         cand.setdefault(int(i), float(s))
-                passing = [i for i in cand if i not in exclude and i in lib.docs
-                           and (where is None or where(lib.docs[i]))]
+                passing = [
+                    i for i in cand if i not in exclude and i in lib.docs and (where is None or where(lib.docs[i]))
+                ]
                 if len(passing) >= k or want >= len(lib.index):
                     break
                 want = min(want * 4, len(lib.index))
@@ -457,11 +504,19 @@ class MatchEngine:
                     need, ach = pair(query, doc)
                     aligned = indicator_alignment(need, ach, self._quantities)
                     alignment, says = [a.as_dict() for a in aligned], evidence(need, ach, aligned)
-                out.append(Match(id=i, score=float(probs[n]), cosine=float(cand[i]),
-                                 components={f: round(float(c), 3) for f, c in zip(FEATURES, contrib[n])},
-                                 features=values, shared_terms=self._shared_terms(qset, doc, lib.bm25),
-                                 indicators=alignment, evidence=says,
-                                 reasons=reasons(query, doc, values, alignment)))
+                out.append(
+                    Match(
+                        id=i,
+                        score=float(probs[n]),
+                        cosine=float(cand[i]),
+                        components={f: round(float(c), 3) for f, c in zip(FEATURES, contrib[n])},
+                        features=values,
+                        shared_terms=self._shared_terms(qset, doc, lib.bm25),
+                        indicators=alignment,
+                        evidence=says,
+                        reasons=reasons(query, doc, values, alignment),
+                    )
+                )
             self.last_timings = {"search": t1 - t0, "keyword": t2 - t1, "rerank": time.perf_counter() - t2}
             return out
 
@@ -485,8 +540,7 @@ class MatchEngine:
         """The rarest words both texts use as whole words, longest first where one contains
         another; generic words (取得, 其中, 批次 …) never count."""
         generic = generic_words()
-        common = [t for t in qset & set(self._tokens(doc)) & self._whole_words(doc)
-                  if _telling(t) and t not in generic]
+        common = [t for t in qset & set(self._tokens(doc)) & self._whole_words(doc) if _telling(t) and t not in generic]
         common.sort(key=lambda t: (-bm25.idf(t), -len(t)))
         chosen: list[str] = []
         for t in common:
@@ -497,14 +551,20 @@ class MatchEngine:
                 break
         return chosen
 
-    def near_duplicates(self, doc: Doc, k: int = 5, min_cosine: float = NEAR_COSINE,
-                        min_overlap: float = NEAR_OVERLAP) -> list[tuple[int, float, float]]:
+    def near_duplicates(
+        self, doc: Doc, k: int = 5, min_cosine: float = NEAR_COSINE, min_overlap: float = NEAR_OVERLAP
+    ) -> list[tuple[int, float, float]]:
         """Listings of the same library that say nearly the same: (id, cosine, character overlap)."""
         return self.near_duplicates_many([doc], k=k, min_cosine=min_cosine, min_overlap=min_overlap)[0]
 
-    def near_duplicates_many(self, docs: list[Doc], vectors: np.ndarray | None = None, k: int = 5,
-                             min_cosine: float = NEAR_COSINE, min_overlap: float = NEAR_OVERLAP
-                             ) -> list[list[tuple[int, float, float]]]:
+    def near_duplicates_many(
+        self,
+        docs: list[Doc],
+        vectors: np.ndarray | None = None,
+        k: int = 5,
+        min_cosine: float = NEAR_COSINE,
+        min_overlap: float = NEAR_OVERLAP,
+    ) -> list[list[tuple[int, float, float]]]:
         """near_duplicates of documents of one library with one index search; ``vectors`` are
         their embeddings when the caller already has them."""
         if not docs:
@@ -518,9 +578,14 @@ class MatchEngine:
         qvecs = np.stack([self.vector_of(d) for d in docs]) if vectors is None else np.asarray(vectors, np.float32)
         with self._lock:
             scores, ids = lib.index.search(qvecs, k + 1)
-            candidates = [[(int(i), float(s), lib.docs[int(i)].embed_text()) for s, i in zip(srow, irow)
-                           if i >= 0 and int(i) != d.id and int(i) in lib.docs]
-                          for d, srow, irow in zip(docs, scores, ids)]
+            candidates = [
+                [
+                    (int(i), float(s), lib.docs[int(i)].embed_text())
+                    for s, i in zip(srow, irow)
+                    if i >= 0 and int(i) != d.id and int(i) in lib.docs
+                ]
+                for d, srow, irow in zip(docs, scores, ids)
+            ]
         out = []
         for d, cands in zip(docs, candidates):
             mine = _shingles(d.embed_text())
@@ -533,8 +598,13 @@ class MatchEngine:
         return out
 
 
-def near_duplicate_pairs(texts: list[str], vectors: np.ndarray, k: int = 5, min_cosine: float = NEAR_COSINE,
-                         min_overlap: float = NEAR_OVERLAP) -> list[tuple[int, int, float, float]]:
+def near_duplicate_pairs(
+    texts: list[str],
+    vectors: np.ndarray,
+    k: int = 5,
+    min_cosine: float = NEAR_COSINE,
+    min_overlap: float = NEAR_OVERLAP,
+) -> list[tuple[int, int, float, float]]:
     """Among texts not yet indexed (a batch of an import): (later, earlier, cosine, overlap) for
     each text and the earlier ones it nearly repeats, by the rule near_duplicates applies."""
     if len(texts) < 2:
@@ -568,7 +638,7 @@ def _telling(term: str) -> bool:
 
 def _shingles(text: str, n: int = 3) -> set[str]:
     t = "".join(ch for ch in text if not ch.isspace())
-    return {t[i:i + n] for i in range(max(len(t) - n + 1, 1))}
+    return {t[i : i + n] for i in range(max(len(t) - n + 1, 1))}
 
 
 def _jaccard(sa: set, sb: set) -> float:

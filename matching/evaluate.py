@@ -9,13 +9,14 @@
 3. the STS sets (a path): Spearman correlation of cosine with the labels.
 Differences come with a paired bootstrap 95% confidence interval over queries.
 """
+
 import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .bm25 import BM25
-from .datasets import GradedSet, Paper, load_csl, load_devset, load_sts, STS_SETS
+from .datasets import STS_SETS, GradedSet, Paper, load_csl, load_devset, load_sts
 from .docs import Doc
 from .features import FEATURES, evidence, indicator_alignment
 from .ranking import Weights, fit
@@ -25,6 +26,7 @@ RELEVANT_GRADE = 2
 
 
 # ---- metrics ----------------------------------------------------------------------------------
+
 
 def dcg(gains) -> float:
     return float(sum(g / math.log2(i + 2) for i, g in enumerate(gains)))
@@ -57,16 +59,18 @@ def spearman(x, y) -> float:
         _, inv, counts = np.unique(v, return_inverse=True, return_counts=True)
         sums = np.bincount(inv, weights=r)
         return (sums / counts)[inv]
+
     rx, ry = ranks(x), ranks(y)
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
 # ---- graded sets (the dev set, the independent tuning sets and the lockbox) --------------------
 
+
 @dataclass
 class RunResult:
     name: str
-    per_query: dict = field(default_factory=dict)      # metric → np.ndarray over queries
+    per_query: dict = field(default_factory=dict)  # metric → np.ndarray over queries
     extra: dict = field(default_factory=dict)
 
     def mean(self, metric: str) -> float:
@@ -80,16 +84,18 @@ class SetEvaluation:
 
     def __init__(self, gs: GradedSet, embedder, background_exclude: tuple = (), weights: Weights | None = None):
         from .engine import Background, MatchEngine
+
         self.set = gs
         self.name = gs.name
         self.needs, self.achs, self.grades, self.near = gs.needs, gs.achs, gs.grades, gs.near
-        eng = MatchEngine(embedder, None, weights=weights or Weights(),
-                          background=Background(embedder, exclude=background_exclude))
+        eng = MatchEngine(
+            embedder, None, weights=weights or Weights(), background=Background(embedder, exclude=background_exclude)
+        )
         eng.sync("achievement", gs.achs)
         ids = [a.id for a in gs.achs]
         self.feats = [eng.pair_features(n, "achievement", ids) for n in gs.needs]
         vectors = eng.libraries["achievement"].index.vectors(ids)
-        self.cos = np.stack([vectors @ eng.vector_of(n) for n in gs.needs])     # the plain e5 cosine
+        self.cos = np.stack([vectors @ eng.vector_of(n) for n in gs.needs])  # the plain e5 cosine
         self.engine = eng
         self.judged = np.ones_like(self.grades, dtype=bool)
         self._evidence: dict = {}
@@ -131,10 +137,13 @@ class SetEvaluation:
         res.per_query = {k: np.array(v, dtype=float) for k, v in res.per_query.items()}
         if w is not None:
             pairs = int((self.grades >= RELEVANT_GRADE).sum())
-            res.extra = {"suggest_true": float(np.mean(sugg_true)) if sugg_true else float("nan"),
-                         "suggest_none": float(np.mean(sugg_none)) if sugg_none else float("nan"),
-                         "suggested": sugg_n, "suggest_precision": sugg_good / sugg_n if sugg_n else float("nan"),
-                         "suggest_recall": sugg_good / pairs if pairs else float("nan")}
+            res.extra = {
+                "suggest_true": float(np.mean(sugg_true)) if sugg_true else float("nan"),
+                "suggest_none": float(np.mean(sugg_none)) if sugg_none else float("nan"),
+                "suggested": sugg_n,
+                "suggest_precision": sugg_good / sugg_n if sugg_n else float("nan"),
+                "suggest_recall": sugg_good / pairs if pairs else float("nan"),
+            }
         return res
 
     def evidence(self, q: int, scores: np.ndarray, top: int) -> list[str]:
@@ -183,13 +192,17 @@ def fit_sets(evals: list["SetEvaluation"], base: Weights, exclude: dict | None =
     queries = []
     for n, ev in enumerate(evals):
         skip = (exclude or {}).get(n, set())
-        queries += [(ev.feats[q], ev.grades[q], ev.judged[q]) for q in range(len(ev.needs))
-                    if q not in skip and ev.grades[q].max() > 0]
+        queries += [
+            (ev.feats[q], ev.grades[q], ev.judged[q])
+            for q in range(len(ev.needs))
+            if q not in skip and ev.grades[q].max() > 0
+        ]
     return fit(queries, base, **kw)
 
 
-def cross_validated(evals: list["SetEvaluation"], base: Weights, folds: int = 5, seed: int = 11, **kw
-                    ) -> list[np.ndarray]:
+def cross_validated(
+    evals: list["SetEvaluation"], base: Weights, folds: int = 5, seed: int = 11, **kw
+) -> list[np.ndarray]:
     """Per set, the score matrix where each need is scored by weights fitted without it."""
     rng = np.random.default_rng(seed)
     fold_of = [rng.permutation(len(ev.needs)) % folds for ev in evals]
@@ -203,8 +216,14 @@ def cross_validated(evals: list["SetEvaluation"], base: Weights, folds: int = 5,
     return out
 
 
-def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weights,
-                max_none: float = 0.4, min_precision: float = 0.4, titles_precision: float = 0.3) -> dict:
+def choose_rule(
+    evals: list["SetEvaluation"],
+    scores: list[np.ndarray],
+    w: Weights,
+    max_none: float = 0.4,
+    min_precision: float = 0.4,
+    titles_precision: float = 0.3,
+) -> dict:
     """The suggestion rule (cut-off, share of the best, the score needed when no stated target is
     met, how many a listing gets at most) with the highest mean share of true 成果 suggested over the
     sets, keeping suggestions on needs without a true 成果 at or below ``max_none`` and the suggested
@@ -214,11 +233,16 @@ def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weigh
     goal (0.5) on purpose: a rule chosen right at the goal on the tuning sets overshot it on the
     lockbox (1.0 suggestions per no-match need at 367fc01)."""
     best = None
-    grid = [(float(c), r, e, m) for c in np.round(np.arange(0.05, 0.8, 0.025), 3) for r in (0.0, 0.5, 0.7)
-            for e in (0.0, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01) if e == 0.0 or e > c for m in (5, 3, 2)]
+    grid = [
+        (float(c), r, e, m)
+        for c in np.round(np.arange(0.05, 0.8, 0.025), 3)
+        for r in (0.0, 0.5, 0.7)
+        for e in (0.0, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01)
+        if e == 0.0 or e > c
+        for m in (5, 3, 2)
+    ]
     for cutoff, relative, evidence_cutoff, most in grid:
-        trial = replace(w, cutoff=cutoff, suggest_relative=relative, evidence_cutoff=evidence_cutoff,
-                        suggest_max=most)
+        trial = replace(w, cutoff=cutoff, suggest_relative=relative, evidence_cutoff=evidence_cutoff, suggest_max=most)
         extras = [ev.metrics("rule", s, trial).extra for ev, s in zip(evals, scores)]
         full = [e for ev, e in zip(evals, extras) if not ev.set.titles_only]
         titles = [e for ev, e in zip(evals, extras) if ev.set.titles_only]
@@ -230,17 +254,33 @@ def choose_rule(evals: list["SetEvaluation"], scores: list[np.ndarray], w: Weigh
             continue
         value = float(np.mean([e["suggest_true"] for e in extras if np.isfinite(e["suggest_true"])]))
         none = float(np.nanmean([e["suggest_none"] for e in extras]))
-        if best is None or value > best["true"] + 1e-9 or (abs(value - best["true"]) <= 1e-9
-                                                             and none < best["none"] - 1e-9):
-            best = {"cutoff": float(cutoff), "relative": relative, "evidence_cutoff": evidence_cutoff,
-                    "most": most, "true": value, "none": none,
-                    "per_set": {ev.name: {k: round(float(v), 3) for k, v in e.items()}
-                                for ev, e in zip(evals, extras)}}
-    return best or {"cutoff": w.cutoff, "relative": w.suggest_relative, "evidence_cutoff": w.evidence_cutoff,
-                    "most": w.suggest_max, "true": float("nan"), "none": float("nan"), "per_set": {}}
+        if (
+            best is None
+            or value > best["true"] + 1e-9
+            or (abs(value - best["true"]) <= 1e-9 and none < best["none"] - 1e-9)
+        ):
+            best = {
+                "cutoff": float(cutoff),
+                "relative": relative,
+                "evidence_cutoff": evidence_cutoff,
+                "most": most,
+                "true": value,
+                "none": none,
+                "per_set": {ev.name: {k: round(float(v), 3) for k, v in e.items()} for ev, e in zip(evals, extras)},
+            }
+    return best or {
+        "cutoff": w.cutoff,
+        "relative": w.suggest_relative,
+        "evidence_cutoff": w.evidence_cutoff,
+        "most": w.suggest_max,
+        "true": float("nan"),
+        "none": float("nan"),
+        "per_set": {},
+    }
 
 
 # ---- CSL -----------------------------------------------------------------------------------
+
 
 class CslEvaluation:
     def __init__(self, papers: list[Paper], embedder, tokenizer: Tokenizer | None = None, split: str | None = None):
@@ -260,9 +300,10 @@ class CslEvaluation:
         self.self_idx = np.array([index_of[p.id] for p in self.queries])
         disc = np.array([p.discipline for p in self.corpus])
         cat = np.array([p.category for p in self.corpus])
-        self.gains = np.stack([np.where(disc == q.discipline, 2.0, np.where(cat == q.category, 1.0, 0.0))
-                               for q in self.queries])
-        self.gains[np.arange(len(self.queries)), self.self_idx] = 0.0     # the paper itself is not a result
+        self.gains = np.stack(
+            [np.where(disc == q.discipline, 2.0, np.where(cat == q.category, 1.0, 0.0)) for q in self.queries]
+        )
+        self.gains[np.arange(len(self.queries)), self.self_idx] = 0.0  # the paper itself is not a result
 
     def metrics(self, name: str, scores: np.ndarray) -> RunResult:
         scores = scores.copy()
@@ -280,19 +321,23 @@ class CslEvaluation:
     def ranked(self, name: str, w: Weights) -> RunResult:
         """The engine's own top 10 for each title (candidates: dense top 100 and BM25 top 30)."""
         from .engine import MatchEngine
+
         eng = MatchEngine(self.embedder, None, weights=w)
-        eng.upsert([Doc(id=n, kind="achievement", title="", text=p.abstract) for n, p in enumerate(self.corpus)],
-                   save=False)
+        eng.upsert(
+            [Doc(id=n, kind="achievement", title="", text=p.abstract) for n, p in enumerate(self.corpus)], save=False
+        )
         scores = np.full(self.cos.shape, -np.inf)
         for q, p in enumerate(self.queries):
             own = int(self.self_idx[q])
-            for rank, m in enumerate(eng.match(Doc(id=-1, kind="need", title=p.title, text=""), k=10,
-                                               where=lambda d, own=own: d.id != own)):
+            for rank, m in enumerate(
+                eng.match(Doc(id=-1, kind="need", title=p.title, text=""), k=10, where=lambda d, own=own: d.id != own)
+            ):
                 scores[q, m.id] = 10 - rank
         return self.metrics(name, scores)
 
 
 # ---- STS -----------------------------------------------------------------------------------
+
 
 def sts_scores(folder, embedder, names=None) -> dict[str, float]:
     out = {}

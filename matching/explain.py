@@ -1,5 +1,6 @@
 """Why a pair ranks where it does, in sentences a broker reads (no logits, no probabilities)."""
-from .docs import Doc, MATURITY
+
+from .docs import MATURITY, Doc
 from .features import pair
 
 # relative cosine (a cosine minus the query's background level) above which meaning is "close"

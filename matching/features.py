@@ -1,14 +1,23 @@
 """Features of a need–成果 pair (FEATURES): relative cosines, keyword overlap, 指标对照 and structured
 compatibility (each structured feature in [0, 1], 0.5 meaning 'unknown'), computed in one place."""
+
 import numpy as np
 
 from .docs import Doc, memo
 
 FEATURES = ("dense", "object", "keyword", "indicators", "field", "chain", "stage", "modes", "price", "region")
-STRUCTURED_FROM = FEATURES.index("field")     # FEATURES[STRUCTURED_FROM:] come from structured()
+STRUCTURED_FROM = FEATURES.index("field")  # FEATURES[STRUCTURED_FROM:] come from structured()
 LABELS = {
-    "dense": "语义相似", "object": "问题对象", "keyword": "关键词重合", "indicators": "指标对照", "field": "技术领域", "chain": "产业链",
-    "stage": "成熟度与期望", "modes": "转化/合作方式", "price": "价格与预算", "region": "地域",
+    "dense": "语义相似",
+    "object": "问题对象",
+    "keyword": "关键词重合",
+    "indicators": "指标对照",
+    "field": "技术领域",
+    "chain": "产业链",
+    "stage": "成熟度与期望",
+    "modes": "转化/合作方式",
+    "price": "价格与预算",
+    "region": "地域",
 }
 
 
@@ -67,8 +76,14 @@ def region_fit(need: Doc, ach: Doc) -> float:
     return 0.75 if need.region[:2] == ach.region[:2] else 0.5
 
 
-STRUCTURED = {"field": field_fit, "chain": chain_fit, "stage": stage_fit, "modes": modes_fit,
-              "price": price_fit, "region": region_fit}
+STRUCTURED = {
+    "field": field_fit,
+    "chain": chain_fit,
+    "stage": stage_fit,
+    "modes": modes_fit,
+    "price": price_fit,
+    "region": region_fit,
+}
 
 
 def structured(a: Doc, b: Doc) -> dict[str, float]:
@@ -80,6 +95,7 @@ def need_quantities(need: Doc) -> list:
     """The quantities a need asks for: its 技术指标; without them, the targets in its title and
     statement (a bound or a range: "…不低于98%"; a bare figure there mostly tells today's state)."""
     from .indicators import parse
+
     if need.extra:
         return [q for q in parse(need.extra) if q.dim]
     text = "；".join(p for p in (need.title, need.text) if p)
@@ -88,6 +104,7 @@ def need_quantities(need: Doc) -> list:
 
 def reported_quantities(ach: Doc) -> list:
     from .indicators import parse
+
     return parse("。".join(p for p in (ach.title, ach.text) if p))
 
 
@@ -97,6 +114,7 @@ def indicator_alignment(need: Doc, ach: Doc, cache: dict | None = None) -> list:
 
     def quantities(d: Doc, fn):
         return fn(d) if cache is None else memo(cache, d, fn)
+
     wanted = quantities(need, need_quantities)
     if not wanted:
         return []
@@ -108,6 +126,7 @@ def evidence(need: Doc, ach: Doc, alignment: list) -> str:
     need's targets than they meet; "unproven" — the need states targets, the 成果 has a summary,
     and none is met; else "ok" (met, or nothing to compare: no targets, or a 成果 known by title)."""
     from .indicators import score
+
     _, met, miss, _ = score(alignment)
     if miss > met:
         return "unmet"
@@ -119,6 +138,7 @@ def evidence(need: Doc, ach: Doc, alignment: list) -> str:
 def indicator_fit(need: Doc, ach: Doc, cache: dict | None = None) -> float:
     """Met minus not met over the need's quantities, in [-1, 1]; 0 when the need states none."""
     from .indicators import score
+
     return score(indicator_alignment(need, ach, cache))[0]
 
 

@@ -1,6 +1,7 @@
 """Where the generated files live, decided in one place for the web app, the commands and the
 benchmarks: one data folder (``MARKET_DATA_DIR``, default ``data/var`` in the checkout), the converted
 model in it unless ``MARKET_MODEL_DIR`` names another, and the content-addressed embedding cache."""
+
 import os
 from pathlib import Path
 

@@ -5,6 +5,7 @@ truth that is saved. Above ``hnsw_threshold`` vectors an HNSW graph is built bes
 HNSW cannot remove, so replaced or removed rows are masked out and the graph is rebuilt once a
 tenth of it is dead. Vectors must be L2-normalised, so inner product is cosine.
 """
+
 import hashlib
 import json
 import os
@@ -43,7 +44,7 @@ class VectorIndex:
         self.model_id = model_id
         self.params = params or IndexParams()
         self._flat = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._hnsw = None           # faiss.IndexHNSWFlat over rows that map to ids
+        self._hnsw = None  # faiss.IndexHNSWFlat over rows that map to ids
         self._hnsw_ids = np.empty(0, dtype=np.int64)
         self._hnsw_alive = np.empty(0, dtype=bool)
         self._hnsw_row: dict[int, int] = {}
@@ -136,7 +137,7 @@ class VectorIndex:
                 keep = rows[q] >= 0
                 keep[keep] = self._hnsw_alive[rows[q][keep]]
                 s, r = scores[q][keep][:k], rows[q][keep][:k]
-                out_s[q, :len(s)], out_i[q, :len(r)] = s, self._hnsw_ids[r]
+                out_s[q, : len(s)], out_i[q, : len(r)] = s, self._hnsw_ids[r]
             return out_s, out_i
 
     @staticmethod
@@ -173,8 +174,14 @@ class VectorIndex:
 
     # ---- persistence ---------------------------------------------------------------------
     def manifest(self) -> dict:
-        return {"format": FORMAT_VERSION, "model_id": self.model_id, "dim": self.dim, "count": len(self),
-                "ids_sha256": ids_checksum(self.ids()), "hnsw": self.uses_hnsw}
+        return {
+            "format": FORMAT_VERSION,
+            "model_id": self.model_id,
+            "dim": self.dim,
+            "count": len(self),
+            "ids_sha256": ids_checksum(self.ids()),
+            "hnsw": self.uses_hnsw,
+        }
 
     def save(self, folder: Path, name: str, extra: dict | None = None) -> dict:
         """Write ``name.faiss`` then the manifest ``name.json`` (with ``extra``), each to a temporary
@@ -183,8 +190,9 @@ class VectorIndex:
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
             manifest = self.manifest()
-            manifest["index_sha256"] = _atomic_write(folder / f"{name}.faiss",
-                                                     faiss.serialize_index(self._flat).tobytes())
+            manifest["index_sha256"] = _atomic_write(
+                folder / f"{name}.faiss", faiss.serialize_index(self._flat).tobytes()
+            )
             if self._hnsw is not None:
                 blob = faiss.serialize_index(self._hnsw).tobytes()
                 manifest["hnsw_sha256"] = _atomic_write(folder / f"{name}.hnsw", blob)
@@ -194,8 +202,7 @@ class VectorIndex:
         return manifest
 
     @classmethod
-    def load(cls, folder: Path, name: str, model_id: str, dim: int,
-             params: IndexParams | None = None) -> "VectorIndex":
+    def load(cls, folder: Path, name: str, model_id: str, dim: int, params: IndexParams | None = None) -> "VectorIndex":
         """The saved index, or IndexMismatch if it is missing, torn or for another model."""
         folder = Path(folder)
         try:
@@ -203,10 +210,14 @@ class VectorIndex:
             blob = (folder / f"{name}.faiss").read_bytes()
         except (OSError, ValueError) as e:
             raise IndexMismatch(f"no readable index {name} in {folder}: {e}") from None
-        if manifest.get("format") != FORMAT_VERSION or manifest.get("model_id") != model_id \
-                or manifest.get("dim") != dim:
-            raise IndexMismatch(f"index {name} was built for {manifest.get('model_id')}/{manifest.get('dim')}, "
-                                f"not {model_id}/{dim}")
+        if (
+            manifest.get("format") != FORMAT_VERSION
+            or manifest.get("model_id") != model_id
+            or manifest.get("dim") != dim
+        ):
+            raise IndexMismatch(
+                f"index {name} was built for {manifest.get('model_id')}/{manifest.get('dim')}, not {model_id}/{dim}"
+            )
         if hashlib.sha256(blob).hexdigest() != manifest.get("index_sha256"):
             raise IndexMismatch(f"index {name} does not match its manifest (torn write?)")
         index = cls(dim, model_id, params)
@@ -219,7 +230,6 @@ class VectorIndex:
         index._maybe_rebuild()
         return index
 
-
     def _load_hnsw(self, folder: Path, name: str, manifest: dict) -> None:
         """Reuse the saved HNSW graph when it is intact; otherwise it is rebuilt from the flat store."""
         try:
@@ -227,8 +237,11 @@ class VectorIndex:
             rblob = (folder / f"{name}.rows").read_bytes()
         except OSError:
             return
-        if not manifest.get("hnsw") or hashlib.sha256(hblob).hexdigest() != manifest.get("hnsw_sha256") \
-                or hashlib.sha256(rblob).hexdigest() != manifest.get("rows_sha256"):
+        if (
+            not manifest.get("hnsw")
+            or hashlib.sha256(hblob).hexdigest() != manifest.get("hnsw_sha256")
+            or hashlib.sha256(rblob).hexdigest() != manifest.get("rows_sha256")
+        ):
             return
         rows = np.frombuffer(rblob, dtype=np.int64).reshape(2, -1)
         self._hnsw = faiss.deserialize_index(np.frombuffer(hblob, dtype=np.uint8))

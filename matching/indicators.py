@@ -6,6 +6,7 @@ dimension (mm → m, 万次 → 次, MPa → Pa, h → s), so "0.8 μm" and "800
 paired with the 成果's quantity of the same dimension whose name fits best; the pair is judged
 met, not met, or not reported.
 """
+
 import math
 import re
 from dataclasses import dataclass
@@ -145,17 +146,61 @@ _MULT = {"万": 1e4, "亿": 1e8, "千": 1e3, "百": 1e2}
 _SUPER = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 
 # a number: 1.5, -40, 10⁴, 1×10⁻⁶, 1e-6, 10^4, 2.6万
-_NUM = (r"10(?:\^\s*[-+−]?\d+|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)"
-        r"|[-+−]?\d+(?:\.\d+)?(?:\s*[×xX*]\s*10(?:\^\s*[-+−]?\d+|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+))?(?:[eE][-+]?\d+)?")
+_NUM = (
+    r"10(?:\^\s*[-+−]?\d+|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)"
+    r"|[-+−]?\d+(?:\.\d+)?(?:\s*[×xX*]\s*10(?:\^\s*[-+−]?\d+|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+))?(?:[eE][-+]?\d+)?"
+)
 _RANGE_SEP = r"\s*(?:~|～|–|—|－|-|至|到)\s*"
 
 _GE = ("≥", ">=", "⩾", "不低于", "不少于", "不小于", "大于等于", "大于或等于", "至少", "不得低于", "不应低于", "最低")
-_LE = ("≤", "<=", "⩽", "不高于", "不超过", "不大于", "小于等于", "小于或等于", "至多", "最多", "不得超过", "不应超过",
-       "不得高于", "最高", "控制在")
+_LE = (
+    "≤",
+    "<=",
+    "⩽",
+    "不高于",
+    "不超过",
+    "不大于",
+    "小于等于",
+    "小于或等于",
+    "至多",
+    "最多",
+    "不得超过",
+    "不应超过",
+    "不得高于",
+    "最高",
+    "控制在",
+)
 _GT = (">", "大于", "超过", "高于", "优于")
 _LT = ("<", "小于", "低于", "少于")
-_EQ = ("达到", "达", "为", "是", "=", "约", "提升至", "提高到", "提高至", "降至", "降低至", "降低到", "降到", "减少至",
-       "缩短至", "缩短到", "延长至", "延长到", "增至", "升至", "仅", "只有", "可达", "高达", "低至", "稳定在", "保持在")
+_EQ = (
+    "达到",
+    "达",
+    "为",
+    "是",
+    "=",
+    "约",
+    "提升至",
+    "提高到",
+    "提高至",
+    "降至",
+    "降低至",
+    "降低到",
+    "降到",
+    "减少至",
+    "缩短至",
+    "缩短到",
+    "延长至",
+    "延长到",
+    "增至",
+    "升至",
+    "仅",
+    "只有",
+    "可达",
+    "高达",
+    "低至",
+    "稳定在",
+    "保持在",
+)
 _COMP_WORDS = sorted(_GE + _LE + _GT + _LT + _EQ, key=len, reverse=True)
 _COMP_ALT = "|".join(re.escape(w) for w in _COMP_WORDS)
 _AFTER_GE = ("以上", "及以上", "或以上", "以上水平")
@@ -174,14 +219,14 @@ _CJK_OR_WORD = re.compile(r"[\u4e00-\u9fffA-Za-z]")
 
 @dataclass
 class Quantity:
-    name: str                 # what is measured, as written before the value ("寿命", "缺陷密度")
-    op: str                   # ">=", "<=", ">", "<", "=", "range", "±"
-    lo: float                 # in the dimension's base unit; lo == hi for a single value
+    name: str  # what is measured, as written before the value ("寿命", "缺陷密度")
+    op: str  # ">=", "<=", ">", "<", "=", "range", "±"
+    lo: float  # in the dimension's base unit; lo == hi for a single value
     hi: float
-    dim: str                  # "length", "ratio", "times", … or "" when no unit was written
-    unit: str                 # the unit as written
-    text: str                 # the span it was read from
-    named_after: bool = False # the name was read after the value ("2.6万次循环后无失效")
+    dim: str  # "length", "ratio", "times", … or "" when no unit was written
+    unit: str  # the unit as written
+    text: str  # the span it was read from
+    named_after: bool = False  # the name was read after the value ("2.6万次循环后无失效")
 
     def describe(self) -> str:
         return self.text.strip()
@@ -199,8 +244,8 @@ def _number(text: str) -> float:
 
 def _name_before(text: str, start: int) -> str:
     """The words just before a value: back to punctuation, a clause word or a number, ≤ 12 characters."""
-    head = text[max(0, start - 24):start]
-    head = re.sub(r"(?:由|从)[^，,；;。由从]*$", "", head)[-16:]   # "RSD由11.2%降至…": the name is before 由
+    head = text[max(0, start - 24) : start]
+    head = re.sub(r"(?:由|从)[^，,；;。由从]*$", "", head)[-16:]  # "RSD由11.2%降至…": the name is before 由
     parts = _NAME_STOP.split(head)
     name = parts[-1] if parts else ""
     if not _CJK_OR_WORD.search(name) and len(parts) > 1:
@@ -210,7 +255,7 @@ def _name_before(text: str, start: int) -> str:
 
 
 def _name_after(text: str, end: int) -> str:
-    tail = text[end:end + 12]
+    tail = text[end : end + 12]
     name = _NAME_STOP.split(tail)[0].strip()
     return re.split(_COMP_ALT, name)[0][:8]
 
@@ -237,17 +282,15 @@ def parse(text: str) -> list[Quantity]:
     out = []
     if not text:
         return out
-    text = _PREFIX_UNIT.sub(r"\2 \1", text)      # hardness written unit first: HRC58–62 → 58–62 HRC
+    text = _PREFIX_UNIT.sub(r"\2 \1", text)  # hardness written unit first: HRC58–62 → 58–62 HRC
     for m in _QUANTITY.finditer(text):
         u1, u2 = m.group("u1"), m.group("u2")
         unit = u1 or u2 or ""
         comp, after, pm = m.group("comp"), m.group("after"), m.group("pm")
         if not unit and not comp and not after and not pm:
             continue
-        if not unit and not m.group("m1"):
-            # a bare number is a quantity only with a comparator word: "不低于98"
-            if not (comp or after):
-                continue
+        if not unit and not m.group("m1") and not (comp or after):
+            continue  # a bare number is a quantity only with a comparator word: "不低于98"
         # a Chinese number word before a unit: 2万次 → 20000 次
         try:
             v1 = _number(m.group("v1")) * _MULT.get(m.group("m1") or "", 1.0)
@@ -270,14 +313,15 @@ def parse(text: str) -> list[Quantity]:
         after = len(name) < 2
         if after:
             name = _name_after(text, m.end())
-        out.append(Quantity(name=name, op=op, lo=lo, hi=hi, dim=dim, unit=unit,
-                            text=m.group(0), named_after=after))
+        out.append(Quantity(name=name, op=op, lo=lo, hi=hi, dim=dim, unit=unit, text=m.group(0), named_after=after))
     out = [q for q in out if not any(math.isnan(v) or math.isinf(v) for v in (q.lo, q.hi))]
     return _drop_before_values(text, out)
 
 
-_CHANGE_TO = re.compile(r"降至|降低至|降低到|降到|下降至|下降到|减少至|减少到|减至|提高到|提高至|提升至|提升到|增至|增加到|升至|"
-                        r"缩短至|缩短到|延长至|延长到|变为|改善至|→")
+_CHANGE_TO = re.compile(
+    r"降至|降低至|降低到|降到|下降至|下降到|减少至|减少到|减至|提高到|提高至|提升至|提升到|增至|增加到|升至|"
+    r"缩短至|缩短到|延长至|延长到|变为|改善至|→"
+)
 
 
 def _drop_before_values(text: str, qs: list[Quantity]) -> list[Quantity]:
@@ -288,8 +332,11 @@ def _drop_before_values(text: str, qs: list[Quantity]) -> list[Quantity]:
         if nxt is not None and nxt.dim == q.dim:
             a = text.find(q.text)
             b = text.find(nxt.text, a + len(q.text)) if a >= 0 else -1
-            if 0 <= a and 0 <= b - (a + len(q.text)) <= 10 and (
-                    _CHANGE_TO.search(text[a + len(q.text):b + len(nxt.text)]) or _CHANGE_TO.match(nxt.text)):
+            if (
+                a >= 0
+                and 0 <= b - (a + len(q.text)) <= 10
+                and (_CHANGE_TO.search(text[a + len(q.text) : b + len(nxt.text)]) or _CHANGE_TO.match(nxt.text))
+            ):
                 continue
         keep.append(q)
     return keep
@@ -298,20 +345,61 @@ def _drop_before_values(text: str, qs: list[Quantity]) -> list[Quantity]:
 # ---- pairing and judging ---------------------------------------------------------------------
 
 MET, NOT_MET, UNKNOWN = "met", "not_met", "not_reported"
-_LOWER_BETTER = ("损耗", "误差", "缺陷", "杂质", "噪声", "噪音", "能耗", "功耗", "成本", "时间", "时延", "延迟", "漏",
-                 "失效", "故障", "不良", "破损", "裂纹", "残留", "含量", "粗糙度", "偏差", "波动", "温升", "电阻",
-                 "衰减", "磨损", "排放", "浓度", "粉尘", "孔隙", "内阻", "振动", "返工", "报废", "误报", "漏报", "死亡")
+_LOWER_BETTER = (
+    "损耗",
+    "误差",
+    "缺陷",
+    "杂质",
+    "噪声",
+    "噪音",
+    "能耗",
+    "功耗",
+    "成本",
+    "时间",
+    "时延",
+    "延迟",
+    "漏",
+    "失效",
+    "故障",
+    "不良",
+    "破损",
+    "裂纹",
+    "残留",
+    "含量",
+    "粗糙度",
+    "偏差",
+    "波动",
+    "温升",
+    "电阻",
+    "衰减",
+    "磨损",
+    "排放",
+    "浓度",
+    "粉尘",
+    "孔隙",
+    "内阻",
+    "振动",
+    "返工",
+    "报废",
+    "误报",
+    "漏报",
+    "死亡",
+)
 
 
 @dataclass
 class Alignment:
     need: Quantity
     found: Quantity | None
-    verdict: str              # met / not_met / not_reported
+    verdict: str  # met / not_met / not_reported
 
     def as_dict(self) -> dict:
-        return {"name": self.need.name, "target": self.need.describe(),
-                "found": self.found.describe() if self.found else "", "verdict": self.verdict}
+        return {
+            "name": self.need.name,
+            "target": self.need.describe(),
+            "found": self.found.describe() if self.found else "",
+            "verdict": self.verdict,
+        }
 
 
 def _name_fit(a: str, b: str) -> float:
@@ -320,8 +408,8 @@ def _name_fit(a: str, b: str) -> float:
         return 0.0
     if a in b or b in a:
         return 1.0
-    ga = {a[i:i + 2] for i in range(len(a) - 1)} or {a}
-    gb = {b[i:i + 2] for i in range(len(b) - 1)} or {b}
+    ga = {a[i : i + 2] for i in range(len(a) - 1)} or {a}
+    gb = {b[i : i + 2] for i in range(len(b) - 1)} or {b}
     bi = len(ga & gb) / min(len(ga), len(gb))
     ch = len(set(a) & set(b)) / min(len(set(a)), len(set(b)))
     return max(bi, 0.6 * ch)
@@ -335,10 +423,10 @@ def _judge(need: Quantity, got: Quantity) -> str:
     if need.op in ("<=", "<"):
         return MET if lo <= need.hi + tol else NOT_MET
     if need.op == "=" and got.op in ("range", "±") and lo - tol <= need.lo <= hi + tol:
-        return MET                     # a reported window that holds the wanted value
+        return MET  # a reported window that holds the wanted value
     if need.op in ("range", "±"):
         within = lo >= need.lo - tol and hi <= need.hi + tol
-        covers = lo <= need.lo + tol and hi >= need.hi - tol      # an operating window: wider is better
+        covers = lo <= need.lo + tol and hi >= need.hi - tol  # an operating window: wider is better
         return MET if within or covers else NOT_MET
     # a bare target "为5%": met when within 10 %, or on the better side where the name tells it
     if abs(lo - need.lo) <= 0.1 * max(abs(need.lo), 1e-9):
@@ -347,8 +435,9 @@ def _judge(need: Quantity, got: Quantity) -> str:
     return MET if (hi <= need.lo if lower_better else lo >= need.lo) else NOT_MET
 
 
-def align(need_text: str, ach_text: str, needs: list[Quantity] | None = None,
-          found: list[Quantity] | None = None) -> list[Alignment]:
+def align(
+    need_text: str, ach_text: str, needs: list[Quantity] | None = None, found: list[Quantity] | None = None
+) -> list[Alignment]:
     """Each quantity of the need with the 成果's best-fitting quantity of the same dimension."""
     needs = parse(need_text) if needs is None else needs
     found = parse(ach_text) if found is None else found
@@ -362,9 +451,13 @@ def align(need_text: str, ach_text: str, needs: list[Quantity] | None = None,
             f = _name_fit(q.name, g.name)
             if f > fit:
                 best, fit = g, f
-        if ((best is None or fit < 0.34) and len(same) == 1 and q.dim not in ("ratio", "count", "money", "time")
-                and (fit >= 0.15 or same[0].named_after or not same[0].name)):
-            best, fit = same[0], 0.5   # one quantity of a telling dimension: the same thing, differently named
+        if (
+            (best is None or fit < 0.34)
+            and len(same) == 1
+            and q.dim not in ("ratio", "count", "money", "time")
+            and (fit >= 0.15 or same[0].named_after or not same[0].name)
+        ):
+            best, fit = same[0], 0.5  # one quantity of a telling dimension: the same thing, differently named
         if best is None or fit < 0.34:
             out.append(Alignment(q, None, UNKNOWN))
         else:

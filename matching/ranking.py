@@ -6,6 +6,7 @@ level against a fixed background (engine.Background), so a score depends on the 
 not on the query's length, not on the library's size, and one cut-off means the same everywhere.
 Keyword overlap is computed (candidates, shared terms) but carries no weight (``FROZEN``).
 """
+
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
@@ -21,20 +22,45 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "matching" /
 @dataclass
 class Weights:
     bias: float = -1.0
-    coef: dict = field(default_factory=lambda: {"dense": 1.5, "object": 0.0, "keyword": 0.0, "indicators": 0.5,
-                                                "field": 0.2, "chain": 0.2, "stage": 0.1, "modes": 0.1, "price": 0.1,
-                                                "region": 0.0})
-    center: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.0, "object": 0.0,
-                                                  "keyword": 0.0, "indicators": 0.0})
-    scale: dict = field(default_factory=lambda: {**{f: 0.5 for f in FEATURES}, "dense": 0.02, "object": 0.02,
-                                                 "keyword": 0.03, "indicators": 0.5})
-    doc_level: float = 0.0         # share of the candidate's own background level taken off its cosine
-    keyword_gate: tuple = (0.0, 0.04)    # keyword evidence fades in between these (relative) cosines
+    coef: dict = field(
+        default_factory=lambda: {
+            "dense": 1.5,
+            "object": 0.0,
+            "keyword": 0.0,
+            "indicators": 0.5,
+            "field": 0.2,
+            "chain": 0.2,
+            "stage": 0.1,
+            "modes": 0.1,
+            "price": 0.1,
+            "region": 0.0,
+        }
+    )
+    center: dict = field(
+        default_factory=lambda: {
+            **dict.fromkeys(FEATURES, 0.5),
+            "dense": 0.0,
+            "object": 0.0,
+            "keyword": 0.0,
+            "indicators": 0.0,
+        }
+    )
+    scale: dict = field(
+        default_factory=lambda: {
+            **dict.fromkeys(FEATURES, 0.5),
+            "dense": 0.02,
+            "object": 0.02,
+            "keyword": 0.03,
+            "indicators": 0.5,
+        }
+    )
+    doc_level: float = 0.0  # share of the candidate's own background level taken off its cosine
+    keyword_gate: tuple = (0.0, 0.04)  # keyword evidence fades in between these (relative) cosines
     cutoff: float = 0.5
-    suggest_max: int = 5           # at most this many suggestions a listing
+    suggest_max: int = 5  # at most this many suggestions a listing
     suggest_relative: float = 0.0  # and only those scoring at least this share of the best one
-    veto_unmet: bool = True        # never suggest a 成果 that misses more of the need's targets than it meets
-    evidence_cutoff: float = 0.0   # the score a 成果 needs when the need states targets and it meets none
+    veto_unmet: bool = True  # never suggest a 成果 that misses more of the need's targets than it meets
+    evidence_cutoff: float = 0.0  # the score a 成果 needs when the need states targets and it meets none
     meta: dict = field(default_factory=dict)
 
     @classmethod
@@ -99,11 +125,17 @@ class Weights:
         return np.exp(-np.logaddexp(0.0, -z))
 
 
-FROZEN = ("keyword",)   # never fitted: word overlap ranks candidates for display, not the score
+FROZEN = ("keyword",)  # never fitted: word overlap ranks candidates for display, not the score
 
 
-def fit(queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: Weights, l2: float = 1e-4,
-        other_weight: float = 0.2, relevant_grade: float = 2, frozen: tuple = FROZEN) -> Weights:
+def fit(
+    queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    base: Weights,
+    l2: float = 1e-4,
+    other_weight: float = 0.2,
+    relevant_grade: float = 2,
+    frozen: tuple = FROZEN,
+) -> Weights:
     """Learn the weights from graded judgements: ranking first, then calibration.
 
     ``queries`` holds, per query, its candidates' feature rows, their grades (0–3) and whether

@@ -1,4 +1,5 @@
 """Chinese tokenisation: one jieba.Tokenizer of our own with the domain user dictionary."""
+
 import logging
 import re
 import threading
@@ -13,14 +14,17 @@ DICT_DIR = Path(__file__).resolve().parent.parent / "data" / "dict"
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 _ASCII_TOKEN = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_FUNCTION_CHARS = set("的了和与及或在对于以从把被将为是有中上下等个其该此各每并且而但也都就又还很较更最已可能会要使让由向至到之所")
+_FUNCTION_CHARS = set(
+    "的了和与及或在对于以从把被将为是有中上下等个其该此各每并且而但也都就又还很较更最已可能会要使让由向至到之所"
+)
 
 
 class Tokenizer:
     """Segments Chinese text for keyword search and BM25; thread-safe after the first call."""
 
-    def __init__(self, user_dict: Path | None = DICT_DIR / "domain.txt",
-                 stopwords: Path | None = DICT_DIR / "stopwords.txt"):
+    def __init__(
+        self, user_dict: Path | None = DICT_DIR / "domain.txt", stopwords: Path | None = DICT_DIR / "stopwords.txt"
+    ):
         self._jieba = jieba.Tokenizer()
         self._user_dict = user_dict
         self._ready = False
@@ -85,7 +89,9 @@ def default_tokenizer() -> Tokenizer:
     return Tokenizer()
 
 
-def listing_terms(tokenizer: Tokenizer, title: str, text: str, keywords=(), org: str = "", extra: str = "") -> list[str]:
+def listing_terms(
+    tokenizer: Tokenizer, title: str, text: str, keywords=(), org: str = "", extra: str = ""
+) -> list[str]:
     """The keyword-index terms of a listing, in first-seen order (the web app and evaluation agree)."""
     return list(dict.fromkeys(tokenizer.tokens(" ".join([title, text, " ".join(keywords), org, extra]))))
 
@@ -95,6 +101,7 @@ def place_names() -> frozenset[str]:
     """Region names (with and without 省/市/区/县) and a few words of origin: where a listing comes
     from is no evidence of what it can do, so they never count as shared keywords in matching."""
     import json
+
     path = Path(__file__).resolve().parent.parent / "data" / "reference" / "regions.json"
     regions = json.loads(path.read_text(encoding="utf-8"))
     names = {"郑州", "河南", "中原", "黄淮", "豫中", "豫南", "豫北", "豫西", "豫东", "国内", "国外", "省内", "市内"}
@@ -118,6 +125,9 @@ def match_terms(tokens) -> list[str]:
 def generic_words() -> frozenset[str]:
     """Words too general to show a broker as evidence (data/dict/generic.txt)."""
     path = DICT_DIR / "generic.txt"
-    words = {w.strip() for w in path.read_text(encoding="utf-8").splitlines()
-             if w.strip() and not w.startswith("#")} if path.exists() else set()
+    words = (
+        {w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip() and not w.startswith("#")}
+        if path.exists()
+        else set()
+    )
     return frozenset(words)

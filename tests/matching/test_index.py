@@ -19,7 +19,7 @@ def test_add_replace_remove_by_database_id():
     scores, ids = idx.search(x[2], 1)
     assert ids[0, 0] == 30 and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
     y = unit(rng, 1)
-    idx.add([30], y)                                   # replace: same id, new vector
+    idx.add([30], y)  # replace: same id, new vector
     assert len(idx) == 5
     assert np.allclose(idx.vectors([30])[0], y[0])
     assert idx.remove([20, 999]) == 1
@@ -77,7 +77,7 @@ def test_torn_write_is_detected(tmp_path, monkeypatch):
     # the new index file sits under the old manifest: refused, never silently used
     with pytest.raises(IndexMismatch, match="torn"):
         VectorIndex.load(tmp_path, "lib", "m", 16)
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temporary left behind
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
 
 
 @pytest.mark.slow
@@ -108,12 +108,12 @@ def test_hnsw_masks_removed_and_replaced(tmp_path):
     idx.remove([7])
     assert 7 not in idx.search(x[7], 5)[1][0]
     y = unit(rng, 1)
-    idx.add([8], y)                                     # replaced: the old vector must not answer
+    idx.add([8], y)  # replaced: the old vector must not answer
     s, i = idx.search(y[0], 1)
     assert i[0, 0] == 8 and s[0, 0] == pytest.approx(1.0, abs=1e-4)
     idx.save(tmp_path, "h")
     loaded = VectorIndex.load(tmp_path, "h", "m", 16, IndexParams(hnsw_threshold=50))
     assert loaded.uses_hnsw and 7 not in loaded.search(x[7], 5)[1][0]
-    for _ in range(30):                                  # many removals trigger a rebuild
+    for _ in range(30):  # many removals trigger a rebuild
         loaded.remove([int(loaded.ids()[0])])
     assert (~loaded._hnsw_alive).sum() <= 0.1 * len(loaded) + 1

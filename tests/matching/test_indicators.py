@@ -1,4 +1,5 @@
 """指标对照: the quantity parser on hand-written Chinese indicator strings, and the pairing."""
+
 import pytest
 
 from matching.indicators import MET, NOT_MET, UNKNOWN, align, parse, score
@@ -69,8 +70,7 @@ CASES = [
     ("显微硬度大于3000 HV", [(">", 3000, 3000, "hardness")]),
     ("检测通道不少于8路", [(">=", 8, 8, "count")]),
     ("耐磨性提高到原来的1.5倍", [("=", 1.5, 1.5, "fold")]),
-    ("模拟冷链波动5个循环后裂纹率≤1%；煮破率≤2%",
-     [("=", 5, 5, "count"), ("<=", 1, 1, "ratio"), ("<=", 2, 2, "ratio")]),
+    ("模拟冷链波动5个循环后裂纹率≤1%；煮破率≤2%", [("=", 5, 5, "count"), ("<=", 1, 1, "ratio"), ("<=", 2, 2, "ratio")]),
     ("拉伸强度≥350 MPa，延伸率≥12%", [(">=", 3.5e8, 3.5e8, "pressure"), (">=", 12, 12, "ratio")]),
     ("导热系数不低于400 W，热阻低于0.2 Ω", [(">=", 400, 400, "power"), ("<", 0.2, 0.2, "resistance")]),
 ]
@@ -89,7 +89,11 @@ def test_at_least_sixty_hand_written_strings():
 
 
 def test_names_are_the_words_before_the_value():
-    assert [q.name for q in parse("寿命≥2万次；工作温度-40℃~85℃；识别准确率不低于98%")] == ["寿命", "工作温度", "识别准确率"]
+    assert [q.name for q in parse("寿命≥2万次；工作温度-40℃~85℃；识别准确率不低于98%")] == [
+        "寿命",
+        "工作温度",
+        "识别准确率",
+    ]
 
 
 def test_plain_numbers_without_unit_or_comparator_are_not_quantities():
@@ -97,23 +101,26 @@ def test_plain_numbers_without_unit_or_comparator_are_not_quantities():
     assert parse("第2代产品") == []
 
 
-@pytest.mark.parametrize("need,found,verdict", [
-    ("寿命≥2万次", "经2.6万次循环后无失效", MET),
-    ("寿命≥2万次", "疲劳寿命8000次", NOT_MET),
-    ("耐温≥300℃", "长期使用温度180℃", NOT_MET),
-    ("耐温≥300℃", "可在350℃下长期使用", MET),
-    ("缺陷密度≤10⁴ cm⁻²", "缺陷密度降至3×10³ cm⁻²", MET),
-    ("缺陷密度≤10⁴ cm⁻²", "缺陷密度为5×10⁵ cm⁻²", NOT_MET),
-    ("粒径1.2–1.6 μm", "产品粒径1.3~1.5 μm", MET),
-    ("粒径1.2–1.6 μm", "产品粒径5~8 μm", NOT_MET),
-    ("工作温度-40℃~85℃", "工作温度-45℃至90℃", MET),
-    ("定位精度±2 cm", "定位精度±1.5 cm", MET),
-    ("响应时间<200 ms", "响应时间0.15 s", MET),
-    ("识别准确率不低于98%", "识别准确率95.2%", NOT_MET),
-    ("识别准确率不低于98%", "孔隙率0.8%", UNKNOWN),
-    ("刀圈硬度HRC58–62", "表层硬度HRC62，芯部韧性提高40%", MET),
-    ("抗压强度≥45 MPa", "试件尺寸100 mm", UNKNOWN),
-])
+@pytest.mark.parametrize(
+    "need,found,verdict",
+    [
+        ("寿命≥2万次", "经2.6万次循环后无失效", MET),
+        ("寿命≥2万次", "疲劳寿命8000次", NOT_MET),
+        ("耐温≥300℃", "长期使用温度180℃", NOT_MET),
+        ("耐温≥300℃", "可在350℃下长期使用", MET),
+        ("缺陷密度≤10⁴ cm⁻²", "缺陷密度降至3×10³ cm⁻²", MET),
+        ("缺陷密度≤10⁴ cm⁻²", "缺陷密度为5×10⁵ cm⁻²", NOT_MET),
+        ("粒径1.2–1.6 μm", "产品粒径1.3~1.5 μm", MET),
+        ("粒径1.2–1.6 μm", "产品粒径5~8 μm", NOT_MET),
+        ("工作温度-40℃~85℃", "工作温度-45℃至90℃", MET),
+        ("定位精度±2 cm", "定位精度±1.5 cm", MET),
+        ("响应时间<200 ms", "响应时间0.15 s", MET),
+        ("识别准确率不低于98%", "识别准确率95.2%", NOT_MET),
+        ("识别准确率不低于98%", "孔隙率0.8%", UNKNOWN),
+        ("刀圈硬度HRC58–62", "表层硬度HRC62，芯部韧性提高40%", MET),
+        ("抗压强度≥45 MPa", "试件尺寸100 mm", UNKNOWN),
+    ],
+)
 def test_alignment_judges_met_not_met_not_reported(need, found, verdict):
     [a] = align(need, found)
     assert a.verdict == verdict

@@ -1,6 +1,7 @@
 """Matching quality with the real model on the sets the weights were fitted on (never the lockbox):
 the full ranking never loses to its dense stage, scores do not depend on a need's length, and a
 library known by titles only still fills the brokers' queues."""
+
 import dataclasses
 import os
 from pathlib import Path
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def embedder():
     from matching.e5convert import ensure_model
     from matching.embedder import Embedder
+
     data = Path(os.environ.get("MARKET_DATA_DIR") or ROOT / "data" / "var")
     model_dir = Path(os.environ.get("MARKET_MODEL_DIR") or data / "models" / "multilingual-e5-small")
     ensure_model(model_dir)
@@ -34,14 +36,17 @@ def tuning():
 
 @pytest.mark.parametrize("which", ["dev", "tuning", "titles"])
 def test_full_ranking_is_not_worse_than_its_dense_stage(embedder, tuning, which):
-    gs, exclude = {"dev": (graded_devset(load_devset()), ("demo",)), "tuning": (tuning, ("tuning",)),
-                   "titles": (titles_only(tuning), ("tuning",))}[which]
+    gs, exclude = {
+        "dev": (graded_devset(load_devset()), ("demo",)),
+        "tuning": (tuning, ("tuning",)),
+        "titles": (titles_only(tuning), ("tuning",)),
+    }[which]
     w = Weights.load()
     ev = SetEvaluation(gs, embedder, background_exclude=exclude, weights=w)
     full, dense = ev.run(w, "full"), ev.dense_only()
     assert full.mean("mrr") >= dense.mean("mrr") + 0.02, (full.mean("mrr"), dense.mean("mrr"))
     assert full.mean("ndcg@10") >= dense.mean("ndcg@10")
-    if which == "titles":      # a library known by titles only: the queues are not empty
+    if which == "titles":  # a library known by titles only: the queues are not empty
         assert full.extra["suggested"] > 0 and full.extra["suggest_true"] >= 0.3, full.extra
 
 
@@ -90,16 +95,23 @@ def test_the_relative_cosine_hardly_moves_with_the_needs_length(embedder, tuning
 
 # the README's figures for the shipped weights (matching eval --no-lockbox), as floors: a change may
 # move them by the margin below, not more (MRR, share of true 成果 suggested, suggestions per no-match need)
-README_FIGURES = {"dev": (0.912, 0.81, None), "tuning": (0.954, 0.97, 0.40), "titles": (0.834, 0.67, 0.80),
-                  "tuning2": (0.892, 0.86, 0.30)}
+README_FIGURES = {
+    "dev": (0.912, 0.81, None),
+    "tuning": (0.954, 0.97, 0.40),
+    "titles": (0.834, 0.67, 0.80),
+    "tuning2": (0.892, 0.86, 0.30),
+}
 MRR_MARGIN, SUGGEST_MARGIN = 0.02, 0.05
 
 
 @pytest.mark.parametrize("which", sorted(README_FIGURES))
 def test_quality_does_not_drop_below_the_readme_figures(embedder, tuning, which):
-    sets = {"dev": lambda: (graded_devset(load_devset()), ("demo",)), "tuning": lambda: (tuning, ("tuning",)),
-            "titles": lambda: (titles_only(tuning), ("tuning",)),
-            "tuning2": lambda: (load_graded(INDEPENDENT_DIR / "tuning2"), ())}
+    sets = {
+        "dev": lambda: (graded_devset(load_devset()), ("demo",)),
+        "tuning": lambda: (tuning, ("tuning",)),
+        "titles": lambda: (titles_only(tuning), ("tuning",)),
+        "tuning2": lambda: (load_graded(INDEPENDENT_DIR / "tuning2"), ()),
+    }
     gs, exclude = sets[which]()
     w = Weights.load()
     full = SetEvaluation(gs, embedder, background_exclude=exclude, weights=w).run(w, "full")
