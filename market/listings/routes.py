@@ -65,7 +65,7 @@ def new():
         if current_user.has_role(g.kind.author_role):
             abort(403, "您的单位成员身份尚未确认（或单位尚未核验），暂不能以单位名义发布")
         abort(403, f"只有{g.kind.author_role.label}、技术经纪人和管理员可以发布{g.kind.label}")
-    errors, values = {}, {}
+    errors, values = {}, listings.initial_values(current_user, g.kind)
     if request.method == "POST":
         values = form_data(g.kind.fields, request.form)
         org_id = request.form.get("org_id")
