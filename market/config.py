@@ -61,6 +61,10 @@ class Config:
         self.LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "100 per hour")
         self.SEARCH_LIMIT = os.environ.get("SEARCH_LIMIT", "30 per minute")
         self.SEARCH_MAX_CHARS = int(os.environ.get("SEARCH_MAX_CHARS", "100"))
+        # semantic search shows the hits scoring at least min(SEARCH_MIN_SCORE, SEARCH_MIN_SHARE × the
+        # best hit's score); measured in README "Semantic search: the relevance floor"
+        self.SEARCH_MIN_SCORE = float(os.environ.get("SEARCH_MIN_SCORE", "0.02"))
+        self.SEARCH_MIN_SHARE = float(os.environ.get("SEARCH_MIN_SHARE", "0.5"))
         self.EXPIRY_NOTICE_DAYS = 30
         self.ACHIEVEMENT_LIFETIME_DAYS = 365
         self.MATCHING_ENABLED = os.environ.get("MARKET_MATCHING", "1") != "0"

@@ -29,15 +29,19 @@ def _ctx(**extra):
 def browse():
     f = listings.Filters.from_args(request.args)
     semantic = request.args.get("mode") == "semantic" and bool(f.q) and matching.enabled()
+    left_out = 0
     if semantic:
         hits = matching.semantic_search(g.kind.name, f.q, matching.filter_predicate(g.kind.name, f))
+        if request.args.get("all") != "1":
+            hits, left_out = matching.relevance_floor(hits, current_app.config["SEARCH_MIN_SCORE"],
+                                                      current_app.config["SEARCH_MIN_SHARE"])
         page = listings.ListPage([h.listing for h in hits], page_arg(), current_app.config["PAGE_SIZE"])
         scores = {h.listing.id: h for h in hits}
     else:
         page, scores = listings.browse(g.kind, f, page_arg()), {}
     return render_template("listings/browse.html", **_ctx(
         page=page, filters=f, terms=listings.keyword_terms(f.q), semantic=semantic, scores=scores,
-        semantic_available=matching.enabled()))
+        left_out=left_out, semantic_available=matching.enabled()))
 
 
 @bp.route("/<int:listing_id>")
