@@ -86,3 +86,28 @@ def test_new_listing_form_prefilled_with_the_posters_contact(client, make):
     client.post("/auth/logout", data={"csrf_token": csrf_from(text(client.get("/")))})
     login(client, broker)
     assert "13700000000" not in text(client.get("/achievements/new"))      # a broker posts for a client
+
+
+def test_admin_navigation_reaches_the_statistics_and_the_feedback_pages(client, make):
+    login(client, make.user(Role.admin))
+    html = text(client.get("/admin/users"))
+    nav = html.split('<nav class="subnav">')[1].split("</nav>")[0]
+    assert 'href="/stats/admin">管理统计</a>' in nav and 'href="/broker/feedback">推荐质量反馈</a>' in nav
+    assert client.get("/stats/admin").status_code == 200 and client.get("/broker/feedback").status_code == 200
+
+
+def test_demo_brokers_carry_their_whole_station_name(app, tmp_path):
+    import shutil
+
+    from market.config import DEMO_DIR
+    from market.models import User
+    from market.services import demo
+    folder = tmp_path / "demo"
+    (folder / "achievements").mkdir(parents=True)
+    (folder / "needs").mkdir()
+    for name in ("organisations.json", "stations.json"):
+        shutil.copy(DEMO_DIR / name, folder / name)
+    demo.load(folder, log=lambda *_: None)
+    brokers = db.session.scalars(select(User).where(User.username.like("broker.%"))).all()
+    assert brokers and all(u.display_name == f"{u.station.name}经纪人" for u in brokers)
+    assert "高新区科技服务驿站经纪人" in {u.display_name for u in brokers}
