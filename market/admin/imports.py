@@ -113,7 +113,7 @@ def first_problems(job: ImportJob, n: int = SHOWN_PROBLEMS) -> list[list[str]]:
 def import_job(job_id):
     job = get_or_404(ImportJob, job_id)
     return render_template("admin/import_job.html", job=job, kind=kinds.KINDS.get(job.kind),
-                           status=status_of(job), problems=first_problems(job), shown=SHOWN_PROBLEMS,
+                           status=status_of(job), problems=first_problems(job), valid=valid_rows(job),
                            may_import_valid=job.status in NOTHING_WRITTEN and valid_rows(job) > 0
                            and Path(job.file_path).is_file())
 
