@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from market.extensions import db
-from market.models import Organisation, Role
+from market.models import Organisation, Role, User
 from market.services import listings
 from tests.browser.conftest import SHOTS, login
 from tests.conftest import ACHIEVEMENT, NEED
@@ -97,3 +97,9 @@ def test_main_pages_fit_a_390px_phone(browser, live_server, make, data):  # noqa
     assert "河南工业大学科技成果转化驿站经纪人" in name.inner_text()
     assert name.evaluate("e => e.scrollWidth <= e.clientWidth")        # the whole name shows
     page.screenshot(path=str(SHOTS / "phone-broker-needs.png"))
+    admin = db.session.scalar(select(User).where(User.role == Role.admin.value))       # the contracts' applicant
+    staff = browser.new_context(**PHONE).new_page()
+    login(staff, base, admin.username)
+    for url in ("/contracts/", "/contracts/queue", "/admin/users", "/admin/imports", "/stats/admin?year=2025"):
+        staff.goto(base + url)
+        assert staff.evaluate("document.documentElement.scrollWidth") <= 390, (url, overflow(staff))
