@@ -475,7 +475,7 @@ class ContractImport(ImportKind):
         self.example = {
             "ext_id": "HT-2026-001", "ctype": "技术开发", "subtype": "合作开发", "title": "盾构滚刀梯度硬质合金刀圈合作开发",
             "seller_name": "郑州大学", "seller_kind": "高校", "seller_region": "410102",
-            "buyer_name": "郑州中原盾构装备有限公司", "buyer_kind": "民营企业", "buyer_region": "410122",
+            "buyer_name": "郑州中原盾构装备有限公司", "buyer_kind": "国有企业", "buyer_region": "410171",
             "amount": "200万", "tech_amount": "180万", "signed_on": "2026-03-01", "valid_from": "2026-03-01",
             "valid_until": "2027-02-28", "field": "先进制造", "ip_type": "发明专利",
         }
@@ -556,7 +556,7 @@ NEEDS = ListingImport(
     Column("budget", "预算", ("预算（元）", "预算区间", "价格", "经费预算"),
            help="如 100万-300万、面议；也可分填预算下限、预算上限"),
     ("budget_min", "budget_max"), {"coop_modes": ("转化方式", "合作模式")},
-    {"ext_id": "QY-2026-001", "org": "郑州中原盾构装备有限公司", "org_kind": "民营企业", "region": "410122",
+    {"ext_id": "QY-2026-001", "org": "郑州中原盾构装备有限公司", "org_kind": "国有企业", "region": "410171",
      "title": "硬岩段盾构滚刀换刀频繁",
      "statement": "在花岗岩地层掘进时，滚刀平均每掘进30米需更换一次，停机换刀占总工期20%，急需耐磨抗冲击刀具。",
      "detail": "目前使用进口刀圈，单价1.2万元，年用量3000把。", "indicators": "单刀掘进里程≥150 m；崩刃率≤2%",

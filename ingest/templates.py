@@ -1,5 +1,6 @@
 """Template files to fill in, generated from the kinds' column definitions: the header row and one
-example row, as CSV (UTF-8 with BOM, which Excel opens correctly) or XLSX (with a sheet of notes)."""
+example row, as CSV (UTF-8 with BOM, which Excel opens correctly) or XLSX (with a sheet of notes and
+drop-down lists — data validation — on the taxonomy columns, whose values sit on a hidden sheet)."""
 import csv
 import io
 
@@ -9,7 +10,20 @@ from .kinds import ImportKind
 
 VOCAB_OF = {"field": "field", "chain": "chain", "maturity": "maturity", "wanted_maturity": "maturity",
             "transfer_modes": "transfer_mode", "coop_modes": "coop_mode", "org_kind": "org_kind",
-            "kind": "org_kind"}
+            "kind": "org_kind", "seller_kind": "org_kind", "buyer_kind": "org_kind", "ip_type": "ip_type"}
+FIXED_CHOICES = {"bottleneck": ["是", "否"], "status": ["发布", "草稿"]}
+MULTI = {"transfer_modes", "coop_modes"}     # several values, separated by 、: the list only suggests
+CHOICES_SHEET = "可选值"
+VALIDATED_ROWS = 5000
+
+
+def choices(col, vocab: dict[str, list[str]] | None) -> list[str]:
+    if col.name in FIXED_CHOICES:
+        return FIXED_CHOICES[col.name]
+    if col.name == "ctype":
+        from market.services.contracts import TYPES
+        return list(TYPES)
+    return list((vocab or {}).get(VOCAB_OF.get(col.name, ""), []))
 
 
 def template_columns(kind: ImportKind):
@@ -58,7 +72,7 @@ def xlsx_bytes(kind: ImportKind, vocab: dict[str, list[str]] | None = None) -> b
     for cell in notes[1]:
         cell.font = bold
     for col in template_columns(kind):
-        allowed = (vocab or {}).get(VOCAB_OF.get(col.name, ""), [])
+        allowed = choices(col, vocab)
         notes.append([col.label, "是" if col.required else "", "、".join((col.name, *col.aliases)), col.help,
                       "、".join(allowed)])
     notes.append([])
@@ -68,6 +82,37 @@ def xlsx_bytes(kind: ImportKind, vocab: dict[str, list[str]] | None = None) -> b
     as_text_cells(notes)
     for letter, width in zip("ABCDE", (18, 6, 40, 50, 60)):
         notes.column_dimensions[letter].width = width
+    _drop_downs(wb, ws, kind, vocab)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _drop_downs(wb, ws, kind: ImportKind, vocab) -> None:
+    """A list validation on every taxonomy column (rows 2 … VALIDATED_ROWS): single-valued columns
+    refuse other values, multi-valued ones (、-separated) only offer the list."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    sheet = None
+    for n, col in enumerate(template_columns(kind), start=1):
+        values = choices(col, vocab)
+        if not values:
+            continue
+        if sheet is None:
+            sheet = wb.create_sheet(CHOICES_SHEET)
+            sheet.sheet_state = "hidden"
+        letter = get_column_letter(sheet.max_column + 1 if sheet.max_row > 1 or sheet["A1"].value else 1)
+        sheet[f"{letter}1"] = col.label
+        for i, v in enumerate(values, start=2):
+            sheet[f"{letter}{i}"] = v
+        strict = col.name not in MULTI
+        dv = DataValidation(type="list", formula1=f"'{CHOICES_SHEET}'!${letter}$2:${letter}${len(values) + 1}",
+                            allow_blank=True, showErrorMessage=strict, showInputMessage=True,
+                            promptTitle=col.label[:32],
+                            prompt=("从下拉列表中选择" if strict else "可从列表选择，多个值用“、”分隔"))
+        if strict:
+            dv.errorTitle, dv.error = col.label[:32], f"请从下拉列表中选择{col.label}"
+        target = get_column_letter(n)
+        dv.add(f"{target}2:{target}{VALIDATED_ROWS}")
+        ws.add_data_validation(dv)

@@ -61,10 +61,15 @@ class Config:
         self.LOGIN_LIMIT_ACCOUNT = os.environ.get("LOGIN_LIMIT_ACCOUNT", "100 per hour")
         self.SEARCH_LIMIT = os.environ.get("SEARCH_LIMIT", "30 per minute")
         self.SEARCH_MAX_CHARS = int(os.environ.get("SEARCH_MAX_CHARS", "100"))
+        # semantic search shows the hits scoring at least min(SEARCH_MIN_SCORE, SEARCH_MIN_SHARE × the
+        # best hit's score); measured in README "Semantic search: the relevance floor"
+        self.SEARCH_MIN_SCORE = float(os.environ.get("SEARCH_MIN_SCORE", "0.02"))
+        self.SEARCH_MIN_SHARE = float(os.environ.get("SEARCH_MIN_SHARE", "0.5"))
         self.EXPIRY_NOTICE_DAYS = 30
         self.ACHIEVEMENT_LIFETIME_DAYS = 365
         self.MATCHING_ENABLED = os.environ.get("MARKET_MATCHING", "1") != "0"
-        self.STAT_YEAR_TARGET = os.environ.get("STAT_YEAR_TARGET", "1000亿")  # 技术合同成交额, 元 or 万/亿
+        # yearly 技术合同成交额 target (元 or 万/亿); unset: none, the screens compare with the year before
+        self.STAT_YEAR_TARGET = os.environ.get("STAT_YEAR_TARGET", "")
         self.CONTRACT_FILE_MAX_MB = int(os.environ.get("CONTRACT_FILE_MAX_MB", "10"))
         self.MATCH_WEIGHTS = os.environ.get("MATCH_WEIGHTS") or str(folder / "matching" / "weights.json")
         self.SUGGESTIONS_PER_LISTING = int(os.environ.get("SUGGESTIONS_PER_LISTING", "5"))

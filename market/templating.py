@@ -19,6 +19,7 @@ def register_template_helpers(app):
     app.jinja_env.filters["highlight"] = highlight
     app.jinja_env.globals["price_range"] = price_range
     app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.globals["region_groups"] = rules.region_groups
     app.jinja_env.filters["match_status"] = lambda s: MatchStatus(s).label if s else ""
 
     @app.context_processor

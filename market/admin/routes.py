@@ -74,8 +74,7 @@ def orgs():
             errors = e.errors
     rows = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
     return render_template("admin/orgs.html", orgs=rows, errors=errors, values=values,
-                           org_kinds=reference.vocab().names.get("org_kind", []),
-                           regions=rules.zhengzhou_districts()), (400 if errors else 200)
+                           org_kinds=reference.vocab().names.get("org_kind", [])), (400 if errors else 200)
 
 
 @bp.route("/stations", methods=["GET", "POST"])

@@ -129,10 +129,13 @@ def stats_summary():
     return jsonify({"period": _period_json(p), "total": stats.totals(p).as_dict(),
                     "by_month": [r.as_dict() for r in stats.series(p, "month")],
                     "match_share": stats.match_share(p).as_dict(),
-                    "progress": {"year": progress.year, "target": str(progress.target),
+                    "progress": {"year": progress.year,
+                                 "target": None if progress.target is None else str(progress.target),
                                  "amount": str(progress.total.amount),
-                                 "ratio": str(progress.ratio.quantize(Decimal("0.000001"))),
-                                 "elapsed": str(progress.elapsed.quantize(Decimal("0.0001")))}})
+                                 "ratio": None if progress.ratio is None else str(progress.ratio.quantize(Decimal("0.000001"))),
+                                 "elapsed": str(progress.elapsed.quantize(Decimal("0.0001"))),
+                                 "previous_amount": str(progress.previous.amount),
+                                 "change": None if progress.change is None else str(progress.change.quantize(Decimal("0.000001")))}})
 
 
 @bp.get("/stats/<dimension>")

@@ -104,5 +104,4 @@ def register():
             errors = e.errors
     orgs = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
     return render_template("auth/register.html", errors=errors, values=values, orgs=orgs,
-                           org_kinds=reference.vocab().names.get("org_kind", []),
-                           regions=rules.zhengzhou_districts()), (400 if errors else 200)
+                           org_kinds=reference.vocab().names.get("org_kind", [])), (400 if errors else 200)

@@ -29,15 +29,19 @@ def _ctx(**extra):
 def browse():
     f = listings.Filters.from_args(request.args)
     semantic = request.args.get("mode") == "semantic" and bool(f.q) and matching.enabled()
+    left_out = 0
     if semantic:
         hits = matching.semantic_search(g.kind.name, f.q, matching.filter_predicate(g.kind.name, f))
+        if request.args.get("all") != "1":
+            hits, left_out = matching.relevance_floor(hits, current_app.config["SEARCH_MIN_SCORE"],
+                                                      current_app.config["SEARCH_MIN_SHARE"])
         page = listings.ListPage([h.listing for h in hits], page_arg(), current_app.config["PAGE_SIZE"])
         scores = {h.listing.id: h for h in hits}
     else:
         page, scores = listings.browse(g.kind, f, page_arg()), {}
     return render_template("listings/browse.html", **_ctx(
         page=page, filters=f, terms=listings.keyword_terms(f.q), semantic=semantic, scores=scores,
-        semantic_available=matching.enabled()))
+        left_out=left_out, semantic_available=matching.enabled()))
 
 
 @bp.route("/<int:listing_id>")
@@ -65,7 +69,7 @@ def new():
         if current_user.has_role(g.kind.author_role):
             abort(403, "您的单位成员身份尚未确认（或单位尚未核验），暂不能以单位名义发布")
         abort(403, f"只有{g.kind.author_role.label}、技术经纪人和管理员可以发布{g.kind.label}")
-    errors, values = {}, {}
+    errors, values = {}, listings.initial_values(current_user, g.kind)
     if request.method == "POST":
         values = form_data(g.kind.fields, request.form)
         org_id = request.form.get("org_id")

@@ -1,5 +1,6 @@
 """智能匹配: the gaps (needs nobody can meet yet, 成果 nobody has asked for)."""
 from flask import abort, render_template
+from flask_login import current_user
 
 from ..services import matching
 from . import bp
@@ -9,4 +10,4 @@ from . import bp
 def gaps():
     if not matching.enabled():
         abort(404, "智能匹配未启用")
-    return render_template("matches/gaps.html", **matching.gaps())
+    return render_template("matches/gaps.html", **matching.gaps(current_user))

@@ -68,7 +68,7 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
     _user("admin", "系统管理员", Role.admin, market_org)
     _user("registrar", "王登记", Role.registrar, market_org)
     for i, (code, st) in enumerate(sorted(stations.items())):
-        _user(f"broker.{code.lower()}", f"{st.name[:6]}经纪人", Role.broker, st.host, st)
+        _user(f"broker.{code.lower()}", f"{st.name}经纪人", Role.broker, st.host, st)
     _user("broker", "李经纪", Role.broker, stations["GXQ"].host, stations["GXQ"])
     owners = {}
     for i, org in enumerate(sorted(orgs.values(), key=lambda o: o.name)):

@@ -106,6 +106,15 @@ def can_post(user: User | None, kind: ListingKind) -> bool:
     return user.has_role(Role.broker, Role.admin)
 
 
+def initial_values(user: User, kind: ListingKind) -> dict:
+    """A new listing's form, pre-filled: the contact fields from the poster's own profile (a broker or
+    admin posting for a client leaves them to fill in)."""
+    if not user.has_role(kind.author_role):
+        return {}
+    return {k: v for k, v in (("contact_name", user.display_name), ("contact_phone", user.phone),
+                              ("contact_email", user.email)) if v}
+
+
 def can_edit(user: User | None, listing) -> bool:
     if user is None or not user.is_authenticated:
         return False

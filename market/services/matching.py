@@ -195,6 +195,17 @@ def semantic_search(kind: str, text: str, where=None, k: int = 200) -> list[Sugg
     return _load(kind, eng.search(kind, text, k=k, where=where))
 
 
+def relevance_floor(hits: list[Suggestion], floor: float, share: float) -> tuple[list[Suggestion], int]:
+    """The ranked hits of a semantic search that are worth showing, and how many were left out: those
+    scoring at least ``floor`` — or, when even the best scores lower (a short query's scores all are),
+    at least ``share`` of the best (bench/search_floor.py measured both)."""
+    if not hits:
+        return [], 0
+    bar = min(floor, share * hits[0].match.score)
+    kept = [h for h in hits if h.match.score >= bar]
+    return kept, len(hits) - len(kept)
+
+
 def near_duplicates(listing) -> list[tuple[object, float, float]]:
     """Published listings of the same library that say nearly the same as ``listing`` (which may
     be an unsaved instance): (listing, cosine, character overlap)."""
@@ -250,11 +261,15 @@ def filter_predicate(kind: str, filters) -> "callable | None":
 _gap_cache: dict = {}
 
 
-def gaps() -> dict:
-    """Needs the suggestion rule gives no 成果 (卡脖子 first) and 成果 it suggests to no need."""
+def gaps(user=None) -> dict:
+    """Needs the suggestion rule gives no 成果 (卡脖子 first) and 成果 it suggests to no need. The
+    second list is for brokers and admins only (institutions do not want their unasked-for 成果
+    listed in public): for anyone else ``achievements`` is None."""
+    staff = user is not None and user.is_authenticated and user.is_staff
     eng = engine()
     if eng is None:
-        return {"needs": [], "achievements": [], "cutoff": None, "relative": None, "evidence_cutoff": None}
+        return {"needs": [], "achievements": [] if staff else None, "cutoff": None, "relative": None,
+                "evidence_cutoff": None}
     w = eng.weights
     key = (eng.version, w.cutoff, w.suggest_relative, w.evidence_cutoff, w.veto_unmet, w.suggest_max)
     if _gap_cache.get("key") != key:
@@ -274,9 +289,9 @@ def gaps() -> dict:
         _gap_cache.update(key=key, needs=open_needs, achievements=lonely, cutoff=cutoff)
     needs = {x.id: x for x in db.session.scalars(select(Need).where(Need.id.in_([n[0] for n in _gap_cache["needs"]])))}
     achs = {x.id: x for x in db.session.scalars(
-        select(Achievement).where(Achievement.id.in_([a[0] for a in _gap_cache["achievements"]])))}
+        select(Achievement).where(Achievement.id.in_([a[0] for a in _gap_cache["achievements"]])))} if staff else {}
     open_needs = sorted(((needs[i], best) for i, best, _ in _gap_cache["needs"] if i in needs),
                         key=lambda t: (not t[0].bottleneck, not t[0].is_challenge, t[1]))
     lonely = sorted(((achs[i], best) for i, best in _gap_cache["achievements"] if i in achs), key=lambda t: t[1])
-    return {"needs": open_needs, "achievements": lonely, "cutoff": _gap_cache["cutoff"],
+    return {"needs": open_needs, "achievements": lonely if staff else None, "cutoff": _gap_cache["cutoff"],
             "relative": w.suggest_relative, "evidence_cutoff": w.evidence_cutoff}

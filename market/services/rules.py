@@ -74,6 +74,19 @@ def zhengzhou_districts() -> dict[str, str]:
     return {k: v for k, v in regions()["zhengzhou"].items() if k != "410100"}
 
 
+def region_groups(current: str | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The regions an organisation can be in, grouped for a picker: Zhengzhou's districts (and the
+    city itself), Henan's other cities, the other provinces (their XX0000 code). A ``current`` code
+    outside these lists (a county elsewhere) is kept as a group of its own."""
+    r = regions()
+    groups = [("郑州市", list(r["zhengzhou"].items())),
+              ("河南省其他地市", [(k, v) for k, v in r["henan"].items() if k != "410000"]),
+              ("其他省（区、市）", [(p + "0000", name) for p, name in r["provinces"].items()])]
+    if current and not check_region_code(current) and all(current != c for _, g in groups for c, _ in g):
+        groups.insert(0, ("当前", [(current, region_name(current) or current)]))
+    return groups
+
+
 def region_name(code: str | None) -> str:
     if not code:
         return ""

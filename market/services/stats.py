@@ -252,11 +252,14 @@ def match_share(period: Period, station_id: int | None = None) -> Row:
 
 # ---- target and progress ------------------------------------------------------------------
 
-def default_target() -> Decimal:
-    return rules.parse_amount(current_app.config.get("STAT_YEAR_TARGET", "1000亿"))
+def default_target() -> Decimal | None:
+    """STAT_YEAR_TARGET, or None when it is not configured (then no year has a target unless an
+    admin set one: the public screens show the year-on-year comparison instead)."""
+    raw = (current_app.config.get("STAT_YEAR_TARGET") or "").strip()
+    return rules.parse_amount(raw) if raw else None
 
 
-def target_for(year: int) -> Decimal:
+def target_for(year: int) -> Decimal | None:
     row = db.session.get(StatTarget, year)
     return row.amount if row is not None else default_target()
 
@@ -285,10 +288,12 @@ def set_target(year: int, raw_amount, actor: User) -> StatTarget:
 @dataclass
 class Progress:
     year: int
-    target: Decimal
+    target: Decimal | None    # None: no target configured or set for the year
     total: Row
-    ratio: Decimal            # 成交额 ÷ target
+    ratio: Decimal | None     # 成交额 ÷ target
     elapsed: Decimal          # part of the year gone by
+    previous: Row             # the year before, over the same days (1 January to the same date)
+    change: Decimal | None    # 成交额 against ``previous``: 0.12 = +12 %; None when there is nothing to compare
 
 
 def progress(year: int, today: date | None = None) -> Progress:
@@ -296,12 +301,16 @@ def progress(year: int, today: date | None = None) -> Progress:
     total = totals(Period.year(year))
     target = target_for(year)
     if today.year > year:
-        elapsed = Decimal(1)
+        elapsed, upto = Decimal(1), date(year, 12, 31)
     elif today.year < year:
-        elapsed = Decimal(0)
+        elapsed, upto = Decimal(0), date(year, 1, 1)
     else:
         elapsed = Decimal(today.timetuple().tm_yday) / Decimal(366 if monthrange(year, 2)[1] == 29 else 365)
-    return Progress(year, target, total, (total.amount / target) if target else Decimal(0), elapsed)
+        upto = today
+    same_day = upto.replace(year=year - 1, day=min(upto.day, monthrange(year - 1, upto.month)[1]))
+    previous = totals(Period(date(year - 1, 1, 1), same_day, f"{year - 1}年同期"))
+    change = (total.amount / previous.amount - 1) if previous.amount else None
+    return Progress(year, target, total, (total.amount / target) if target else None, elapsed, previous, change)
 
 
 # ---- lists --------------------------------------------------------------------------------

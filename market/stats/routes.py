@@ -115,8 +115,14 @@ def public():
     period = stats.Period.from_args(request.args)
     progress = stats.progress(period.start.year)
     return render_template("stats/public.html", **_ctx(period, PUBLIC_TABLES), progress=progress,
-                           ring=charts.ring(progress.ratio, text=percent(progress.ratio),
-                                            sub=f"{progress.year}年目标", marker=progress.elapsed))
+                           ring=_ring(progress, sub=f"{progress.year}年目标"))
+
+
+def _ring(progress: stats.Progress, **kw):
+    """The target ring, or None when the year has no target (the page shows the year-on-year change)."""
+    if progress.target is None:
+        return None
+    return charts.ring(progress.ratio, text=percent(progress.ratio), marker=progress.elapsed, **kw)
 
 
 @bp.route("/station")
@@ -148,8 +154,7 @@ def admin():
             errors = e.errors
     progress = stats.progress(year)
     return render_template("stats/admin.html", **_ctx(period, ADMIN_TABLES), errors=errors, progress=progress,
-                           ring=charts.ring(progress.ratio, text=percent(progress.ratio), sub=f"{year}年目标",
-                                            marker=progress.elapsed),
+                           ring=_ring(progress, sub=f"{year}年目标"),
                            health=stats.queue_health(period), default_target=stats.default_target()), \
         (400 if errors else 200)
 
@@ -171,8 +176,7 @@ def screen():
         "year": year, "progress": progress, "this_month": this_month, "share": share,
         "flow": {r.key: r for r in stats.breakdown("flow", period)},
         "latest": stats.latest(12), "updated": stats.now_label(),
-        "ring": charts.ring(progress.ratio, size=250, text=percent(progress.ratio), sub="目标完成度",
-                            marker=progress.elapsed),
+        "ring": _ring(progress, size=250, sub="目标完成度"),
         "months_chart": charts.columns([f"{i}月" for i in range(1, 13)], [wan(r.amount) for r in months],
                                        overlay=[wan(r.amount) for r in before], overlay_label=f"{year - 1}年",
                                        width=900, height=330, label="按月成交额"),

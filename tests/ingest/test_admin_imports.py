@@ -90,3 +90,81 @@ def test_upload_form_errors_and_templates(client, make):
     xlsx = load_workbook(io.BytesIO(client.get("/admin/imports/template/orgs.xlsx").data))
     assert [c.value for c in xlsx.worksheets[0][1]] == ["单位名称*", "单位性质*", "统一社会信用代码", "行政区划代码*"]
     assert xlsx.worksheets[1].title == "填写说明"
+
+
+def test_invalid_upload_shows_its_problems_honest_counts_and_imports_the_valid_rows(client, make, tmp_path):
+    make.org("高校", name=ORG, region="410102")
+    login(client, make.user(Role.admin))
+    rows = [achievement_row(1), achievement_row(2)] + [achievement_row(n, field="炼金术") for n in range(3, 63)]
+    resp = upload(client, write(tmp_path / "bad.csv", kinds.ACHIEVEMENTS, rows))
+    job_id = int(resp.headers["Location"].split("/")[-1])
+    assert wait_for(client, job_id)["status"] == "invalid"
+    html = client.get(f"/admin/imports/{job_id}").get_data(as_text=True)
+    counts = html.split('data-testid="job-counts">')[1].split("</p>")[0]
+    assert counts.startswith("未写入任何记录") and "可新增 2" in counts and "无效 60" in counts
+    assert "新增 2" not in counts.replace("可新增 2", "")
+    problems = html.split('data-testid="problems"')[1].split("</table>")[0]
+    assert problems.count("<tr>") == 1 + 50 and "炼金术" in problems           # header + the first 50
+    assert "共 60 条，下面是前 50 条" in html and f"/admin/imports/{job_id}/report" in html
+    listing = client.get("/admin/imports").get_data(as_text=True)
+    assert "未写入任何记录（校验：可新增 2，无效 60）" in listing
+    assert 'data-testid="import-valid"' in html and "只导入有效行（2 行）" in html
+    token = csrf_from(html)
+    resp = client.post(f"/admin/imports/{job_id}/import-valid", data={"csrf_token": token})
+    assert resp.status_code == 302
+    new_id = int(resp.headers["Location"].split("/")[-1])
+    assert new_id != job_id
+    status = wait_for(client, new_id)
+    assert status["status"] == "done" and status["counts"]["create"] == 2 and status["file"] == "bad.csv"
+    assert status["summary"].startswith("新增 2")
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Achievement)) == 2
+    assert client.post(f"/admin/imports/{new_id}/import-valid", data={"csrf_token": token}).status_code == 409
+    html = client.get(f"/admin/imports/{new_id}").get_data(as_text=True)
+    assert 'data-testid="import-valid"' not in html
+
+
+def test_a_dry_run_can_be_imported_without_uploading_again(client, make, tmp_path):
+    make.org("高校", name=ORG, region="410102")
+    login(client, make.user(Role.admin))
+    resp = upload(client, write(tmp_path / "ok.csv", kinds.ACHIEVEMENTS, [achievement_row(1)]), dry_run="1")
+    job_id = int(resp.headers["Location"].split("/")[-1])
+    assert wait_for(client, job_id)["status"] == "checked"
+    html = client.get(f"/admin/imports/{job_id}").get_data(as_text=True)
+    assert "未写入任何记录（校验：可新增 1）" in html and "确认导入（1 行）" in html
+    resp = client.post(f"/admin/imports/{job_id}/import-valid", data={"csrf_token": csrf_from(html)})
+    assert wait_for(client, int(resp.headers["Location"].split("/")[-1]))["counts"]["create"] == 1
+
+
+def test_xlsx_templates_offer_drop_down_lists_for_the_taxonomy_columns(client, make):
+    login(client, make.user(Role.admin))
+    book = load_workbook(io.BytesIO(client.get("/admin/imports/template/needs.xlsx").data))
+    sheet, choices = book.worksheets[0], book["可选值"]
+    assert choices.sheet_state == "hidden"
+    header = [c.value for c in sheet[1]]
+    by_column = {}
+    for dv in sheet.data_validations.dataValidation:
+        column = header[sheet[str(dv.sqref).split(":")[0]].column - 1]
+        ref = dv.formula1.split("!")[1].replace("$", "")
+        values = [c.value for row in choices[ref] for c in row]
+        by_column[column] = (values, dv.showErrorMessage)
+    assert by_column["技术领域*"][0][:2] == ["电子信息", "先进制造"] and by_column["技术领域*"][1]
+    assert "盾构及工程装备" in by_column["产业链"][0] and "中试" in by_column["期望成熟度"][0]
+    assert by_column["卡脖子"] == (["是", "否"], True)
+    assert by_column["单位性质"][0][0] == "高校"
+    assert "合作开发" in by_column["合作方式*"][0] and not by_column["合作方式*"][1]  # several values: a suggestion
+
+
+def test_template_examples_agree_with_the_demo_data():
+    import json
+    from market.config import DEMO_DIR
+    orgs = {o["name"]: o for o in json.loads((DEMO_DIR / "organisations.json").read_text(encoding="utf-8"))}
+    for kind in kinds.KINDS.values():
+        ex = kind.example
+        for name, org_kind, region in ((ex.get("org"), ex.get("org_kind"), ex.get("region")),
+                                       (ex.get("name"), ex.get("kind"), ex.get("region")),
+                                       (ex.get("seller_name"), ex.get("seller_kind"), ex.get("seller_region")),
+                                       (ex.get("buyer_name"), ex.get("buyer_kind"), ex.get("buyer_region"))):
+            if name:
+                assert name in orgs, (kind.name, name)
+                assert (orgs[name]["kind"], orgs[name]["region"]) == (org_kind, region), (kind.name, name)

@@ -19,7 +19,7 @@ from tests.ingest.helpers import COMPANY, ORG, achievement_row, need_row, read_c
 @pytest.fixture
 def admin(make):
     make.org("高校", name=ORG, region="410102")
-    make.org("民营企业", name=COMPANY, region="410122")
+    make.org("国有企业", name=COMPANY, region="410171")
     return make.user(Role.admin)
 
 

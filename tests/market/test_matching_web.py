@@ -6,7 +6,7 @@ from sqlalchemy import select
 from market.extensions import db
 from market.models import Achievement, Role
 from market.services import listings, matching
-from tests.conftest import ACHIEVEMENT, NEED, login, post_form
+from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
 
 
 def publish(make, kind, data, user=None, **change):
@@ -74,7 +74,8 @@ def test_detail_page_shows_explained_matches(client, make, fake_engine):
     assert api["items"][0]["id"] == ach.id and set(api["items"][0]["components"]) >= {"dense", "keyword", "field"}
 
 
-def test_semantic_search_with_filters(client, make, fake_engine):
+def test_semantic_search_with_filters(client, app, make, fake_engine):
+    app.config["SEARCH_MIN_SCORE"] = 0.0                       # the fake embedder's scores are not calibrated
     publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
     food = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, title="速冻水饺面皮抗冻裂改良剂",
                    summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
@@ -110,10 +111,63 @@ def test_gaps_page(client, make, fake_engine):
             keywords="量子、密钥", field="电子信息", chain="量子信息")
     fake_engine.weights.cutoff = 0.99
     html = client.get("/matching/gaps").get_data(as_text=True)
-    assert "尚无合适成果的需求（2）" in html and "量子密钥分发城域网组网" in html
-    assert "卡脖子" in html.split("尚无合适成果的需求")[1].split("</tr>")[1]   # 卡脖子 listed first
+    assert "寻求解决方案的需求（2）" in html and "量子密钥分发城域网组网" in html
+    assert "卡脖子" in html.split("寻求解决方案的需求（")[1].split("</tr>")[1]   # 卡脖子 listed first
 
 
 def test_matching_switched_off(client, app):
     assert client.get("/matching/gaps").status_code == 404
     assert client.get("/api/v1/search?kind=needs&q=x").json["error"]["code"] == "matching_disabled"
+
+
+def test_semantic_search_shows_the_relevant_hits_and_says_how_many_were_left_out(client, app, make, fake_engine):
+    other = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
+    food = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, title="速冻水饺面皮抗冻裂改良剂",
+                   summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
+                   keywords="速冻、面皮", field="农业", chain="现代食品", maturity="产业化", trl="9")
+    scores = {h.listing.id: h.match.score for h in matching.semantic_search("achievement", "速冻面皮开裂")}
+    assert scores[food.id] > scores[other.id]
+    app.config["SEARCH_MIN_SCORE"] = (scores[food.id] + scores[other.id]) / 2
+    app.config["SEARCH_MIN_SHARE"] = 1.0
+    html = client.get("/achievements/?q=速冻面皮开裂&mode=semantic").get_data(as_text=True)
+    assert f'href="/achievements/{food.id}"' in html and f'href="/achievements/{other.id}"' not in html
+    assert "找到 1 条相关的成果；另有 1 条相关度较低，未显示" in html
+    show_all = html.split('data-testid="show-all"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    html = client.get(show_all).get_data(as_text=True)
+    assert f'href="/achievements/{other.id}"' in html and "找到 2 条成果" in html and "相关度较低，未显示" not in html
+
+
+def test_relevance_floor_keeps_the_ranked_prefix():
+    from types import SimpleNamespace as NS
+
+    def kept(scores, floor=0.02, share=0.5):
+        shown, left_out = matching.relevance_floor([NS(match=NS(score=s)) for s in scores], floor, share)
+        assert len(shown) + left_out == len(scores)
+        return [h.match.score for h in shown]
+    assert kept([0.9, 0.2, 0.02, 0.019, 0.001]) == [0.9, 0.2, 0.02]            # the floor
+    assert kept([0.0006, 0.0006, 0.0002, 0.0001]) == [0.0006, 0.0006]          # all low: half the best
+    assert kept([]) == []
+
+
+def test_keyword_search_without_results_offers_the_semantic_search(client, make, fake_engine):
+    publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
+    html = client.get("/achievements/?q=速冻面皮开裂&field=先进制造").get_data(as_text=True)
+    assert "没有符合条件的成果" in html
+    link = html.split('data-testid="try-semantic"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    assert "mode=semantic" in link and "field=" in link and "q=" in link
+    assert "按语义相关度排序" in client.get(link).get_data(as_text=True)
+
+
+def test_gaps_lists_unasked_achievements_to_staff_only(client, make, fake_engine):
+    lonely = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
+    need = publish(make, listings.NEED, NEED)
+    fake_engine.weights.cutoff = 0.99
+    html = client.get("/matching/gaps").get_data(as_text=True)
+    assert "寻求解决方案的需求（1）" in html and f'href="/needs/{need.id}"' in html
+    assert "尚无需求问津的成果" not in html and f'href="/achievements/{lonely.id}"' not in html
+    login(client, make.user(Role.researcher))
+    assert f'href="/achievements/{lonely.id}"' not in client.get("/matching/gaps").get_data(as_text=True)
+    client.post("/auth/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
+    login(client, make.user(Role.broker))
+    html = client.get("/matching/gaps").get_data(as_text=True)
+    assert "尚无需求问津的成果（1）" in html and f'href="/achievements/{lonely.id}"' in html

@@ -127,7 +127,7 @@ def test_breakdowns(data):
 
 
 def test_progress_against_configured_and_set_targets(app, data, make):
-    assert stats.target_for(2025) == D("100000000000.00")          # STAT_YEAR_TARGET default: 1000亿
+    assert stats.target_for(2025) is None                          # STAT_YEAR_TARGET unset: no target
     app.config["STAT_YEAR_TARGET"] = "500亿"
     assert stats.progress(2025, today=date(2026, 1, 1)).target == D("50000000000.00")
     stats.set_target(2026, "1亿", make.user(Role.admin))
@@ -136,6 +136,33 @@ def test_progress_against_configured_and_set_targets(app, data, make):
     assert p.elapsed == D(183) / D(365)
     with pytest.raises(PermissionError):
         stats.set_target(2026, "2亿", make.user(Role.registrar))
+
+
+def test_progress_compares_with_the_same_days_of_the_year_before(app, data):
+    p = stats.progress(2026, today=date(2026, 2, 20))              # 2025-01-01 … 2025-02-20: contracts 1 and 2
+    assert (p.target, p.ratio) == (None, None)
+    assert (p.previous.count, p.previous.amount) == (2, D("3500000.10"))
+    assert p.change == D("5000000.00") / D("3500000.10") - 1
+    p = stats.progress(2026, today=date(2026, 1, 14))              # nothing yet on 2025-01-14
+    assert p.previous.count == 0 and p.change is None
+    assert stats.progress(2025, today=date(2026, 3, 1)).previous.count == 0    # 2024 had none: no change
+    assert stats.progress(2024, today=date(2026, 3, 1)).change is None
+
+
+def test_public_screens_without_a_target_show_the_year_on_year_change(client, data, app):
+    year = date.today().year
+    for url in ("/stats/", "/stats/screen"):
+        html = text(client.get(url))
+        assert "1,000.00亿元" not in html and "年度目标" not in html and "年目标" not in html
+        assert "同比" in html and f"{year - 1}年同期" in html
+    html = text(client.get("/stats/?year=2026"))
+    assert 'data-testid="kpi-yoy"' in html
+    app.config["STAT_YEAR_TARGET"] = "2亿"
+    for url in ("/stats/", "/stats/screen"):
+        html = text(client.get(url))
+        assert "2.00亿元" in html and "kpi-yoy" not in html and "screen-yoy" not in html
+    body = client.get("/api/v1/stats/summary?year=2026").get_json()["progress"]
+    assert body["target"] == "200000000.00"
 
 
 def test_abbreviation_of_parties():
