@@ -150,3 +150,5 @@ def test_only_platform_admins_set_the_station_admin_flag(world, client, make):
     assert post_form(client, wrong, {"flag": "0"}, token_page="/stations").status_code == 404
     with pytest.raises(ValidationError):
         stations.set_station_admin(world["enterprise"], True, admin)
+    with pytest.raises(PermissionError):                    # the rule holds below the web layer too
+        stations.set_station_admin(plain, False, world["admin_broker"])
