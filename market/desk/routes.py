@@ -1,7 +1,7 @@
 """申请对接 (to the station serving a listing) and the hall's service desk."""
 from functools import partial
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db, limiter
@@ -51,8 +51,8 @@ def contact_form(kind_name, listing_id):
         else:
             flash(f"申请已提交，{req.station.name}的技术经纪人会尽快回复", "success")
             if token:
-                return render_template("desk/contact_sent.html", req=req, link=url_for(".visitor", token=token,
-                                                                                         _external=True))
+                return _private(render_template("desk/contact_sent.html", req=req,
+                                                link=url_for(".visitor", token=token, _external=True)))
             return redirect(url_for(".request_detail", request_id=req.id))
     return render_template("desk/contact_form.html", kind=kind, listing=listing, station=station, values=values,
                            errors=errors, fields=contact.FIELDS), (400 if errors else 200)
@@ -61,9 +61,16 @@ def contact_form(kind_name, listing_id):
 @bp.route("/r/<token>")
 def visitor(token):
     req = contact.by_token(token) or abort(404)
-    return render_template("desk/contact.html", req=req, handle=False, show_contact=True,
-                           listing=contact.listing_of(req), action_labels=contact.ACTION_LABELS,
-                           status_labels=CONTACT_LABELS)
+    return _private(render_template("desk/contact.html", req=req, handle=False, show_contact=True,
+                                    listing=contact.listing_of(req), action_labels=contact.ACTION_LABELS,
+                                    status_labels=CONTACT_LABELS))
+
+
+def _private(html: str):
+    """A page only its link opens (the visitor's token): never kept by a shared cache."""
+    response = make_response(html)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/requests")

@@ -47,7 +47,8 @@ def edit(station_id):
         except ValidationError as e:
             db.session.rollback()
             errors = e.errors
-    orgs = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
+    chosen = set(values["served_orgs"])          # the ones served first, so a long list still shows them
+    orgs = sorted(db.session.scalars(select(Organisation)), key=lambda o: (str(o.id) not in chosen, o.kind, o.name))
     return render_template("stations/edit.html", station=station, values=values, errors=errors, orgs=orgs,
                            fields=stations.PAGE_FIELDS,
                            districts=rules.zhengzhou_districts(), labels=stations.PAGE_LABELS,

@@ -51,8 +51,10 @@ def test_visitor_request_lands_in_the_serving_station_with_a_private_link(world,
     assert req.station_id == world["station"].id and req.status == "pending" and req.user_id is None
     token = html.split("/desk/r/")[1].split('"')[0]
     assert req.token_hash and token not in req.token_hash          # only the hash is kept
-    page = client.get(f"/desk/r/{token}").get_data(as_text=True)
+    resp = client.get(f"/desk/r/{token}")
+    page = resp.get_data(as_text=True)
     assert VISITOR["message"] in page and "尚未回复" in page
+    assert resp.headers["Cache-Control"] == "private, no-store"
     assert client.get("/desk/r/not-a-real-token").status_code == 404
     note = db.session.scalar(select(Notification).where(Notification.user_id == world["broker"].id))
     assert note is not None and note.link == f"/desk/requests/{req.id}"
