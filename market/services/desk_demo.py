@@ -32,7 +32,8 @@ SERVICE_DEMO = [
 
 
 def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
-    pages = json.loads((folder / "station_pages.json").read_text(encoding="utf-8"))
+    path = folder / "station_pages.json"
+    pages = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     orgs = {o.name: o.id for o in db.session.scalars(select(Organisation))}
     filled = 0
     for station in db.session.scalars(select(Station)):

@@ -1,7 +1,7 @@
 """Issue 13 (part A): station pages people can reach, the station serving a listing, station admins
 editing their page with a history, the station-admin flag."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from market.extensions import db
 from market.models import Match, Role, StationEdit, utcnow
@@ -152,3 +152,17 @@ def test_only_platform_admins_set_the_station_admin_flag(world, client, make):
         stations.set_station_admin(world["enterprise"], True, admin)
     with pytest.raises(PermissionError):                    # the rule holds below the web layer too
         stations.set_station_admin(plain, False, world["admin_broker"])
+
+
+def test_demo_fills_every_station_page_and_requests_in_several_states(app):
+    from market.models import ContactRequest, ServiceRequest, Station
+    from market.services import demo
+    demo.load(log=lambda *_: None)
+    db.session.commit()
+    for st in db.session.scalars(select(Station)):
+        assert st.address and st.phone and st.hours and st.description, st.code
+        assert any(b.expertise for b in stations.brokers(st)) and any(b.station_admin for b in stations.brokers(st))
+    assert {r.status for r in db.session.scalars(select(ContactRequest))} == {"pending", "replied", "closed"}
+    assert len({r.status for r in db.session.scalars(select(ServiceRequest))}) >= 4
+    demo.load(log=lambda *_: None)                                  # idempotent
+    assert db.session.scalar(select(func.count()).select_from(ContactRequest)) == 6
