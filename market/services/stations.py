@@ -117,8 +117,10 @@ def update_page(station: Station, data: dict, actor: User) -> StationEdit | None
         values = clean(PAGE_FIELDS, data, reference.vocab())
     except ValidationError as e:
         values, errors = {}, dict(e.errors)
-    districts = list(dict.fromkeys(d.strip() for d in data.get("districts") or [] if d and d.strip()))
     local = rules.zhengzhou_districts()
+    order = {code: i for i, code in enumerate(local)}
+    districts = sorted(set(d.strip() for d in data.get("districts") or [] if d and d.strip()),
+                       key=lambda d: (order.get(d, len(order)), d))         # one order: no change by reordering
     bad = [d for d in districts if d not in local]
     if bad:
         errors["districts"] = f"服务区县只能选郑州市的区县，无效：{'、'.join(bad)[:100]}"
@@ -128,15 +130,30 @@ def update_page(station: Station, data: dict, actor: User) -> StationEdit | None
         errors["served_orgs"] = "服务单位中有不存在的单位"
     if len(org_ids) > 50:
         errors["served_orgs"] = "服务单位最多 50 个"
+    team = {b.id: b for b in brokers(station)}
+    expertise = {}
+    for key, text in (data.get("expertise") or {}).items():
+        broker = team.get(rules.as_id(key))
+        text = rules.strip_invisible(str(text or "")).strip()
+        if broker is None:
+            errors["expertise"] = "只能填写本驿站技术经纪人的领域"
+        elif len(text) > 40:
+            errors[f"expertise-{broker.id}"] = f"{broker.display_name}的领域最多 40 个字，现有 {len(text)} 个"
+        else:
+            expertise[broker] = text or None
     if errors:
         raise ValidationError(errors)
-    values.update(districts=districts, served_orgs=list(dict.fromkeys(org_ids)))
+    values.update(districts=districts, served_orgs=sorted(set(org_ids)))
     changes = {k: [getattr(station, k) or ([] if k in ("districts", "served_orgs") else None), v]
                for k, v in values.items() if (getattr(station, k) or None) != (v or None)}
-    if not changes:
-        return None
     for k, (_, v) in changes.items():
         setattr(station, k, v)
+    for broker, text in expertise.items():
+        if broker.expertise != text:
+            changes[f"领域·{broker.display_name}"] = [broker.expertise, text]
+            broker.expertise = text
+    if not changes:
+        return None
     edit = StationEdit(station_id=station.id, actor_id=actor.id, changes=changes)
     db.session.add(edit)
     db.session.flush()

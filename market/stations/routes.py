@@ -35,10 +35,14 @@ def edit(station_id):
     if not stations.can_edit_page(current_user, station):
         raise PermissionError("只有该驿站的驿站管理员或平台管理员可以修改驿站信息")
     errors, values = {}, {f.name: getattr(station, f.name) or "" for f in stations.PAGE_FIELDS}
-    values.update(districts=station.districts or [], served_orgs=[str(i) for i in station.served_orgs or []])
+    team = stations.brokers(station)
+    values.update(districts=station.districts or [], served_orgs=[str(i) for i in station.served_orgs or []],
+                  expertise={b.id: b.expertise or "" for b in team})
     if request.method == "POST":
         values = {f.name: request.form.get(f.name, "") for f in stations.PAGE_FIELDS}
-        values.update(districts=request.form.getlist("districts"), served_orgs=request.form.getlist("served_orgs"))
+        values.update(districts=request.form.getlist("districts"), served_orgs=request.form.getlist("served_orgs"),
+                      expertise={b.id: request.form[f"expertise-{b.id}"] for b in team
+                                 if f"expertise-{b.id}" in request.form})
         try:
             changed = stations.update_page(station, values, current_user)
             db.session.commit()
@@ -50,7 +54,7 @@ def edit(station_id):
     chosen = set(values["served_orgs"])          # the ones served first, so a long list still shows them
     orgs = sorted(db.session.scalars(select(Organisation)), key=lambda o: (str(o.id) not in chosen, o.kind, o.name))
     return render_template("stations/edit.html", station=station, values=values, errors=errors, orgs=orgs,
-                           fields=stations.PAGE_FIELDS,
+                           fields=stations.PAGE_FIELDS, team=team, org_names={o.id: o.name for o in orgs},
                            districts=rules.zhengzhou_districts(), labels=stations.PAGE_LABELS,
                            history=stations.history(station)), (400 if errors else 200)
 

@@ -103,18 +103,22 @@ def test_update_page_validates_everything_in_chinese_and_changes_nothing(world):
     assert st.address is None and db.session.scalar(select(StationEdit.id)) is None
 
 
-def test_update_page_keeps_history_and_ignores_no_change(world):
+def test_update_page_keeps_history_and_ignores_no_change(world, client):
     st, actor = world["station"], world["admin_broker"]
     edit = stations.update_page(st, PAGE, actor)
     db.session.commit()
-    assert st.address == PAGE["address"] and st.districts == ["410105", "410104"]
+    assert st.address == PAGE["address"] and st.districts == ["410104", "410105"]
     assert edit.changes["address"] == [None, PAGE["address"]] and edit.actor_id == actor.id
-    assert edit.changes["districts"] == [["410105"], ["410105", "410104"]]
+    assert edit.changes["districts"] == [["410105"], ["410104", "410105"]]
     assert stations.update_page(st, PAGE, actor) is None                    # same values: no history row
+    assert stations.update_page(st, {**PAGE, "districts": ["410105", "410104"]}, actor) is None   # nor reordered
     stations.update_page(st, {**PAGE, "hours": "周一至周六 9:00–17:00"}, actor)
     db.session.commit()
     history = stations.history(st)
     assert len(history) == 2 and set(history[0].changes) == {"hours"}
+    login(client, actor)
+    page = client.get(f"/stations/{st.id}/edit").get_data(as_text=True)
+    assert "服务区县：金水区 → 管城回族区、金水区" in page
 
 
 @pytest.mark.parametrize("who, allowed", [("admin_broker", True), ("plain", False), ("foreign", False),
@@ -166,3 +170,20 @@ def test_demo_fills_every_station_page_and_requests_in_several_states(app):
     assert len({r.status for r in db.session.scalars(select(ServiceRequest))}) >= 4
     demo.load(log=lambda *_: None)                                  # idempotent
     assert db.session.scalar(select(func.count()).select_from(ContactRequest)) == 6
+
+
+def test_station_admin_sets_the_brokers_fields_of_expertise(world, client):
+    st, plain = world["station"], world["plain"]
+    with pytest.raises(ValidationError) as e:
+        stations.update_page(st, {**PAGE, "expertise": {str(world["foreign"].id): "电子信息",
+                                                        str(plain.id): "很长" * 21}}, world["admin_broker"])
+    assert "只能填写本驿站" in e.value.errors["expertise"] and "最多 40 个字" in e.value.errors[f"expertise-{plain.id}"]
+    assert plain.expertise is None
+    login(client, world["admin_broker"])
+    resp = post_form(client, f"/stations/{st.id}/edit", {**PAGE, "districts": "410105",
+                                                          f"expertise-{plain.id}": "生物医药"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert plain.expertise == "生物医药"
+    assert stations.history(st)[0].changes[f"领域·{plain.display_name}"] == [None, "生物医药"]
+    assert "生物医药" in client.get(f"/stations/{st.id}").get_data(as_text=True)
