@@ -133,12 +133,9 @@ def downgrade():
             for column in indexes:
                 batch_op.drop_index(batch_op.f(f'ix_{table}_{column}'))
         op.drop_table(table)
-    with op.batch_alter_table('user_account', schema=None) as batch_op:
-        batch_op.drop_column('expertise')
-        batch_op.drop_column('station_admin')
-    with op.batch_alter_table('station', schema=None) as batch_op:
-        batch_op.drop_column('served_orgs')
-        batch_op.drop_column('description')
-        batch_op.drop_column('hours')
-        batch_op.drop_column('phone')
-        batch_op.drop_column('address')
+    # plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 too): a batch copy of these two tables, which the
+    # others reference, would trip SQLite's foreign-key checks once they hold rows
+    for table, columns in (('user_account', ('expertise', 'station_admin')),
+                           ('station', ('served_orgs', 'description', 'hours', 'phone', 'address'))):
+        for column in columns:
+            op.drop_column(table, column)
