@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
-from ..models import ContactRequest, ContactStatus, User, utcnow
+from ..models import ContactRequest, ContactStatus, Role, User, utcnow
 from . import listings, reference, stations, workdays
 from .desk import ConcurrentChange, TransitionError, check_version, flush, record  # noqa: F401 (re-exported)
 from .notify import notify
@@ -71,7 +71,7 @@ def submit(listing, data: dict, user: User | None = None) -> tuple[ContactReques
     db.session.add(req)
     record(req, member, "submit", None)
     db.session.flush()
-    for broker in stations.brokers(station):
+    for broker in _answerers(station):
         notify(broker, f"新的申请对接：{listing.title[:60]}", f"{req.org_name} {req.name}：{req.message[:200]}",
                link=f"/desk/requests/{req.id}", key=f"contact:{req.id}:new:{broker.id}")
     if token and req.email:
@@ -79,6 +79,12 @@ def submit(listing, data: dict, user: User | None = None) -> tuple[ContactReques
                       f"{station.name}已收到您就“{listing.title}”提出的申请对接。经纪人回复后可通过下面的链接查看：",
                       f"/desk/r/{token}")
     return req, token
+
+
+def _answerers(station) -> list[User]:
+    """Who is told of a request: the station's brokers; the platform admins while it has none."""
+    return stations.brokers(station) or list(db.session.scalars(
+        select(User).where(User.role == Role.admin.value, User.active.is_(True)).order_by(User.id)))
 
 
 def _open_duplicate(listing, values: dict, member: User | None) -> bool:
@@ -198,7 +204,7 @@ def remind_unanswered(today: date | None = None, days: int | None = None) -> int
                                                                ContactRequest.reminded_at.is_(None))):
         if workdays.add_working_days(req.created_at.date(), days) > today:
             continue
-        for broker in stations.brokers(req.station):
+        for broker in _answerers(req.station):
             notify(broker, f"申请对接已 {days} 个工作日未回复：{req.listing_title[:60]}",
                    f"{req.org_name} {req.name} 于 {req.created_at:%Y-%m-%d} 提交，请尽快回复。",
                    link=f"/desk/requests/{req.id}", key=f"contact:{req.id}:remind:{broker.id}")

@@ -277,3 +277,15 @@ def test_service_pages_visible_to_member_hall_and_assignee_only(world, client):
     assert f"/desk/services/{req.id}" in client.get("/desk/services").get_data(as_text=True)
     events = db.session.scalar(select(func.count()).select_from(DeskEvent).where(DeskEvent.service_id == req.id))
     assert events == 2
+
+
+def test_a_station_without_brokers_has_its_requests_told_to_the_admins(world):
+    empty = world["make"].station(districts=("410102",))
+    owner = world["make"].user(Role.enterprise, org=world["make"].org("民营企业", region="410102"))
+    need = listings.create(listings.NEED, {**NEED, "title": "中原区企业的需求"}, owner, publish=True, suggest=False)
+    admin = world["make"].user(Role.admin)
+    req, _ = contact.submit(need, VISITOR)
+    db.session.commit()
+    assert req.station_id == empty.id
+    assert db.session.scalar(select(Notification.link).where(Notification.user_id == admin.id)) \
+        == f"/desk/requests/{req.id}"
