@@ -9,6 +9,8 @@ def register_blueprints(app):
     from .main import bp as main_bp
     from .matches import bp as matches_bp
     from .stats import bp as stats_bp
+    from .stations import bp as stations_bp
+    from .desk import bp as desk_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -22,4 +24,6 @@ def register_blueprints(app):
     app.register_blueprint(contracts_bp, url_prefix="/contracts")
     app.register_blueprint(stats_bp, url_prefix="/stats")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(stations_bp, url_prefix="/stations")
+    app.register_blueprint(desk_bp, url_prefix="/desk")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -135,6 +135,16 @@ def register_commands(app):
         db.session.commit()
         click.echo(f"reminded: {counts['reminded']}; closed as abandoned: {counts['abandoned']}")
 
+    @app.cli.command("remind-requests")
+    @click.option("--days", type=int, default=None, help="working days without a reply (default CONTACT_REMIND_WORKDAYS)")
+    @with_appcontext
+    def remind_requests_cmd(days):
+        """Remind stations of 申请对接 requests unanswered after N working days (run daily; once each)."""
+        from .services import contact
+        sent = contact.remind_unanswered(days=days)
+        db.session.commit()
+        click.echo(f"unanswered requests reminded: {sent}")
+
     feedback_group = click.Group("feedback", help="Learning from brokers' decisions.")
     app.cli.add_command(feedback_group)
 

@@ -76,6 +76,9 @@ class Config:
         self.MATCH_STALL_DAYS = int(os.environ.get("MATCH_STALL_DAYS", "14"))
         self.MATCH_ABANDON_DAYS = int(os.environ.get("MATCH_ABANDON_DAYS", "90"))
         self.FEEDBACK_MIN_LABELS = int(os.environ.get("FEEDBACK_MIN_LABELS", "30"))
+        # 申请对接: visitors' requests per address, and the reminder to the station when unanswered
+        self.CONTACT_LIMIT = os.environ.get("CONTACT_LIMIT", "5 per hour")
+        self.CONTACT_REMIND_WORKDAYS = int(os.environ.get("CONTACT_REMIND_WORKDAYS", "2"))
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER")
         self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

@@ -3,6 +3,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Achievement, ListingStatus, Need, Organisation, Station
+from ..services import stations as station_service
 from . import bp
 
 
@@ -29,9 +30,7 @@ def index():
 
 @bp.route("/stations")
 def stations():
-    rows = db.session.scalars(select(Station).where(Station.active.is_(True))
-                              .order_by(Station.is_hall.desc(), Station.id)).all()
-    return render_template("main/stations.html", stations=rows)
+    return render_template("main/stations.html", stations=station_service.public_list())
 
 
 @bp.route("/about")

@@ -8,10 +8,12 @@ from .notification import Notification
 from .match import Match, MatchEvent, MatchStatus
 from .contract import Contract, ContractCounter, ContractEvent, ContractStatus, StatTarget
 from .imports import ImportJob, ImportStatus
+from .desk import SERVICES, ContactRequest, ContactStatus, DeskEvent, ServiceRequest, ServiceStatus, StationEdit
 
 __all__ = [
     "utcnow", "Term", "Organisation", "Station", "LoginAttempt", "OrgState", "Role", "User",
     "Achievement", "ListingStatus", "Need", "Notification", "Match", "MatchEvent", "MatchStatus",
     "ImportJob", "ImportStatus",
     "Contract", "ContractCounter", "ContractEvent", "ContractStatus", "StatTarget",
+    "SERVICES", "ContactRequest", "ContactStatus", "DeskEvent", "ServiceRequest", "ServiceStatus", "StationEdit",
 ]

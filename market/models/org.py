@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, TimestampMixin
@@ -45,6 +45,12 @@ class Station(TimestampMixin, Model):
     is_hall: Mapped[bool] = mapped_column(default=False)
     districts: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    # the public page (edited by the station's admins, every edit kept in station_edit)
+    address: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    hours: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    served_orgs: Mapped[list | None] = mapped_column(JSON, default=list)   # organisation ids it serves besides its districts
 
     host: Mapped[Organisation] = relationship()
     brokers: Mapped[list["User"]] = relationship(back_populates="station")  # noqa: F821

@@ -62,6 +62,8 @@ class User(UserMixin, TimestampMixin, Model):
     org_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     org_decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     session_token: Mapped[str | None] = mapped_column(String(32))   # rotated at logout: ends every session
+    station_admin: Mapped[bool] = mapped_column(default=False)      # a broker who edits the station's page
+    expertise: Mapped[str | None] = mapped_column(String(100))      # a broker's 领域, shown on the station page
 
     org: Mapped[Organisation | None] = relationship()
     station: Mapped[Station | None] = relationship(back_populates="brokers")

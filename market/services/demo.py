@@ -101,6 +101,8 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
         counts["suggestions"] = matches.suggest_all()
         counts["reviewed"] = apply_reviews(folder / "broker_reviews.json")
         log(f"demo: {counts['suggestions']} match suggestions, {counts['reviewed']} reviewed by hand")
+    from . import desk_demo  # station pages, 申请对接 and service-desk requests
+    desk_demo.load(folder, log=log)
     from . import contract_demo  # last: it links contracts to the demo matches, when there are any
     contract_demo.load(log=log)
     return counts

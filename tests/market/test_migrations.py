@@ -34,3 +34,29 @@ def test_sqlite_pragmas(app):
 def test_serve_refuses_a_database_behind_the_migrations(app):
     result = app.test_cli_runner().invoke(args=["serve"])
     assert result.exit_code != 0 and "market setup" in result.output
+
+
+def test_stations_reachable_migration_keeps_existing_stations_and_brokers(app):
+    """Issue 13: a station and a broker from before the migration survive it, the broker without
+    the station-admin flag and the station with an empty page."""
+    from sqlalchemy import text
+    drop_everything()
+    upgrade(revision="9e4b7c3a1f20")
+    now = "2026-11-30 10:00:00"
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO organisation (id, name, kind, region, created_at, updated_at) "
+                          "VALUES (1, '郑州大学', '高校', '410102', :t, :t)"), {"t": now})
+        conn.execute(text("INSERT INTO station (id, code, name, host_org_id, region, is_hall, districts, active, "
+                          "created_at, updated_at) VALUES (1, 'ZZU', '郑州大学驿站', 1, '410102', false, '[]', true, "
+                          ":t, :t)"), {"t": now})
+        conn.execute(text("INSERT INTO user_account (id, username, password_hash, display_name, role, active, "
+                          "org_admin, station_id, created_at, updated_at) VALUES (1, 'broker.zzu', 'x', '孙经纪', "
+                          "'broker', true, false, 1, :t, :t)"), {"t": now})
+    upgrade()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT station_admin, expertise FROM user_account")).one() == (False, None)
+        assert conn.execute(text("SELECT code, address FROM station")).one() == ("ZZU", None)
+    downgrade(revision="9e4b7c3a1f20")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT username FROM user_account")).scalar() == "broker.zzu"
+    upgrade()
