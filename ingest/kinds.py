@@ -13,9 +13,10 @@ from typing import Any
 
 from market.extensions import db
 from market.models import User
-from market.services import imports, listings, matching
+from market.services import listings, matching
 from market.services.schema import Field, ValidationError
 
+from . import records
 from .readers import Row
 
 
@@ -290,7 +291,7 @@ class ListingLoader(Loader):
 
     def __init__(self, kind: ListingImport, actor_id: int, station_id: int | None = None):
         super().__init__(kind, actor_id, station_id)
-        self.orgs = imports.OrgResolver()
+        self.orgs = records.OrgResolver()
         self.field_names = {f.name for f in kind.listing_kind.fields}
 
     def key_of(self, item: Item) -> str | None:
@@ -302,7 +303,7 @@ class ListingLoader(Loader):
             actor = self.actor
             org = actor.org.name if actor.org is not None else ""
         title = _text(item.cells.get("title"))
-        return imports.derived_ext_id(org, title) if org and title else None
+        return records.derived_ext_id(org, title) if org and title else None
 
     def _raw(self, item: Item, errors: dict, used: dict) -> tuple[dict, bool]:
         """The service's input from the row's cells, and whether to publish."""
@@ -323,7 +324,7 @@ class ListingLoader(Loader):
             errors["status"] = f"状态“{status}”不对：请填写“发布”或“草稿”"
         return raw, bool(publish)
 
-    def _org(self, item: Item, errors: dict) -> imports.OrgRef | None:
+    def _org(self, item: Item, errors: dict) -> records.OrgRef | None:
         name = _text(item.cells.get("org"))
         actor = self.actor
         try:
@@ -350,7 +351,7 @@ class ListingLoader(Loader):
             item.title = _text(raw.get("title"))
             item.key = self.key_of(item)
             if item.key is not None:
-                if msg := imports.check_ext_id(item.key):
+                if msg := records.check_ext_id(item.key):
                     errors["ext_id"] = msg
                 elif first := self.remember(item):
                     errors["ext_id"] = (f"外部编号“{item.key}”与第 {first} 行重复" if item.cells.get("ext_id")
@@ -365,17 +366,17 @@ class ListingLoader(Loader):
                 self.fail(item, errors, used)
                 continue
             pending.append((item, raw, org, publish, used))
-        existing = imports.listings_by_ext_id(kind, [i.key for i, *_ in pending])
+        existing = records.listings_by_ext_id(kind, [i.key for i, *_ in pending])
         actor = self.actor
         for item, raw, org, publish, used in pending:
             try:
-                item.plan = imports.plan_listing(kind, raw, actor, org, item.key, publish, existing.get(item.key))
+                item.plan = records.plan_listing(kind, raw, actor, org, item.key, publish, existing.get(item.key))
             except ValidationError as e:
                 self.fail(item, e.errors, used)
         return items
 
     def store(self, item: Item) -> str:
-        imports.apply_listing(self.kind.listing_kind, item.plan, self.actor, self.orgs, self.station_id)
+        records.apply_listing(self.kind.listing_kind, item.plan, self.actor, self.orgs, self.station_id)
         return item.plan.action
 
     def doc(self, item: Item):
@@ -429,17 +430,17 @@ class OrgLoader(Loader):
                 self.fail(item, errors)
             else:
                 pending.append(item)
-        existing = imports.orgs_by_name([i.key for i in pending])
+        existing = records.orgs_by_name([i.key for i in pending])
         for item in pending:
             data = {k: _text(v) for k, v in item.cells.items()}
             try:
-                item.plan = imports.plan_org(data, existing.get(item.key))
+                item.plan = records.plan_org(data, existing.get(item.key))
             except ValidationError as e:
                 self.fail(item, e.errors)
         return items
 
     def store(self, item: Item) -> str:
-        imports.apply_org(item.plan)
+        records.apply_org(item.plan)
         return item.plan.action
 
 
@@ -499,7 +500,7 @@ class ContractLoader(Loader):
             seller = actor.org.name
         parts = (seller, _text(item.cells.get("buyer_name")), _text(item.cells.get("title")),
                  _text(item.cells.get("signed_on")))
-        return imports.derived_contract_id(*parts) if all(parts) else None
+        return records.derived_contract_id(*parts) if all(parts) else None
 
     def prepare(self, rows: list[Row]) -> list[Item]:
         items, pending = [self.item(row) for row in rows], []
@@ -511,8 +512,8 @@ class ContractLoader(Loader):
             if self.station_id:
                 raw["station_id"] = str(self.station_id)
             errors = {}
-            if item.key is not None and len(item.key) > imports.CONTRACT_EXT_ID_MAX:
-                errors["ext_id"] = f"外部编号最多 {imports.CONTRACT_EXT_ID_MAX} 个字符"
+            if item.key is not None and len(item.key) > records.CONTRACT_EXT_ID_MAX:
+                errors["ext_id"] = f"外部编号最多 {records.CONTRACT_EXT_ID_MAX} 个字符"
             elif first := self.remember(item):
                 errors["ext_id"] = (f"外部编号“{item.key}”与第 {first} 行重复" if item.cells.get("ext_id")
                                     else f"与第 {first} 行的卖方、买方、项目名称和签订日期相同")
@@ -520,17 +521,17 @@ class ContractLoader(Loader):
                 self.fail(item, errors)
             else:
                 pending.append((item, raw))
-        existing = imports.contracts_by_ext_id([i.key for i, _ in pending])
+        existing = records.contracts_by_ext_id([i.key for i, _ in pending])
         actor = self.actor
         for item, raw in pending:
             try:
-                item.plan = imports.plan_contract(raw, actor, item.key, existing.get(item.key))
+                item.plan = records.plan_contract(raw, actor, item.key, existing.get(item.key))
             except ValidationError as e:
                 self.fail(item, e.errors)
         return items
 
     def store(self, item: Item) -> str:
-        imports.apply_contract(item.plan, self.actor)
+        records.apply_contract(item.plan, self.actor)
         return item.plan.action
 
 

@@ -1,6 +1,6 @@
 """Bulk import of records: each row creates a record, updates the record with its external id, or
-changes nothing. The rules are the web forms' (listings.validate, accounts.validate_org); ingest/
-reads the files and calls these.
+changes nothing. The rules are the web forms' (listings.validate, accounts.validate_org); the rest of
+ingest/ reads the files and calls these.
 """
 import hashlib
 from dataclasses import dataclass, field
@@ -8,11 +8,11 @@ from datetime import date
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import ListingStatus, Organisation, User
-from . import accounts, listings
-from .listings import ListingKind
-from .schema import ValidationError, check_future
+from market.extensions import db
+from market.models import Contract, ListingStatus, Organisation, User
+from market.services import accounts, contracts, listings
+from market.services.listings import ListingKind
+from market.services.schema import ValidationError, check_future
 
 EXT_ID_MAX = 80
 _DATE_FIELDS = ("expires_at", "deadline", "challenge_deadline")
@@ -222,7 +222,6 @@ def derived_contract_id(seller: str, buyer: str, title: str, signed_on) -> str:
 
 
 def contracts_by_ext_id(ext_ids) -> dict:
-    from ..models import Contract
     ext_ids = [e for e in set(ext_ids) if e]
     if not ext_ids:
         return {}
@@ -232,7 +231,6 @@ def contracts_by_ext_id(ext_ids) -> dict:
 def plan_contract(raw: dict, actor: User, ext_id: str, existing=None) -> ContractPlan:
     """A contract row becomes a registration application; one already applied for stays as it
     is: a registration is changed through a change application (变更), never silently."""
-    from . import contracts
     if existing is None:
         contracts.validate(raw, actor)
         return ContractPlan("create", raw, ext_id)
@@ -244,7 +242,6 @@ def plan_contract(raw: dict, actor: User, ext_id: str, existing=None) -> Contrac
 
 
 def apply_contract(plan: ContractPlan, actor: User):
-    from . import contracts
     if plan.action == "create":
         return contracts.submit(plan.raw, actor, ext_id=plan.ext_id)
     return None
