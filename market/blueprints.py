@@ -9,6 +9,7 @@ def register_blueprints(app):
     from .main import bp as main_bp
     from .matches import bp as matches_bp
     from .stats import bp as stats_bp
+    from .todo import bp as todo_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -23,3 +24,4 @@ def register_blueprints(app):
     app.register_blueprint(stats_bp, url_prefix="/stats")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(todo_bp, url_prefix="/todo")

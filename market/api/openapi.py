@@ -119,10 +119,13 @@ def spec() -> dict:
             "get": _op(f"一条{kind.label}", _responses(200, {"$ref": ref}), [listing_id]),
             "patch": _op(f"修改{kind.label}（只改给出的字段）", _responses(200, {"$ref": ref}), [listing_id],
                          body=_body(kind.fields, v, False), secured=True)}
-        paths[f"/{plural}/{{listing_id}}/{{action}}"] = {
-            "post": _op(f"发布或归档{kind.label}", _responses(200, {"$ref": ref}),
-                        [listing_id, _param("action", "path", {"type": "string", "enum": ["publish", "archive"]})],
-                        secured=True)}
+        act = _op(f"发布或归档{kind.label}（归档须给出下架原因 close_reason）", _responses(200, {"$ref": ref}),
+                  [listing_id, _param("action", "path", {"type": "string", "enum": ["publish", "archive"]})],
+                  body={"type": "object", "properties": {
+                      "close_reason": {"type": "string", "enum": list(listings.CLOSE_REASONS)},
+                      "close_note": {"type": "string", "maxLength": 500}}}, secured=True)
+        act["requestBody"]["required"] = False
+        paths[f"/{plural}/{{listing_id}}/{{action}}"] = {"post": act}
         paths[f"/{plural}/{{listing_id}}/matches"] = {
             "get": _op(f"与{kind.label}最匹配的另一库条目", _responses(200, {"$ref": "#/components/schemas/Hits"}),
                        [listing_id, _param("k", schema={"type": "integer"}),

@@ -3,7 +3,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, String, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -62,6 +62,7 @@ class User(UserMixin, TimestampMixin, Model):
     org_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     org_decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     session_token: Mapped[str | None] = mapped_column(String(32))   # rotated at logout: ends every session
+    email_notices: Mapped[bool] = mapped_column(default=True, server_default=sa_true())  # notices by e-mail too
 
     org: Mapped[Organisation | None] = relationship()
     station: Mapped[Station | None] = relationship(back_populates="brokers")
