@@ -297,7 +297,7 @@ def archive_listing(listing, actor: User, reason: str | None = None, note: str =
     listing.status = S.archived.value
     listing.close_reason, listing.close_note, listing.closed_at = reason, note or None, utcnow()
     db.session.flush()
-    matches.withdraw_for(listing, f"{kind_of(listing).label}已下架（{CLOSE_REASONS[reason]}）")
+    matches.withdraw_for(listing, f"{kind_of(listing).label}已下架（{CLOSE_REASONS[reason]}）", actor)
     return listing
 
 

@@ -407,7 +407,7 @@ def visible_events(match: Match, user: User) -> list[MatchEvent]:
     return [e for e in match.events if not e.internal]
 
 
-def withdraw_for(listing, why: str) -> int:
+def withdraw_for(listing, why: str, actor: User | None = None) -> int:
     """A listing went down (archived or expired): its open suggestions and consent requests are
     withdrawn with the reason; the parties already asked, and the broker, are told."""
     column = Match.need_id if listing.kind == "need" else Match.achievement_id
@@ -415,7 +415,7 @@ def withdraw_for(listing, why: str) -> int:
                                                      Match.status.in_((S.suggested.value, S.accepted.value)))).all()
     for m in rows:
         offered = m.status == S.accepted.value
-        transition(m, "withdraw", None, why, "listing_withdrawn", CLOSE_REASONS)
+        transition(m, "withdraw", actor, why, "listing_withdrawn", CLOSE_REASONS)
         if offered:
             other = m.achievement if listing.kind == "need" else m.need
             notify_party(m, other, f"对接邀请已撤回：“{other.title}”", f"原因：{why}")

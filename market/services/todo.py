@@ -72,8 +72,9 @@ def _broker(user: User, today: date) -> list[Section]:
         Section("consent", "征求意见中（等待双方答复）", [
             Item(_pair(m), link(m), waiting(m), bool(m.consent_due and m.consent_due < today)) for m in asked],
             "没有等待答复的对接"),
-        Section("messages", "双方的留言与答复", [Item(n.title, n.link, f"{n.created_at:%Y-%m-%d %H:%M}")
-                                            for n in messages], "没有未读的留言"),
+        Section("messages", "双方的留言与答复", [
+            Item(n.title, n.link, f"{n.created_at:%Y-%m-%d %H:%M}" + (f" · {n.body[:80]}" if n.body else ""))
+            for n in messages], "没有未读的留言"),
         Section("stalled", "停滞的对接", [Item(_pair(m), link(m), f"{m.status_label} · "
                                                             f"{(utcnow() - m.last_activity_at).days} 天无进展", True)
                                        for m in stalled], "没有停滞的对接"),

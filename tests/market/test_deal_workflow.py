@@ -68,6 +68,7 @@ def test_archiving_withdraws_open_suggestions_and_blocks_introductions(world, cl
     listings.archive_listing(world["need"], world["enterprise"], "partner_found")
     db.session.commit()
     assert m.status == "closed" and m.reason_code == "listing_withdrawn" and "已找到合作方" in m.reason_text
+    assert m.events[-1].action == "withdraw" and m.events[-1].actor_id == world["enterprise"].id
     assert not notices(world["researcher"])                                 # never asked: never told
     with pytest.raises(matches.TransitionError, match="不能"):
         matches.accept(m, world["broker"])
