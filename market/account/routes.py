@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Match, Notification, Organisation, User, utcnow
-from ..services import accounts, contracts, listings, matches, notify
+from ..services import accounts, contracts, listings, matches
 from ..services import rules
 from ..services.schema import ValidationError
 from ..web import get_or_404
@@ -86,8 +86,6 @@ def _party_match(match_id) -> Match:
 @login_required
 def my_match(match_id):
     m = _party_match(match_id)
-    if notify.mark_read(current_user, request.path):
-        db.session.commit()
     side = matches.party_side(current_user, m)
     mine, other = (m.need, m.achievement) if side == "need" else (m.achievement, m.need)
     return render_template("account/match.html", m=m, side=side, mine=mine, other=other,

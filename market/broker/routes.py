@@ -7,7 +7,7 @@ from matching.features import LABELS as FEATURE_LABELS
 
 from ..extensions import db
 from ..models import Match, Role
-from ..services import contracts, feedback, matches, notify, reference, rules
+from ..services import contracts, feedback, matches, reference, rules
 from ..services.schema import ValidationError
 from ..web import get_or_404, page_arg, roles_required
 from . import bp
@@ -36,8 +36,6 @@ def _match(match_id) -> Match:
 @bp.route("/matches/<int:match_id>")
 def match(match_id):
     m = _match(match_id)
-    if notify.mark_read(current_user, request.path):
-        db.session.commit()
     return render_template("broker/match.html", m=m, reject_reasons=matches.REJECT_REASONS,
                            close_reasons=matches.CLOSE_REASONS, labels=FEATURE_LABELS,
                            action_labels=matches.ACTION_LABELS, reason=matches.Reason.of(m),

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Contract, ContractStatus, Match, Organisation, Role, Station, User
-from ..services import contracts, matches, notify, rules, uploads
+from ..services import contracts, matches, rules, uploads
 from ..services.matches import ConcurrentChange
 from ..services.schema import ValidationError
 from ..web import get_or_404, page_arg, roles_required
@@ -86,8 +86,6 @@ def new():
 @login_required
 def detail(contract_id):
     contract = _get(contract_id)
-    if notify.mark_read(current_user, request.path):
-        db.session.commit()
     return _render_detail(contract)
 
 

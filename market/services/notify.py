@@ -29,13 +29,28 @@ def notify(user: User | None, title: str, body: str = "", link: str | None = Non
     return True
 
 
-def mark_read(user: User, link: str) -> int:
+def mark_read(user: User, *links: str) -> int:
     """Opening the item a notice points to reads it."""
-    rows = db.session.scalars(select(Notification).where(Notification.user_id == user.id, Notification.link == link,
+    rows = db.session.scalars(select(Notification).where(Notification.user_id == user.id,
+                                                         Notification.link.in_(links),
                                                          Notification.read_at.is_(None))).all()
     for n in rows:
         n.read_at = utcnow()
     return len(rows)
+
+
+def register_read_on_open(app) -> None:
+    """A signed-in user's GET of a page reads the notices that link to it (path, or path and query)."""
+    from flask import request
+    from flask_login import current_user
+
+    @app.before_request
+    def read_on_open():
+        if request.method != "GET" or request.blueprint in (None, "api") or not current_user.is_authenticated:
+            return None
+        if mark_read(current_user, request.path, request.full_path.rstrip("?")):
+            db.session.commit()
+        return None
 
 
 def send_mail(to: str, subject: str, body: str, link: str | None) -> None:

@@ -148,11 +148,18 @@ def test_notices_are_read_when_the_match_is_opened_and_cleared_when_it_moves_on(
     assert fresh.read_at is not None
 
 
-def test_brokers_hear_of_new_suggestions(world):
+def test_brokers_hear_of_new_suggestions_and_opening_the_queue_reads_it(world, client):
     assert not notices(world["broker"], "新推荐")
     listings.create(listings.NEED, {**NEED, "title": "盾构滚刀刀圈寿命短"}, world["enterprise"], publish=True)
+    db.session.commit()
     got = notices(world["broker"], "新推荐")
-    assert len(got) == 1 and "盾构滚刀刀圈寿命短" in got[0].title
+    assert len(got) == 1 and "盾构滚刀刀圈寿命短" in got[0].title and got[0].read_at is None
+    login(client, world["broker"])
+    client.get("/broker/")
+    assert got[0].read_at is None                                          # another page
+    client.get(got[0].link)
+    db.session.refresh(got[0])
+    assert got[0].read_at is not None
 
 
 def test_the_email_setting_stops_mail_but_not_the_notice(world, client):
