@@ -245,6 +245,20 @@ def test_registering_with_a_lower_approved_amount_needs_a_reason_and_counts_it(d
         assert got and "核定技术交易额80万元" in got[0].body
 
 
+def test_the_api_registers_with_the_same_approved_amount_rule(deal, client):
+    import hashlib
+    c = contracts.submit(application(deal["enterprise"].org, match_id=str(deal["match"].id)), deal["researcher"])
+    deal["registrar"].api_token_hash = hashlib.sha256(b"tok-registrar").hexdigest()
+    db.session.commit()
+    headers = {"Authorization": "Bearer tok-registrar"}
+    resp = client.post(f"/api/v1/contracts/{c.id}/register", headers=headers, json={"approved_tech_amount": "80万"})
+    assert resp.status_code == 422 and "approved_note" in resp.get_json()["error"]["fields"]
+    resp = client.post(f"/api/v1/contracts/{c.id}/register", headers=headers,
+                       json={"approved_tech_amount": "80万", "note": "设备费不计入"})
+    assert resp.status_code == 200
+    assert resp.get_json()["approved_tech_amount"] == "800000.00" and resp.get_json()["approved_note"] == "设备费不计入"
+
+
 def test_the_buyer_party_may_open_the_contract_but_not_download_the_scan(deal, client):
     c = contracts.submit(application(deal["enterprise"].org, match_id=str(deal["match"].id)), deal["researcher"])
     db.session.commit()
