@@ -346,6 +346,8 @@ def respond(match: Match, user: User, agree: bool, reason_code: str | None = Non
     if getattr(match, f"{other_side}_response") != "agreed":
         flush_or_conflict()
         _notify_broker(match, f"#{match.id} {_side_label(side)}方同意对接，等待{_side_label(other_side)}方答复", note)
+        notify_party(match, other, f"对方已同意对接：“{other.title}”",
+                     f"请在 {match.consent_due:%Y-%m-%d} 前答复。双方都同意后，才会开放各自的保密细节与联系方式。")
         return match
     transition(match, "introduce", user, "双方均已同意对接，保密细节与联系方式已向对方开放")
     match.introduced_at = utcnow()

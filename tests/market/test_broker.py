@@ -107,6 +107,8 @@ def test_accept_asks_both_and_only_two_agreements_release_private_detail(world, 
     db.session.commit()
     assert m.status == "accepted" and not listings.can_see_private(world["researcher"], need)
     assert matches.waiting_on(m) == ["need"]
+    assert db.session.scalars(select(Notification).where(Notification.user_id == world["enterprise"].id,
+                                                         Notification.title.contains("对方已同意"))).all()
     with pytest.raises(matches.TransitionError, match="已经答复"):
         matches.respond(m, world["researcher"], True)
     matches.respond(m, world["enterprise"], True)
