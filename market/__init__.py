@@ -35,6 +35,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from .cli import register_commands
     from .templating import register_template_helpers
     from .security import register_input_guard, register_security_headers
+    from .services.notify import register_read_on_open
     from .web import BoundedIntConverter
     app.url_map.converters["int"] = BoundedIntConverter
     register_blueprints(app)
@@ -43,6 +44,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     register_template_helpers(app)
     register_security_headers(app)
     register_input_guard(app)
+    register_read_on_open(app)
     return app
 
 

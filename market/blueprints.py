@@ -11,6 +11,7 @@ def register_blueprints(app):
     from .stats import bp as stats_bp
     from .stations import bp as stations_bp
     from .desk import bp as desk_bp
+    from .todo import bp as todo_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -27,3 +28,4 @@ def register_blueprints(app):
     app.register_blueprint(stations_bp, url_prefix="/stations")
     app.register_blueprint(desk_bp, url_prefix="/desk")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(todo_bp, url_prefix="/todo")

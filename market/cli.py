@@ -129,11 +129,13 @@ def register_commands(app):
     @click.option("--abandon-days", type=int, default=None, help="days without a step before closing")
     @with_appcontext
     def remind_cmd(stall_days, abandon_days):
-        """Remind brokers and parties of stalled matches; close abandoned ones (run daily)."""
+        """Remind brokers and parties of stalled matches and of unanswered consent requests; close abandoned ones (run daily)."""
         from .services import matches
         counts = matches.remind_stalled(stall_days=stall_days, abandon_days=abandon_days)
+        consent = matches.remind_consent()
         db.session.commit()
-        click.echo(f"reminded: {counts['reminded']}; closed as abandoned: {counts['abandoned']}")
+        click.echo(f"reminded: {counts['reminded']}; closed as abandoned: {counts['abandoned']}; "
+                   f"consent reminders: {consent}")
 
     @app.cli.command("remind-requests")
     @click.option("--days", type=int, default=None, help="working days without a reply (default CONTACT_REMIND_WORKDAYS)")

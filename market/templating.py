@@ -24,11 +24,13 @@ def register_template_helpers(app):
 
     @app.context_processor
     def globals_():
-        unread = 0
+        unread = todo_count = 0
         if current_user.is_authenticated:
+            from .services import todo
             unread = db.session.scalar(select(func.count()).select_from(Notification).where(
                 Notification.user_id == current_user.id, Notification.read_at.is_(None)))
-        return {"unread_count": unread}
+            todo_count = todo.count(current_user)
+        return {"unread_count": unread, "todo_count": todo_count}
 
 
 def price_range(low, high) -> str:

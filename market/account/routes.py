@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Match, Notification, Organisation, User, utcnow
-from ..services import accounts, listings, matches
+from ..services import accounts, contracts, listings, matches
 from ..services import rules
 from ..services.schema import ValidationError
 from ..web import get_or_404
@@ -36,6 +36,15 @@ def notifications():
     notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(200)).all()
     return render_template("account/notifications.html", notes=notes)
+
+
+@bp.route("/notifications/email", methods=["POST"])
+@login_required
+def email_setting():
+    current_user.email_notices = request.form.get("email_notices") == "1"
+    db.session.commit()
+    flash("已开启邮件通知" if current_user.email_notices else "已关闭邮件通知（站内通知照常）", "success")
+    return redirect(url_for(".notifications"))
 
 
 @bp.route("/notifications/read", methods=["POST"])
@@ -81,8 +90,11 @@ def my_match(match_id):
     mine, other = (m.need, m.achievement) if side == "need" else (m.achievement, m.need)
     return render_template("account/match.html", m=m, side=side, mine=mine, other=other,
                            other_private=listings.can_see_private(current_user, other),
-                           close_reasons=matches.CLOSE_REASONS, action_labels=matches.ACTION_LABELS,
-                           reason=matches.Reason.of(m))
+                           close_reasons=matches.CLOSE_REASONS, decline_reasons=matches.DECLINE_REASONS,
+                           action_labels=matches.ACTION_LABELS, reason=matches.Reason.of(m),
+                           events=matches.visible_events(m, current_user),
+                           answer=lambda s: matches.answer_label(m, s),
+                           contract=contracts.contract_of(m), can_apply=contracts.may_apply_for(current_user, m))
 
 
 @bp.route("/matches/<int:match_id>/<action>", methods=["POST"])
@@ -94,10 +106,10 @@ def my_match_act(match_id, action):
     try:
         if str(m.version) != form.get("version", str(m.version)):
             raise matches.ConcurrentChange()
-        if action == "interested":
+        if action == "agree":
             matches.respond(m, current_user, True, note=note)
-        elif action == "declined":
-            matches.respond(m, current_user, False, form.get("reason_code") or "party_declined", note)
+        elif action == "decline":
+            matches.respond(m, current_user, False, form.get("reason_code"), note)
         elif action == "negotiate":
             matches.negotiate(m, current_user, note)
         elif action == "close":

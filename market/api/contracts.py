@@ -30,7 +30,7 @@ def serialize_contract(c: Contract) -> dict:
                       for e in c.events]}
     for name in ("amount", "tech_amount", "signed_on", "valid_from", "valid_until", "field", "ip_type", "goal",
                  "planned_investment", "planned_output", "submitted_at", "due_on", "decided_at", "registered_on",
-                 "stat_date", "cancel_requested_at", "cancelled_at"):
+                 "stat_date", "cancel_requested_at", "cancelled_at", "approved_tech_amount", "approved_note"):
         out[name] = _jsonable(getattr(c, name))
     return out
 
@@ -77,7 +77,7 @@ def _action_body() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(json_error(400, "invalid_json", "请求体应为 JSON 对象"))
-    wrong = {k: "应为文本" for k in ("code", "note") if k in data and data[k] is not None
+    wrong = {k: "应为文本" for k in ("code", "note", "approved_tech_amount") if k in data and data[k] is not None
              and not isinstance(data[k], str)}
     if wrong:
         abort(json_error(422, "validation_failed", "提交的数据有误", wrong))
@@ -86,11 +86,12 @@ def _action_body() -> dict:
 
 @bp.post("/contracts/<int:contract_id>/<action>")
 def contract_act(contract_id, action):
-    """register | refuse {code, note} | withdraw | cancel {note} | cancel-request {note}"""
+    """register {approved_tech_amount, note} | refuse {code, note} | withdraw | cancel {note} | cancel-request {note}"""
     c = _contract(contract_id)
     data = _action_body()
     steps = {
-        "register": lambda: contracts.register(c, g.api_user),
+        "register": lambda: contracts.register(c, g.api_user, approved=data.get("approved_tech_amount"),
+                                               approved_note=data.get("note") or ""),
         "refuse": lambda: contracts.refuse(c, g.api_user, data.get("code"), data.get("note") or ""),
         "withdraw": lambda: contracts.withdraw(c, g.api_user, data.get("note") or ""),
         "cancel": lambda: contracts.cancel(c, g.api_user, data.get("note") or ""),

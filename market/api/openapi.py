@@ -119,10 +119,13 @@ def spec() -> dict:
             "get": _op(f"一条{kind.label}", _responses(200, {"$ref": ref}), [listing_id]),
             "patch": _op(f"修改{kind.label}（只改给出的字段）", _responses(200, {"$ref": ref}), [listing_id],
                          body=_body(kind.fields, v, False), secured=True)}
-        paths[f"/{plural}/{{listing_id}}/{{action}}"] = {
-            "post": _op(f"发布或归档{kind.label}", _responses(200, {"$ref": ref}),
-                        [listing_id, _param("action", "path", {"type": "string", "enum": ["publish", "archive"]})],
-                        secured=True)}
+        act = _op(f"发布或归档{kind.label}（归档须给出下架原因 close_reason）", _responses(200, {"$ref": ref}),
+                  [listing_id, _param("action", "path", {"type": "string", "enum": ["publish", "archive"]})],
+                  body={"type": "object", "properties": {
+                      "close_reason": {"type": "string", "enum": list(listings.CLOSE_REASONS)},
+                      "close_note": {"type": "string", "maxLength": 500}}}, secured=True)
+        act["requestBody"]["required"] = False
+        paths[f"/{plural}/{{listing_id}}/{{action}}"] = {"post": act}
         paths[f"/{plural}/{{listing_id}}/matches"] = {
             "get": _op(f"与{kind.label}最匹配的另一库条目", _responses(200, {"$ref": "#/components/schemas/Hits"}),
                        [listing_id, _param("k", schema={"type": "integer"}),
@@ -165,7 +168,8 @@ def spec() -> dict:
                        **{name: maybe_text for name in ("signed_on", "valid_from", "valid_until", "field", "ip_type",
                                                         "goal", "planned_investment", "planned_output",
                                                         "submitted_at", "due_on", "decided_at", "registered_on",
-                                                        "stat_date", "cancel_requested_at", "cancelled_at")}}}
+                                                        "stat_date", "cancel_requested_at", "cancelled_at",
+                                                        "approved_tech_amount", "approved_note")}}}
     schemas["ContractPage"] = _page("#/components/schemas/Contract")
     contract_id = _param("contract_id", "path", ID)
     paths["/contracts"] = {
@@ -176,9 +180,10 @@ def spec() -> dict:
     paths["/contracts/{contract_id}"] = {
         "get": _op("一份技术合同", _responses(200, {"$ref": "#/components/schemas/Contract"}), [contract_id])}
     step = {"type": "object", "properties": {"code": _nullable({"type": "string", "enum": list(contracts.REFUSAL_REASONS)}),
-                                             "note": _nullable({"type": "string", "maxLength": 1000})}}
+                                             "note": _nullable({"type": "string", "maxLength": 1000}),
+                                             "approved_tech_amount": _nullable({"type": "string"})}}
     paths["/contracts/{contract_id}/{action}"] = {"post": {
-        **_op("登记、未予登记、撤回、注销、申请注销", _responses(200, {"$ref": "#/components/schemas/Contract"}),
+        **_op("登记（可给出核定技术交易额 approved_tech_amount，低于申报额时 note 写明理由）、未予登记、撤回、注销、申请注销", _responses(200, {"$ref": "#/components/schemas/Contract"}),
               [contract_id, _param("action", "path", {"type": "string", "enum": [
                   "register", "refuse", "withdraw", "cancel", "cancel-request"]})], secured=True),
         "requestBody": {"required": False, "content": {"application/json": {"schema": step}}}}}

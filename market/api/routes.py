@@ -140,7 +140,9 @@ def act(kind_name, listing_id, action):
     if action == "publish":
         listings.publish_listing(listing, g.api_user)
     elif action == "archive":
-        listings.archive_listing(listing, g.api_user)
+        body = request.get_json(silent=True)
+        body = body if isinstance(body, dict) else {}
+        listings.archive_listing(listing, g.api_user, body.get("close_reason"), str(body.get("close_note") or ""))
     else:
         abort(404)
     db.session.commit()

@@ -65,7 +65,8 @@ def login():
                 db.session.commit()
             login_user(user, remember=request.form.get("remember") == "on")
             flash(f"欢迎，{user.display_name}", "success")
-            return redirect(_safe_next(request.args.get("next")))
+            nxt = request.args.get("next")
+            return redirect(_safe_next(nxt) if nxt else url_for("todo.index"))
         error = "用户名或密码不正确"
     return render_template("auth/login.html", error=error), (401 if error else 200)
 

@@ -7,7 +7,7 @@ from matching.features import LABELS as FEATURE_LABELS
 
 from ..extensions import db
 from ..models import Match, Role
-from ..services import feedback, matches, reference, rules
+from ..services import contracts, feedback, matches, reference, rules
 from ..services.schema import ValidationError
 from ..web import get_or_404, page_arg, roles_required
 from . import bp
@@ -38,7 +38,10 @@ def match(match_id):
     m = _match(match_id)
     return render_template("broker/match.html", m=m, reject_reasons=matches.REJECT_REASONS,
                            close_reasons=matches.CLOSE_REASONS, labels=FEATURE_LABELS,
-                           action_labels=matches.ACTION_LABELS, reason=matches.Reason.of(m))
+                           action_labels=matches.ACTION_LABELS, reason=matches.Reason.of(m),
+                           events=matches.visible_events(m, current_user), waiting=matches.waiting_on(m),
+                           answer=lambda side: matches.answer_label(m, side),
+                           contract=contracts.contract_of(m), can_apply=contracts.may_apply_for(current_user, m))
 
 
 @bp.route("/matches/<int:match_id>/<action>", methods=["POST"])
@@ -55,7 +58,7 @@ def act(match_id, action):
             message = "已认领"
         elif action == "accept":
             matches.accept(m, current_user, note)
-            message = "已采纳并促成对接，双方已收到通知"
+            message = f"已采纳，已请双方在 {m.consent_due:%Y-%m-%d} 前答复是否同意对接"
         elif action == "reject":
             matches.reject(m, current_user, form.get("reason_code"), note)
             message = "已标记为未采纳，双方将看到原因"
@@ -63,8 +66,9 @@ def act(match_id, action):
             matches.close(m, current_user, form.get("reason_code"), note)
             message = "已关闭"
         elif action == "note":
-            matches.add_note(m, current_user, note)
-            message = "备注已保存"
+            shared = form.get("audience") == "shared"
+            matches.add_note(m, current_user, note, shared=shared)
+            message = "留言已保存，双方可见" if shared else "内部备注已保存（仅经纪人与工作人员可见）"
         else:
             abort(404)
         db.session.commit()

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Contract, ContractStatus, Match, Organisation, Role, Station, User
-from ..services import contracts, rules, uploads
+from ..services import contracts, matches, rules, uploads
 from ..services.matches import ConcurrentChange
 from ..services.schema import ValidationError
 from ..web import get_or_404, page_arg, roles_required
@@ -85,7 +85,8 @@ def new():
 @bp.route("/<int:contract_id>")
 @login_required
 def detail(contract_id):
-    return _render_detail(_get(contract_id))
+    contract = _get(contract_id)
+    return _render_detail(contract)
 
 
 def _render_detail(contract: Contract, errors: dict | None = None, status: int = 200):
@@ -98,7 +99,16 @@ def _render_detail(contract: Contract, errors: dict | None = None, status: int =
         refusal=contracts.refusal_text(contract), action_labels=contracts.ACTION_LABELS,
         days_left=contracts.working_days_left(contract) if contract.status == S.pending.value else None,
         review_days=contracts.review_days(contract.tech_amount), locality=contracts.locality(contract),
-        nature=contracts.nature), status
+        nature=contracts.nature, checklist=contracts.CHECKLIST, match_link=_match_link(contract)), status
+
+
+def _match_link(contract: Contract) -> str | None:
+    match = contract.match
+    if match is None:
+        return None
+    if matches.is_broker_for(current_user, match):
+        return url_for("broker.match", match_id=match.id)
+    return url_for("account.my_match", match_id=match.id) if matches.can_view(current_user, match) else None
 
 
 @bp.route("/<int:contract_id>/change", methods=["GET", "POST"])
@@ -167,11 +177,18 @@ def attachment(contract_id):
     path = uploads.path_of(contract.file_key)
     if path is None:
         abort(404)
-    response = send_file(path, mimetype=contract.file_mime, as_attachment=True, max_age=0,
+    inline = request.args.get("inline") == "1"
+    response = send_file(path, mimetype=contract.file_mime, as_attachment=not inline, max_age=0,
                          download_name=uploads.download_name(contract.file_mime,
                                                              f"技术合同-{contract.number or contract.id}"))
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if inline:   # previewed in the contract's own page: framed by this origin only, loads nothing
+        response.headers["Content-Security-Policy"] = PREVIEW_CSP
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+PREVIEW_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'"
 
 
 # ---- the registrar's desk -----------------------------------------------------------------
@@ -189,7 +206,9 @@ def queue():
 @roles_required(Role.registrar, Role.admin)
 def register(contract_id):
     contract = _get(contract_id)
-    response = _act(contract, contracts.register, "已登记")
+    form = request.form
+    response = _act(contract, contracts.register, "已登记", approved=form.get("approved_tech_amount"),
+                    approved_note=form.get("approved_note", ""), checked=form.getlist("check"))
     if contract.status == S.registered.value and contract.number:
         flash(f"登记编号：{contract.number}", "info")
     return response

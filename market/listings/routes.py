@@ -52,7 +52,8 @@ def detail(listing_id):
         listing=listing, private=listings.can_see_private(current_user, listing),
         editable=listings.can_edit(current_user, listing),
         expiring=listings.expiring_soon(listing), suggestions=suggestions,
-        other=listings.other_kind(g.kind), labels=FEATURE_LABELS, matching_on=matching.enabled()))
+        other=listings.other_kind(g.kind), labels=FEATURE_LABELS, matching_on=matching.enabled(),
+        close_reasons=listings.CLOSE_REASONS))
 
 
 def _client_orgs():
@@ -133,7 +134,16 @@ def publish(listing_id):
 @login_required
 def archive(listing_id):
     listing = get_or_404(g.kind.model, listing_id)
-    listings.archive_listing(listing, current_user)
+    if not request.form.get("confirm"):
+        flash("请勾选“确认下架”", "danger")
+        return redirect(url_for(".detail", listing_id=listing.id))
+    try:
+        listings.archive_listing(listing, current_user, request.form.get("close_reason"),
+                                 request.form.get("close_note", ""))
+    except ValidationError as e:
+        db.session.rollback()
+        flash("；".join(e.errors.values()), "danger")
+        return redirect(url_for(".detail", listing_id=listing.id))
     db.session.commit()
-    flash(f"{g.kind.label}已归档，不再公开展示", "info")
+    flash(f"{g.kind.label}已下架（{listings.CLOSE_REASONS[listing.close_reason]}），不再公开展示", "info")
     return redirect(url_for(".detail", listing_id=listing.id))

@@ -63,6 +63,8 @@ class Contract(TimestampMixin, Model):
 
     amount: Mapped[Decimal] = mapped_column(Money)
     tech_amount: Mapped[Decimal] = mapped_column(Money)
+    approved_tech_amount: Mapped[Decimal | None] = mapped_column(Money)   # 核定技术交易额 (the registrar's)
+    approved_note: Mapped[str | None] = mapped_column(Text)
     signed_on: Mapped[date] = mapped_column(Date, index=True)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date] = mapped_column(Date)
@@ -111,6 +113,11 @@ class Contract(TimestampMixin, Model):
     @property
     def status_label(self) -> str:
         return ContractStatus(self.status).label
+
+    @property
+    def counted_tech_amount(self) -> Decimal:
+        """The 技术交易额 the statistics count: the registrar's 核定 figure where one was set."""
+        return self.tech_amount if self.approved_tech_amount is None else self.approved_tech_amount
 
     @property
     def type_label(self) -> str:

@@ -38,6 +38,9 @@ class ListingMixin(TimestampMixin):
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     expires_at: Mapped[date | None] = mapped_column(Date, index=True)
     search_text: Mapped[str] = mapped_column(Text, default="")
+    close_reason: Mapped[str | None] = mapped_column(String(20))      # why its owner took it down
+    close_note: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     @declared_attr
     def org_id(cls) -> Mapped[int]:

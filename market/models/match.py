@@ -1,8 +1,8 @@
 """A suggested pairing of a 需求 and a 成果, and its lifecycle (every step is kept)."""
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, false, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, TimestampMixin, utcnow
@@ -26,7 +26,7 @@ class MatchStatus(str, enum.Enum):
 
 
 MATCH_STATUS_LABELS = {
-    MatchStatus.suggested: "待审核", MatchStatus.accepted: "已采纳", MatchStatus.rejected: "未采纳",
+    MatchStatus.suggested: "待审核", MatchStatus.accepted: "待双方同意", MatchStatus.rejected: "未采纳",
     MatchStatus.introduced: "对接中", MatchStatus.negotiating: "洽谈中", MatchStatus.contracted: "已签约",
     MatchStatus.closed: "已关闭",
 }
@@ -51,6 +51,8 @@ class Match(TimestampMixin, Model):
     introduced_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    offered_at: Mapped[datetime | None] = mapped_column(DateTime)    # the parties were asked: they see it from then
+    consent_due: Mapped[date | None] = mapped_column(Date)            # answer 同意对接 / 暂不考虑 by then
     version: Mapped[int] = mapped_column(default=1)
 
     need: Mapped[Need] = relationship()
@@ -78,6 +80,7 @@ class MatchEvent(Model):
     from_status: Mapped[str | None] = mapped_column(String(12))
     to_status: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str] = mapped_column(Text, default="")
+    internal: Mapped[bool] = mapped_column(default=False, server_default=false())  # brokers and staff only
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     match: Mapped[Match] = relationship(back_populates="events")

@@ -3,7 +3,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, String, true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -64,6 +64,7 @@ class User(UserMixin, TimestampMixin, Model):
     session_token: Mapped[str | None] = mapped_column(String(32))   # rotated at logout: ends every session
     station_admin: Mapped[bool] = mapped_column(default=False)      # a broker who edits the station's page
     expertise: Mapped[str | None] = mapped_column(String(100))      # a broker's 领域, shown on the station page
+    email_notices: Mapped[bool] = mapped_column(default=True, server_default=sa_true())  # notices by e-mail too
 
     org: Mapped[Organisation | None] = relationship()
     station: Mapped[Station | None] = relationship(back_populates="brokers")

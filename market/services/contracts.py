@@ -128,11 +128,19 @@ def _station_broker(user: User, contract: Contract) -> bool:
         contract.broker_id == user.id or (user.station_id is not None and user.station_id == contract.station_id))
 
 
+def _match_party(user: User, contract: Contract) -> bool:
+    """An owner of either listing of the platform match the contract came from (the buyer too)."""
+    match = contract.match
+    return match is not None and user.id in (match.need.owner_id, match.achievement.owner_id)
+
+
 def can_view(user: User | None, contract: Contract) -> bool:
-    """The full record: the applicant side, registrars, admins and brokers of the station."""
+    """The full record: the applicant side, the parties of its match, registrars, admins and
+    brokers of the station."""
     if not _authenticated(user):
         return False
-    return is_registrar(user) or _seller_side(user, contract) or _station_broker(user, contract)
+    return is_registrar(user) or _seller_side(user, contract) or _station_broker(user, contract) or \
+        _match_party(user, contract)
 
 
 def can_act_for(user: User | None, contract: Contract) -> bool:
@@ -272,6 +280,18 @@ def may_link(actor: User, match: Match) -> bool:
         return matches.is_broker_for(actor, match) or match.broker_id == actor.id
     org_id = actor.member_org_id if actor.has_role(Role.researcher, Role.enterprise) else None
     return org_id is not None and match.achievement.org_id == org_id
+
+
+def contract_of(match: Match) -> Contract | None:
+    """The contract (pending or registered) that names this match."""
+    return _open_contract_for(match, None)
+
+
+def may_apply_for(actor: User, match: Match) -> bool:
+    """The match page offers 申请技术合同登记: a deal in 对接中/洽谈中 with no contract yet, to someone
+    who may apply for the seller and name the match."""
+    return (match.status in (MatchStatus.introduced.value, MatchStatus.negotiating.value)
+            and can_apply(actor) and may_link(actor, match) and _open_contract_for(match, None) is None)
 
 
 def _stations_for_member(actor: User) -> set[int]:
@@ -474,6 +494,12 @@ def submit(raw: dict, actor: User, file=None, amends: Contract | None = None, no
         raise
     note = f"变更已登记的合同 {amends.number}" if amends is not None else ""
     _record(contract, actor, "change" if amends is not None else "submit", note, at=now)
+    match = contract.match
+    if match is not None and amends is None:
+        matches.record_contract_applied(match, actor, contract)
+        if match.broker is not None and match.broker_id != actor.id:
+            _tell(match.broker, f"contract:{contract.id}:submitted", f"#{match.id} 已申请技术合同登记",
+                  f"“{contract.title}”已提交登记申请。", contract)
     return contract
 
 
@@ -517,11 +543,52 @@ def allocate_number(region: str, year: int) -> str:
     return f"{year:04d}{region}{serial:06d}"
 
 
-def register(contract: Contract, registrar: User, now: datetime | None = None, notify: bool = True) -> Contract:
-    """认定登记: issue the 登记编号; a change supersedes the version it amends; a named match is contracted."""
+CHECKLIST = {
+    "parties": "买卖双方名称、性质与所在地与合同文本一致",
+    "type": "合同类型与技术交易额的核定依据符合认定规则",
+    "scan": "扫描件清晰完整，签章齐全",
+}
+
+
+def check_approval(contract: Contract, approved, note: str = "", checked=None) -> tuple[Decimal | None, str | None]:
+    """The registrar's review: every checklist item ticked, and a 核定技术交易额 no higher than the
+    applicant's figure (a lower one needs the reason)."""
+    errors = {}
+    if checked is not None and set(CHECKLIST) - set(checked):
+        errors["checklist"] = "请逐项核对审查要点并勾选"
+    note = (note or "").strip()
+    amount = None
+    if approved not in (None, ""):
+        try:
+            amount = rules.parse_amount(approved)
+        except ValueError as e:
+            errors["approved_tech_amount"] = f"核定技术交易额：{e}"
+        else:
+            if amount <= 0:
+                errors["approved_tech_amount"] = "核定技术交易额应大于 0；不予认定的请作出未予登记决定"
+            elif amount > contract.tech_amount:
+                errors["approved_tech_amount"] = (f"核定技术交易额不能高于申报的{rules.format_amount(contract.tech_amount)}；"
+                                                  "如申报有误，请未予登记并请申请方修改")
+            elif amount < contract.tech_amount and not note:
+                errors["approved_note"] = "核定额低于申报额时，请写明核减理由"
+    if len(note) > 1000:
+        errors["approved_note"] = "说明最多 1000 个字"
+    if errors:
+        raise ValidationError(errors)
+    if amount is None or amount == contract.tech_amount:
+        return None, None
+    return amount, note
+
+
+def register(contract: Contract, registrar: User, now: datetime | None = None, notify: bool = True,
+             approved=None, approved_note: str = "", checked=None) -> Contract:
+    """认定登记: issue the 登记编号; a change supersedes the version it amends; a named match is contracted.
+    ``approved`` sets the 核定技术交易额 when lower than the applicant's figure; ``checked`` (the web
+    form's ticked checklist items) must cover CHECKLIST when given."""
     _require_registrar(registrar)
     if contract.status != S.pending.value:
         raise NotAllowed(f"该申请当前为“{contract.status_label}”，不能登记")
+    contract.approved_tech_amount, contract.approved_note = check_approval(contract, approved, approved_note, checked)
     original = contract.amends
     if original is not None and original.status != S.registered.value:
         raise NotAllowed(f"被变更的合同当前为“{original.status_label}”，不能登记这份变更")
@@ -544,9 +611,22 @@ def register(contract: Contract, registrar: User, now: datetime | None = None, n
         matches.mark_contracted(match, registrar, f"技术合同已登记，登记编号 {contract.number}")
     _flush()
     if notify:
-        _tell(contract.applicant, f"contract:{contract.id}:registered", f"技术合同“{contract.title}”已登记",
-              f"登记编号 {contract.number}。", contract)
+        body = f"登记编号 {contract.number}。"
+        if contract.approved_tech_amount is not None:
+            body += (f"核定技术交易额{rules.format_amount(contract.approved_tech_amount)}"
+                     f"（申报{rules.format_amount(contract.tech_amount)}）：{contract.approved_note}")
+        _tell_parties(contract, "registered", f"技术合同“{contract.title}”已登记", body)
     return contract
+
+
+def _tell_parties(contract: Contract, what: str, title: str, body: str) -> None:
+    """A decision goes to the applicant and, for a contract from a platform match, to both parties
+    of the match and its broker."""
+    people = [contract.applicant]
+    if contract.match is not None:
+        people += [contract.match.need.owner, contract.match.achievement.owner, contract.match.broker]
+    for user in {u.id: u for u in people if u is not None}.values():
+        _tell(user, f"contract:{contract.id}:{what}:{user.id}", title, body, contract)
 
 
 def refuse(contract: Contract, registrar: User, code, note: str = "", now: datetime | None = None,
@@ -573,8 +653,8 @@ def refuse(contract: Contract, registrar: User, code, note: str = "", now: datet
     _flush()
     _record(contract, registrar, "refuse", refusal_text(contract), before, now)
     if notify:
-        _tell(contract.applicant, f"contract:{contract.id}:refused", f"技术合同“{contract.title}”未予登记",
-              f"理由：{refusal_text(contract)}。可按说明修改后重新申请。", contract)
+        _tell_parties(contract, "refused", f"技术合同“{contract.title}”未予登记",
+                      f"理由：{refusal_text(contract)}。可按说明修改后重新申请。")
     return contract
 
 
@@ -661,11 +741,18 @@ def decline_cancel(contract: Contract, registrar: User, note: str, now: datetime
 
 # ---- reading ------------------------------------------------------------------------------
 
+def _matches_owned_by(user: User):
+    from ..models import Need
+    return select(Match.id).where(or_(Match.need_id.in_(select(Need.id).where(Need.owner_id == user.id)),
+                                      Match.achievement_id.in_(select(Achievement.id).where(
+                                          Achievement.owner_id == user.id))))
+
+
 def visible_query(user: User, status: str = "", q: str = ""):
     """Contracts whose full record the user may see, newest application first."""
     stmt = select(Contract)
     if not is_registrar(user):
-        conds = [Contract.applicant_id == user.id]
+        conds = [Contract.applicant_id == user.id, Contract.match_id.in_(_matches_owned_by(user))]
         if user.has_role(Role.researcher, Role.enterprise) and user.member_org_id is not None:
             conds.append(Contract.seller_org_id == user.member_org_id)
         if user.has_role(Role.broker):

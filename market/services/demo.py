@@ -124,8 +124,10 @@ def apply_reviews(path: Path) -> int:
                                    .order_by(User.id))
         if r["decision"] == "accept":
             matches.accept(m, broker, r.get("note", ""))
-            if r.get("then") == "negotiating":
+            if r.get("then") != "asked":          # 'asked': the parties have yet to answer
+                matches.respond(m, m.achievement.owner, True)
                 matches.respond(m, m.need.owner, True, note="有兴趣，约时间面谈")
+            if r.get("then") == "negotiating":
                 matches.negotiate(m, m.need.owner, "双方已约定到驿站面谈")
         else:
             matches.reject(m, broker, r["reason"], r.get("note", ""))

@@ -286,16 +286,34 @@ def _suggest(listing, actor: User) -> None:
         matches.suggest_for(listing, actor)
 
 
-def archive_listing(listing, actor: User):
+CLOSE_REASONS = {"solved": "已解决", "partner_found": "已找到合作方", "not_needed": "不再需要", "other": "其他"}
+SOLVED_REASONS = ("solved", "partner_found")
+
+
+def archive_listing(listing, actor: User, reason: str | None = None, note: str = ""):
+    """Take a listing down, saying why (已解决 / 已找到合作方 / 不再需要 / 其他). Its open suggestions
+    and consent requests are withdrawn."""
+    from . import matches
     if not can_edit(actor, listing):
         raise PermissionError("只有发布者或管理员可以归档")
+    note = (note or "").strip()
+    if reason not in CLOSE_REASONS:
+        raise ValidationError({"close_reason": "请选择下架原因"})
+    if reason == "other" and not note:
+        raise ValidationError({"close_note": "选择“其他”时请写明原因"})
+    if len(note) > 500:
+        raise ValidationError({"close_note": "说明最多 500 字"})
     listing.status = S.archived.value
+    listing.close_reason, listing.close_note, listing.closed_at = reason, note or None, utcnow()
     db.session.flush()
+    matches.withdraw_for(listing, f"{kind_of(listing).label}已下架（{CLOSE_REASONS[reason]}）", actor)
     return listing
 
 
 def expire_due(today: date | None = None) -> dict[str, int]:
-    """Mark published listings past their expiry date as expired and tell their owners."""
+    """Mark published listings past their expiry date as expired (withdrawing their open
+    suggestions) and tell their owners."""
+    from . import matches
     today = today or date.today()
     counts = {}
     for kind in KINDS.values():
@@ -303,6 +321,7 @@ def expire_due(today: date | None = None) -> dict[str, int]:
         due = db.session.scalars(select(m).where(m.status == S.published.value, m.expires_at < today)).all()
         for listing in due:
             listing.status = S.expired.value
+            matches.withdraw_for(listing, f"{kind.label}已于 {listing.expires_at} 过期下架")
             _notify_owner(listing, f"expired:{kind.name}:{listing.id}:{listing.expires_at}",
                           f"您的{kind.label}“{listing.title}”已过期下架",
                           "如仍有效，请在“我的发布”中修改有效期后重新发布。")

@@ -1,5 +1,11 @@
 """The match lifecycle: suggested → accepted | rejected → introduced → negotiating → contracted | closed.
 
+Accepting asks the two parties first (``accepted`` = 待双方同意): each sees the other's public summary
+and answers 同意对接 / 暂不考虑 by a deadline in working days; only when both agree is the match
+introduced and the confidential detail and contacts released. A listing that is archived or expires
+withdraws its open suggestions and requests. The parties see a match from the moment they are asked
+(``offered_at``), never a suggestion a broker turned down before that.
+
 Every transition names who may make it, records an event (who, when, from, to, note), and is
 refused with a message when it is not allowed. Concurrent changes to one match are caught by its
 version column: the second writer is told someone else was faster.
@@ -31,21 +37,33 @@ CLOSE_REASONS = {
     "technical_fit": "技术验证未通过",
     "no_response": "长期无回应",
     "abandoned": "长期停滞，自动关闭",
+    "listing_withdrawn": "信息已归档或过期，推荐撤回",
     "other": "其他",
 }
+# 暂不考虑: the reasons a party gives when asked for consent
+DECLINE_REASONS = {
+    "not_relevant": "方向或内容不符合我方需要",
+    "terms": "价格、预算或合作方式不合适",
+    "already_solved": "已有解决方案或合作方",
+    "timing": "时机不合适，以后再说",
+    "other": "其他",
+}
+CLOSE_REASONS.update({k: v for k, v in DECLINE_REASONS.items() if k not in CLOSE_REASONS})
+ANSWER_LABELS = {"agreed": "同意对接", "interested": "同意对接", "declined": "暂不考虑"}
 
 # transition → (allowed from, to, who may: "broker" | "party" | "system")
 TRANSITIONS = {
-    "accept": ((S.suggested,), S.accepted, "broker"),
+    "accept": ((S.suggested,), S.accepted, "broker"),          # and ask both parties for consent
     "reject": ((S.suggested,), S.rejected, "broker"),
-    "introduce": ((S.accepted,), S.introduced, "broker"),
+    "introduce": ((S.accepted,), S.introduced, "system"),      # when both parties have agreed
     "negotiate": ((S.introduced,), S.negotiating, "party"),
     "contract": ((S.introduced, S.negotiating), S.contracted, "system"),
     "close": ((S.accepted, S.introduced, S.negotiating), S.closed, "party"),
+    "withdraw": ((S.suggested, S.accepted), S.closed, "system"),  # a listing was archived or expired
 }
-ACTION_LABELS = {"suggest": "系统推荐", "accept": "经纪人采纳", "reject": "经纪人未采纳", "introduce": "促成对接",
-                 "negotiate": "进入洽谈", "contract": "签订合同", "close": "关闭", "respond": "答复",
-                 "claim": "认领", "note": "备注", "remind": "提醒"}
+ACTION_LABELS = {"suggest": "系统推荐", "accept": "经纪人采纳，征求双方意见", "reject": "经纪人未采纳",
+                 "introduce": "双方同意，促成对接", "negotiate": "进入洽谈", "contract": "签订合同", "close": "关闭",
+                 "withdraw": "撤回", "respond": "答复", "contract_applied": "申请技术合同登记", "claim": "认领", "note": "备注", "remind": "提醒"}
 
 
 class TransitionError(Exception):
@@ -81,10 +99,33 @@ def party_side(user: User, match: Match) -> str | None:
     return None
 
 
-def _record(match: Match, actor: User | None, action: str, note: str = "", before: str | None = None):
-    db.session.add(MatchEvent(match=match, actor=actor, action=action, from_status=before,
-                              to_status=match.status, note=note or ""))
+def _record(match: Match, actor: User | None, action: str, note: str = "", before: str | None = None,
+            internal: bool = False):
+    """One timeline entry; a step that does not move the match is recorded as from = to."""
+    db.session.add(MatchEvent(match=match, actor=actor, action=action, from_status=before or match.status,
+                              to_status=match.status, note=note or "", internal=internal))
     match.last_activity_at = utcnow()
+
+
+def _links(match: Match) -> tuple[str, str]:
+    return _link(match), f"/me/matches/{match.id}"
+
+
+def _clear_stale(match: Match) -> None:
+    """The match moved on: its unread notices describe a step that is over."""
+    from ..models import Notification
+    for n in db.session.scalars(db.select(Notification).where(Notification.link.in_(_links(match)),
+                                                              Notification.read_at.is_(None))):
+        n.read_at = utcnow()
+
+
+def _require_live(match: Match) -> None:
+    """No introduction, and no consent, for a listing that was archived or expired."""
+    from . import listings
+    for listing in (match.need, match.achievement):
+        if not listing.is_published:
+            raise TransitionError(f"{listings.kind_of(listing).label}“{listing.title}”{listing.status_label}，"
+                                  "不能促成对接")
 
 
 def transition(match: Match, action: str, actor: User | None, note: str = "", reason_code: str | None = None,
@@ -104,6 +145,7 @@ def transition(match: Match, action: str, actor: User | None, note: str = "", re
             raise ValidationError({"note": "选择“其他”时请写明原因"})
         match.reason_code, match.reason_text = reason_code, note.strip() or None
     before = match.status
+    _clear_stale(match)
     match.status = to.value
     _record(match, actor, action, note, before)
     return match
@@ -130,6 +172,10 @@ class Reason:
             return None
         table = REJECT_REASONS if match.status == S.rejected.value else CLOSE_REASONS
         return cls(match.reason_code, table.get(match.reason_code, match.reason_code), match.reason_text)
+
+
+def record_contract_applied(match: Match, actor: User, contract) -> None:
+    _record(match, actor, "contract_applied", f"合同“{contract.title}”已提交登记申请")
 
 
 def mark_contracted(match: Match, actor: User | None, note: str = "") -> Match:
@@ -168,8 +214,15 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
                   station=station, status=S.suggested.value)
         db.session.add(m)
         _record(m, None, "suggest", f"匹配度 {round(s.match.score * 100)}%，由“{listing.title}”发布或修改触发")
+        m.events[-1].from_status = None
         created.append(m)
     db.session.flush()
+    if created and station is not None:
+        from .notify import notify
+        for broker in station.brokers:
+            if broker.active:
+                notify(broker, f"新推荐：“{listing.title}”有 {len(created)} 条匹配待审核",
+                       f"{station.name}审核队列", "/broker/?status=suggested")
     return created
 
 
@@ -208,30 +261,49 @@ def _decide(match: Match, broker: User) -> None:
         raise TransitionError(f"该匹配已由{match.broker.display_name}认领，只有认领人可以处理")
 
 
-def accept(match: Match, broker: User, note: str = "") -> Match:
-    """Accepting introduces the parties: both are told, and each sees the other's private detail."""
+def accept(match: Match, broker: User, note: str = "", today=None) -> Match:
+    """Accepting asks both parties: each sees the other's public summary and answers by a deadline."""
+    from flask import current_app
+    from .workdays import add_working_days
     _decide(match, broker)
+    _require_live(match)
     transition(match, "accept", broker, note)
     match.broker = match.broker or broker
-    transition(match, "introduce", broker, "经纪人促成对接，双方的保密细节与联系方式已向对方开放")
-    match.introduced_at = utcnow()
+    match.offered_at = utcnow()
+    match.consent_due = add_working_days(today or match.offered_at.date(), current_app.config["CONSENT_DAYS"])
+    match.need_response = match.achievement_response = None
     flush_or_conflict()
     for side, listing, other in (("need", match.need, match.achievement), ("achievement", match.achievement, match.need)):
-        notify_party(match, listing, f"对接通知：您的{'需求' if side == 'need' else '成果'}“{listing.title}”"
-                                     f"与“{other.title}”已由技术经纪人促成对接",
-                     f"对方单位：{other.org.name}。请查看对方的技术详情与联系方式，并答复是否有意向。"
+        notify_party(match, listing, f"对接邀请：“{other.title}”可能与您的{_side_label(side)}“{listing.title}”相关",
+                     f"技术经纪人建议双方对接，请在 {match.consent_due:%Y-%m-%d} 前查看对方的公开信息，"
+                     "并答复“同意对接”或“暂不考虑”。双方都同意后，才会向对方开放保密细节与联系方式。"
                      + (f"\n经纪人留言：{note}" if note else ""))
     return match
+
+
+def _side_label(side: str) -> str:
+    return "需求" if side == "need" else "成果"
+
+
+def waiting_on(match: Match) -> list[str]:
+    """The sides ('need', 'achievement') that have not yet answered a consent request."""
+    if match.status != S.accepted.value:
+        return []
+    return [side for side in ("need", "achievement") if getattr(match, f"{side}_response") is None]
+
+
+def answer_label(match: Match, side: str) -> str:
+    answer = getattr(match, f"{side}_response")
+    if answer:
+        return ANSWER_LABELS.get(answer, answer)
+    return "未答复" if match.status == S.accepted.value else "—"
 
 
 def reject(match: Match, broker: User, reason_code: str, note: str = "") -> Match:
     _decide(match, broker)
     transition(match, "reject", broker, note, reason_code, REJECT_REASONS)
     match.broker = match.broker or broker
-    flush_or_conflict()
-    reason = REJECT_REASONS[reason_code] + (f"：{note}" if note else "")
-    for listing, other in ((match.need, match.achievement), (match.achievement, match.need)):
-        notify_party(match, listing, f"匹配反馈：“{listing.title}”与“{other.title}”未被采纳", f"原因：{reason}")
+    flush_or_conflict()          # the parties never saw the suggestion: nobody is told
     return match
 
 
@@ -248,27 +320,42 @@ def bulk_reject(matches: list[Match], broker: User, reason_code: str, note: str 
     return done, problems
 
 
-def respond(match: Match, user: User, interested: bool, reason_code: str | None = None, note: str = "") -> Match:
-    """A party's answer to an introduction; 'not interested' closes the match with its reason."""
+def respond(match: Match, user: User, agree: bool, reason_code: str | None = None, note: str = "") -> Match:
+    """A party's answer to a consent request: 同意对接, or 暂不考虑 with a reason (which closes it).
+    The second 同意对接 introduces the match and releases each side's confidential detail to the other."""
     side = party_side(user, match)
     if side is None:
         raise TransitionError("只有对接双方可以答复")
-    if match.status not in (S.introduced.value, S.negotiating.value):
+    if match.status != S.accepted.value:
         raise TransitionError(f"当前状态为“{match.status_label}”，无需答复")
-    setattr(match, f"{side}_response", "interested" if interested else "declined")
-    if interested:
-        _record(match, user, "respond", "有意向" + (f"：{note}" if note else ""))
+    if getattr(match, f"{side}_response") is not None:
+        raise TransitionError("您已经答复过了")
+    other_side = "achievement" if side == "need" else "need"
+    mine, other = getattr(match, side), getattr(match, other_side)
+    if not agree:
+        transition(match, "close", user, note, reason_code, DECLINE_REASONS)
+        setattr(match, f"{side}_response", "declined")
         flush_or_conflict()
-        other = match.achievement if side == "need" else match.need
-        notify_party(match, other, f"对方有意向：“{other.title}”", f"{user.org.name if user.org else ''}表示有合作意向。")
-        _notify_broker(match, f"#{match.id} 一方表示有意向", note)
+        reason = DECLINE_REASONS[match.reason_code] + (f"：{note}" if note else "")
+        notify_party(match, other, f"对方暂不考虑对接：“{other.title}”", f"原因：{reason}")
+        _notify_broker(match, f"#{match.id} {_side_label(side)}方暂不考虑对接", reason)
         return match
-    transition(match, "close", user, note, reason_code or "party_declined", CLOSE_REASONS)
+    _require_live(match)
+    setattr(match, f"{side}_response", "agreed")
+    _record(match, user, "respond", "同意对接" + (f"：{note}" if note else ""))
+    if getattr(match, f"{other_side}_response") != "agreed":
+        flush_or_conflict()
+        _notify_broker(match, f"#{match.id} {_side_label(side)}方同意对接，等待{_side_label(other_side)}方答复", note)
+        notify_party(match, other, f"对方已同意对接：“{other.title}”",
+                     f"请在 {match.consent_due:%Y-%m-%d} 前答复。双方都同意后，才会开放各自的保密细节与联系方式。")
+        return match
+    transition(match, "introduce", user, "双方均已同意对接，保密细节与联系方式已向对方开放")
+    match.introduced_at = utcnow()
     flush_or_conflict()
-    reason = CLOSE_REASONS[match.reason_code] + (f"：{note}" if note else "")
-    for listing in (match.need, match.achievement):
-        notify_party(match, listing, f"对接已关闭：“{listing.title}”", f"原因：{reason}")
-    _notify_broker(match, f"#{match.id} 对接已关闭", reason)
+    for listing, partner in ((mine, other), (other, mine)):
+        notify_party(match, listing, f"对接成功：“{listing.title}”与“{partner.title}”",
+                     f"双方均已同意对接。现在可以查看{partner.org.name}的技术详情与联系方式。")
+    _notify_broker(match, f"#{match.id} 双方均已同意，已促成对接")
     return match
 
 
@@ -290,16 +377,53 @@ def close(match: Match, user: User, reason_code: str, note: str = "") -> Match:
     return match
 
 
-def add_note(match: Match, user: User, note: str) -> Match:
-    if not (is_broker_for(user, match) or party_side(user, match)):
+def add_note(match: Match, user: User, note: str, shared: bool = False) -> Match:
+    """A note on the timeline. A broker's is internal (brokers and staff only) unless ``shared``;
+    a party's is always seen by the other party and the broker."""
+    broker = is_broker_for(user, match)
+    side = party_side(user, match)
+    if not broker and not (side and match.offered_at is not None):
         raise TransitionError("只有对接双方或经纪人可以备注")
     if not note.strip():
         raise ValidationError({"note": "请填写备注内容"})
     if len(note) > 2000:
         raise ValidationError({"note": "备注最多 2000 字"})
-    _record(match, user, "note", note.strip(), match.status)
+    internal = broker and not side and not shared
+    _record(match, user, "note", note.strip(), internal=internal)
     flush_or_conflict()
+    if side and not broker:
+        _notify_broker(match, f"#{match.id} {_side_label(side)}方留言", note.strip()[:200])
+        if match.status in RELEASED:
+            other = match.achievement if side == "need" else match.need
+            notify_party(match, other, f"对方留言：“{other.title}”", note.strip()[:200])
+    elif not internal:
+        for listing in (match.need, match.achievement):
+            notify_party(match, listing, f"经纪人留言：“{listing.title}”", note.strip()[:200])
     return match
+
+
+def visible_events(match: Match, user: User) -> list[MatchEvent]:
+    """The timeline as ``user`` may see it: internal notes only for brokers and staff."""
+    if is_broker_for(user, match):
+        return list(match.events)
+    return [e for e in match.events if not e.internal]
+
+
+def withdraw_for(listing, why: str, actor: User | None = None) -> int:
+    """A listing went down (archived or expired): its open suggestions and consent requests are
+    withdrawn with the reason; the parties already asked, and the broker, are told."""
+    column = Match.need_id if listing.kind == "need" else Match.achievement_id
+    rows = db.session.scalars(db.select(Match).where(column == listing.id,
+                                                     Match.status.in_((S.suggested.value, S.accepted.value)))).all()
+    for m in rows:
+        offered = m.status == S.accepted.value
+        transition(m, "withdraw", actor, why, "listing_withdrawn", CLOSE_REASONS)
+        if offered:
+            other = m.achievement if listing.kind == "need" else m.need
+            notify_party(m, other, f"对接邀请已撤回：“{other.title}”", f"原因：{why}")
+            _notify_broker(m, f"#{m.id} 已撤回", why)
+    db.session.flush()
+    return len(rows)
 
 
 def notify_party(match: Match, listing, title: str, body: str = "") -> None:
@@ -398,21 +522,21 @@ def queue_counts(broker: User) -> dict[str, int]:
 def of_party(user: User) -> list[Match]:
     """The matches a researcher's or enterprise's listings are part of, once a broker has acted.
 
-    Suggestions not yet reviewed stay internal to the broker; everything after — accepted,
-    rejected with its reason, introduced, closed with its reason — is shown to both parties.
+    Suggestions stay internal to the brokers (rejected or withdrawn ones too); from the moment the
+    parties are asked for consent, the match and everything after is shown to both.
     """
     from ..models import Achievement, Need
     mine_n = db.select(Need.id).where(Need.owner_id == user.id)
     mine_a = db.select(Achievement.id).where(Achievement.owner_id == user.id)
     stmt = db.select(Match).where(db.or_(Match.need_id.in_(mine_n), Match.achievement_id.in_(mine_a)),
-                                  Match.status != S.suggested.value).order_by(Match.last_activity_at.desc())
+                                  Match.offered_at.is_not(None)).order_by(Match.last_activity_at.desc())
     return db.session.scalars(stmt).all()
 
 
 def can_view(user: User, match: Match) -> bool:
     if is_broker_for(user, match):
         return True
-    return party_side(user, match) is not None and match.status != S.suggested.value
+    return party_side(user, match) is not None and match.offered_at is not None
 
 
 # ---- reminders ------------------------------------------------------------------------------
@@ -457,3 +581,29 @@ def remind_stalled(now=None, stall_days: int | None = None, abandon_days: int | 
         counts["reminded"] += 1
     db.session.flush()
     return counts
+
+
+def remind_consent(today=None) -> int:
+    """Remind the parties who have not answered a consent request by its deadline (the day after
+    it), and tell the
+    broker who has not answered. One notice per person, match and deadline: safe to run again."""
+    from datetime import date
+    from .notify import notify
+    today = today or date.today()
+    due = db.session.scalars(db.select(Match).where(Match.status == S.accepted.value,
+                                                    Match.consent_due.is_not(None), Match.consent_due < today)
+                             .order_by(Match.id)).all()
+    sent = 0
+    for m in due:
+        late = waiting_on(m)
+        for side in late:
+            listing = getattr(m, side)
+            sent += notify(listing.owner, f"请答复对接邀请：“{listing.title}”",
+                           f"答复期限为 {m.consent_due:%Y-%m-%d}。请选择“同意对接”或“暂不考虑”。",
+                           f"/me/matches/{m.id}", key=f"consent-remind:{m.id}:{side}:{m.consent_due}")
+        if late and m.broker:
+            who = "、".join(f"{_side_label(side)}方（{getattr(m, side).org.name}）" for side in late)
+            sent += notify(m.broker, f"#{m.id} 对接邀请逾期未答复", f"未答复：{who}；期限 {m.consent_due:%Y-%m-%d}。",
+                           _link(m), key=f"consent-late:{m.id}:{m.consent_due}")
+    db.session.flush()
+    return sent

@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import Notification, User
+from ..models import Notification, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,33 @@ def notify(user: User | None, title: str, body: str = "", link: str | None = Non
     if key and db.session.scalar(select(Notification.id).where(Notification.key == key)):
         return False
     db.session.add(Notification(user_id=user.id, title=title[:200], body=body, link=link, key=key))
-    if user.email:
+    if user.email and user.email_notices is not False:
         db.session.info.setdefault("outbox", []).append((user.email, title, body, link))
     return True
+
+
+def mark_read(user: User, *links: str) -> int:
+    """Opening the item a notice points to reads it."""
+    rows = db.session.scalars(select(Notification).where(Notification.user_id == user.id,
+                                                         Notification.link.in_(links),
+                                                         Notification.read_at.is_(None))).all()
+    for n in rows:
+        n.read_at = utcnow()
+    return len(rows)
+
+
+def register_read_on_open(app) -> None:
+    """A signed-in user's GET of a page reads the notices that link to it (path, or path and query)."""
+    from flask import request
+    from flask_login import current_user
+
+    @app.before_request
+    def read_on_open():
+        if request.method != "GET" or request.blueprint in (None, "api") or not current_user.is_authenticated:
+            return None
+        if mark_read(current_user, request.path, request.full_path.rstrip("?")):
+            db.session.commit()
+        return None
 
 
 def send_mail(to: str, subject: str, body: str, link: str | None) -> None:

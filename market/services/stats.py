@@ -137,9 +137,13 @@ def _where(period: Period | None, station_id: int | None):
     return conds
 
 
+#: the 技术交易额 counted: the registrar's 核定 figure where one was set, else the applicant's
+COUNTED_TECH_AMOUNT = func.coalesce(Contract.approved_tech_amount, Contract.tech_amount)
+
+
 def _grouped(keys: list, period: Period | None, station_id: int | None, *extra) -> list[tuple]:
     """(key…, count, amount, tech_amount) per group of the counted contracts."""
-    stmt = select(*keys, func.count(Contract.id), _cents(Contract.amount), _cents(Contract.tech_amount)) \
+    stmt = select(*keys, func.count(Contract.id), _cents(Contract.amount), _cents(COUNTED_TECH_AMOUNT)) \
         .where(*_where(period, station_id), *extra)
     if keys:
         stmt = stmt.group_by(*keys)
@@ -395,6 +399,17 @@ def queue_health(period: Period, today: date | None = None) -> QueueHealth:
     mean = (Decimal(sum(spans)) / len(spans)).quantize(Decimal("0.1")) if spans else None
     return QueueHealth(len(pending), sum(1 for d in left if d < 0), sum(1 for d in left if 0 <= d <= 3),
                        len(decided), refused, mean, list(reasons.values()))
+
+
+def solved_needs(period: Period, station_id: int | None = None) -> int:
+    """需求 their owners took down as 已解决 or 已找到合作方 during the period."""
+    from .listings import SOLVED_REASONS
+    start, end = datetime.combine(period.start, time.min), datetime.combine(period.end + timedelta(days=1), time.min)
+    stmt = select(func.count()).select_from(Need).where(Need.close_reason.in_(SOLVED_REASONS),
+                                                        Need.closed_at >= start, Need.closed_at < end)
+    if station_id is not None:
+        stmt = stmt.where(Need.station_id == station_id)
+    return db.session.scalar(stmt)
 
 
 def station_activity(station_id: int, period: Period) -> dict[str, int]:

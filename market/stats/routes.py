@@ -106,7 +106,8 @@ def _ctx(period: stats.Period, names, station: Station | None = None, **extra) -
     years = stats.years_with_data()
     return {"period": period, "tables": tables, "charts": _charts(period, tables, station_id),
             "total": stats.totals(period, station_id), "years": years, "station": station,
-            "share": stats.match_share(period, station_id), "export_args": {**period.args, **(
+            "share": stats.match_share(period, station_id), "solved": stats.solved_needs(period, station_id),
+            "export_args": {**period.args, **(
                 {"station": station.code} if station else {})}, **extra}
 
 
@@ -226,7 +227,7 @@ def _contract_rows(period: stats.Period, station_id: int | None) -> tuple[list[e
     for c in stats.contract_list(period, station_id):
         rows.append([c.number, c.stat_date, c.title, c.ctype, c.subtype, c.seller_name, c.seller_kind,
                      rules.region_name(c.seller_region) or c.seller_country, c.buyer_name, c.buyer_kind,
-                     rules.region_name(c.buyer_region) or c.buyer_country, c.amount, c.tech_amount, c.signed_on,
+                     rules.region_name(c.buyer_region) or c.buyer_country, c.amount, c.counted_tech_amount, c.signed_on,
                      c.field, c.station.name if c.station else "", "是" if c.match_id else ""])
     return columns, rows
 

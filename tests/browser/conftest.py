@@ -44,4 +44,4 @@ def login(page, base, username):
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}/todo/")              # every role lands on its to-do page

@@ -1,6 +1,6 @@
 """End to end in headless Chromium, with the real model: an enterprise publishes a 卡脖子 need →
-a suggestion lands in the station's queue → a broker accepts it → the researcher sees the
-introduction and the need's confidential detail → the enterprise marks 'negotiating'."""
+a suggestion lands in the station's queue → a broker accepts it → both parties agree → the researcher
+sees the need's confidential detail → the enterprise marks 'negotiating'."""
 from pathlib import Path
 
 import pytest
@@ -83,8 +83,8 @@ def test_need_to_negotiation(browser, live_server, world, app):
     assert SECRET in brk.inner_text("[data-testid=pair-need]")           # brokers see everything
     brk.fill("#accept-note", "双方方向契合，请尽快约谈")
     brk.click("[data-testid=accept]")
-    brk.wait_for_selector("text=已采纳并促成对接")
-    assert brk.inner_text("[data-testid=status]") == "对接中"
+    brk.wait_for_selector("text=已请双方")
+    assert brk.inner_text("[data-testid=status]") == "待双方同意"
     brk.screenshot(path=str(SHOTS / "3-broker-accepted.png"), full_page=True)
 
     res = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
@@ -92,6 +92,12 @@ def test_need_to_negotiation(browser, live_server, world, app):
     assert res.locator("[data-testid=unread]").inner_text() != ""            # notified
     res.goto(f"{base}/me/matches")
     res.click("[data-testid=my-matches] a")
+    assert SECRET not in res.content()                                      # asked, not yet released
+    res.click("[data-testid=agree]")
+    ent.goto(f"{base}/me/matches/{match_id}")
+    ent.click("[data-testid=agree]")
+    ent.wait_for_selector("text=已提交")
+    res.reload()
     assert SECRET in res.inner_text("[data-testid=private-need]")
     res.screenshot(path=str(SHOTS / "4-researcher-introduction.png"), full_page=True)
     res.goto(need_url)
@@ -105,7 +111,7 @@ def test_need_to_negotiation(browser, live_server, world, app):
     with app.app_context():
         m = db.session.get(Match, match_id)
         assert m.status == "negotiating"
-        assert [e.action for e in m.events] == ["suggest", "accept", "introduce", "negotiate"]
+        assert [e.action for e in m.events] == ["suggest", "accept", "respond", "respond", "introduce", "negotiate"]
 
     # someone else never sees the need's secret
     other = browser.new_context(locale="zh-CN").new_page()

@@ -51,7 +51,10 @@ def test_file_register_and_see_it_on_the_big_screen(browser, live_server, app, m
     reg.goto(f"{base}/contracts/queue")
     reg.click("text=高效节能滚刀刀圈合作开发")
     assert reg.locator("[data-testid=file]").inner_text() == "合同扫描件.pdf"
-    reg.click("button:has-text('予以登记并发放登记编号')")
+    reg.click("summary:has-text('予以登记')")
+    for box in reg.locator("input[name=check]").all():
+        box.check()
+    reg.click("[data-testid=register]")
     number = reg.inner_text("[data-testid=number]")
     assert re.fullmatch(r"\d{4}410102000001", number)
     reg.screenshot(path=str(SHOTS / "contract-registered.png"), full_page=True)

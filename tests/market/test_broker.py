@@ -36,6 +36,14 @@ def the_match(w) -> Match:
     return db.session.scalar(select(Match).where(Match.need_id == w["need"].id, Match.achievement_id == w["ach"].id))
 
 
+def introduce(w, m: Match) -> Match:
+    """The broker accepts and both parties agree."""
+    matches.accept(m, w["broker"])
+    matches.respond(m, w["researcher"], True)
+    matches.respond(m, w["enterprise"], True)
+    return m
+
+
 def test_publishing_creates_routed_deduplicated_suggestions(world):
     m = the_match(world)
     assert m is not None and m.status == "suggested" and 0 <= m.score <= 1
@@ -78,7 +86,7 @@ def test_queue_shows_only_the_station_and_filters(world, client):
     assert client.get("/broker/").status_code == 403
 
 
-def test_accept_introduces_and_releases_private_detail_to_the_two_parties_only(world, client):
+def test_accept_asks_both_and_only_two_agreements_release_private_detail(world, client):
     m = the_match(world)
     stranger = world["make"].user(Role.researcher)
     colleague = world["make"].user(Role.researcher, org=world["researcher"].org)
@@ -86,13 +94,30 @@ def test_accept_introduces_and_releases_private_detail_to_the_two_parties_only(w
     assert not listings.can_see_private(world["researcher"], need)          # not before the introduction
     matches.accept(m, world["broker"], "请尽快联系")
     db.session.commit()
-    assert m.status == "introduced" and [e.action for e in m.events] == ["suggest", "accept", "introduce"]
-    assert listings.can_see_private(world["researcher"], need) and listings.can_see_private(world["enterprise"], ach)
-    assert not listings.can_see_private(stranger, need) and not listings.can_see_private(colleague, need)
+    assert m.status == "accepted" and m.consent_due > m.offered_at.date()
+    assert not listings.can_see_private(world["researcher"], need)          # asked, not yet released
     for party in (world["researcher"], world["enterprise"]):
         notes = db.session.scalars(select(Notification).where(Notification.user_id == party.id)).all()
-        assert any("对接通知" in n.title for n in notes)
+        assert any("对接邀请" in n.title for n in notes)
     login(client, world["researcher"])
+    html = client.get(f"/me/matches/{m.id}").get_data(as_text=True)
+    assert 'data-testid="consent"' in html and "花岗岩地层" in html and NEED["detail"] not in html
+    assert NEED["contact_phone"] not in html
+    matches.respond(m, world["researcher"], True, note="愿意交流")
+    db.session.commit()
+    assert m.status == "accepted" and not listings.can_see_private(world["researcher"], need)
+    assert matches.waiting_on(m) == ["need"]
+    assert db.session.scalars(select(Notification).where(Notification.user_id == world["enterprise"].id,
+                                                         Notification.title.contains("对方已同意"))).all()
+    with pytest.raises(matches.TransitionError, match="已经答复"):
+        matches.respond(m, world["researcher"], True)
+    matches.respond(m, world["enterprise"], True)
+    db.session.commit()
+    assert m.status == "introduced"
+    assert [e.action for e in m.events] == ["suggest", "accept", "respond", "respond", "introduce"]
+    assert m.events[-1].actor_id == world["enterprise"].id                   # who moved it
+    assert listings.can_see_private(world["researcher"], need) and listings.can_see_private(world["enterprise"], ach)
+    assert not listings.can_see_private(stranger, need) and not listings.can_see_private(colleague, need)
     html = client.get(f"/needs/{need.id}").get_data(as_text=True)
     assert NEED["detail"] in html and NEED["contact_phone"] in html
     html = client.get(f"/me/matches/{m.id}").get_data(as_text=True)
@@ -102,7 +127,7 @@ def test_accept_introduces_and_releases_private_detail_to_the_two_parties_only(w
     assert not listings.can_see_private(world["researcher"], need)          # closed: no longer released
 
 
-ALL_ACTIONS = ["accept", "reject", "introduce", "negotiate", "contract", "close"]
+ALL_ACTIONS = ["accept", "reject", "introduce", "negotiate", "contract", "close", "withdraw"]
 
 
 @pytest.mark.parametrize("status", list(S))
@@ -116,7 +141,7 @@ def test_every_illegal_transition_is_refused(world, status):
         kw = {}
         if action == "reject":
             kw = {"reason_code": "other", "note": "测试", "reasons": matches.REJECT_REASONS}
-        if action == "close":
+        if action in ("close", "withdraw"):
             kw = {"reason_code": "other", "note": "测试", "reasons": matches.CLOSE_REASONS}
         if status in allowed_from:
             matches.transition(m, action, admin, **kw)
@@ -138,14 +163,18 @@ def test_who_may_do_what(world):
     matches.accept(m, world["broker"])
     stranger = world["make"].user(Role.enterprise)
     with pytest.raises(matches.TransitionError, match="对接双方"):
-        matches.negotiate(m, stranger)
-    with pytest.raises(matches.TransitionError, match="对接双方"):
         matches.respond(m, stranger, True)
+    with pytest.raises(matches.TransitionError, match="待双方同意"):
+        matches.negotiate(m, world["enterprise"])                            # not before both agreed
+    matches.respond(m, world["researcher"], True)
+    matches.respond(m, world["enterprise"], True)
+    with pytest.raises(matches.TransitionError, match="对接双方"):
+        matches.negotiate(m, stranger)
     matches.negotiate(m, world["enterprise"], "已约见面")
     assert m.status == "negotiating"
 
 
-def test_reject_needs_reason_and_parties_see_it(world, client):
+def test_reject_needs_reason_and_parties_never_hear_of_it(world, client):
     m = the_match(world)
     with pytest.raises(Exception, match="请选择原因"):
         matches.reject(m, world["broker"], "", "")
@@ -157,22 +186,35 @@ def test_reject_needs_reason_and_parties_see_it(world, client):
     m = the_match(world)
     matches.reject(m, world["broker"], "maturity_gap", "成果仍在中试，需求要求量产")
     db.session.commit()
+    assert m.status == "rejected" and m.reason_code == "maturity_gap"
+    # the parties never saw the suggestion: no "未被采纳" notice, no entry in 我的对接
+    for party in (world["researcher"], world["enterprise"]):
+        assert not db.session.scalars(select(Notification).where(Notification.user_id == party.id,
+                                                                 Notification.title.contains("未被采纳"))).all()
+        assert m not in matches.of_party(party)
     login(client, world["enterprise"])
-    html = client.get("/me/matches").get_data(as_text=True)
-    assert "成熟度达不到需求" in html and "成果仍在中试" in html
-    html = client.get(f"/me/matches/{m.id}").get_data(as_text=True)
-    assert 'data-testid="reason"' in html and NEED["detail"] not in html.split('data-testid="pair-need"')[0]
+    assert "成熟度达不到需求" not in client.get("/me/matches").get_data(as_text=True)
+    assert client.get(f"/me/matches/{m.id}").status_code == 404
 
 
-def test_party_declines_and_both_see_reason(world):
+def test_party_declines_with_reason_and_nothing_is_released(world):
     m = the_match(world)
     matches.accept(m, world["broker"])
-    matches.respond(m, world["researcher"], False, "terms_failed", "对方预算不足")
     db.session.commit()
-    assert m.status == "closed" and m.achievement_response == "declined"
-    for party in (world["researcher"], world["enterprise"]):
-        titles = [n.body for n in db.session.scalars(select(Notification).where(Notification.user_id == party.id))]
-        assert any("商务条件未谈拢：对方预算不足" in t for t in titles)
+    with pytest.raises(Exception, match="请选择原因"):
+        matches.respond(m, world["researcher"], False, "", "")
+    db.session.rollback()
+    m = the_match(world)
+    matches.respond(m, world["researcher"], False, "terms", "对方预算不足")
+    db.session.commit()
+    assert m.status == "closed" and m.achievement_response == "declined" and m.reason_code == "terms"
+    assert not listings.can_see_private(world["researcher"], world["need"])
+    assert not listings.can_see_private(world["enterprise"], world["ach"])
+    for user in (world["enterprise"], world["broker"]):
+        bodies = [n.body for n in db.session.scalars(select(Notification).where(Notification.user_id == user.id))]
+        assert any("价格、预算或合作方式不合适：对方预算不足" in t for t in bodies)
+    with pytest.raises(matches.TransitionError, match="无需答复"):
+        matches.respond(m, world["enterprise"], True)
 
 
 def test_bulk_reject(world, client):
@@ -238,8 +280,7 @@ def test_stale_form_is_refused(world, client):
 
 
 def test_reminders_and_abandonment(world, app):
-    m = the_match(world)
-    matches.accept(m, world["broker"])
+    m = introduce(world, the_match(world))
     db.session.commit()
     now = utcnow()
     m.last_activity_at = now - timedelta(days=20)

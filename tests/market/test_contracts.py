@@ -319,6 +319,8 @@ def test_web_application_with_scan_registration_and_download_rights(app, client,
     assert "梯度硬质合金" in text(client.get("/contracts/queue"))
     assert client.get(f"{url}/file").data == PDF
     resp = post_form(client, f"{url}/register", {}, token_page=url)
+    assert resp.status_code == 400 and "请逐项核对审查要点" in text(resp)      # the checklist is not ticked
+    resp = post_form(client, f"{url}/register", {"check": list(contracts.CHECKLIST)}, token_page=url)
     assert resp.status_code == 302
     db.session.refresh(c)
     assert c.status == "registered" and c.number in text(client.get(url))

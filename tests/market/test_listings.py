@@ -134,7 +134,7 @@ def test_drafts_and_archived_are_hidden(app, make):
     assert listings.can_view(make.user(Role.broker), item)
     listings.publish_listing(item, owner)
     assert listings.can_view(stranger, item)
-    listings.archive_listing(item, owner)
+    listings.archive_listing(item, owner, "not_needed")
     assert not listings.can_view(stranger, item)
 
 

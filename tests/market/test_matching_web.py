@@ -26,7 +26,7 @@ def test_index_follows_publish_edit_archive(app, make, fake_engine):
     listings.update(item, {"title": "梯度硬质合金滚刀刀圈（第二代）"}, item.owner)
     db.session.commit()
     assert lib().docs[item.id].title == "梯度硬质合金滚刀刀圈（第二代）"
-    listings.archive_listing(item, item.owner)
+    listings.archive_listing(item, item.owner, "solved")
     db.session.commit()
     assert item.id not in lib().index and item.id not in lib().docs
     draft = listings.create(listings.ACHIEVEMENT, {**ACHIEVEMENT, "title": "还没发布的成果"}, item.owner)

@@ -60,3 +60,38 @@ def test_stations_reachable_migration_keeps_existing_stations_and_brokers(app):
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT username FROM user_account")).scalar() == "broker.zzu"
     upgrade()
+def test_deal_workflow_upgrade_keeps_notes_internal_and_introduced_matches_released(app):
+    """Issue 12's migration on existing data: notes written before notes had an audience become
+    internal; matches the parties already knew of keep their offered_at (they stay visible and
+    released), a suggestion the broker rejected stays unknown to the parties."""
+    from sqlalchemy import text
+    drop_everything()
+    upgrade(revision="9e4b7c3a1f20")
+    now = "2026-11-01 10:00:00"
+    listing = ("title, detail, keywords, field, contact_name, contact_phone, status, search_text, org_id, "
+               "created_at, updated_at")
+    values = f"'t', '', '[]', '先进制造', 'x', '1', 'published', '', 1, '{now}', '{now}'"
+    with db.engine.begin() as conn:
+        for sql in (
+            f"INSERT INTO organisation (id, name, kind, region, created_at, updated_at) "
+            f"VALUES (1, 'o', '高校', '410105', '{now}', '{now}')",
+            f"INSERT INTO need (id, statement, indicators, bottleneck, coop_modes, {listing}) "
+            f"VALUES (1, 's', '', false, '[]', {values})",
+            f"INSERT INTO achievement (id, summary, maturity, ip, transfer_modes, {listing}) "
+            f"VALUES (1, 's', '中试', '[]', '[]', {values})",
+            f"INSERT INTO achievement (id, summary, maturity, ip, transfer_modes, {listing}) "
+            f"VALUES (2, 's', '中试', '[]', '[]', {values})",
+            "INSERT INTO match (id, need_id, achievement_id, status, score, last_activity_at, version, created_at, "
+            f"updated_at, introduced_at) VALUES (1, 1, 1, 'negotiating', 0.5, '{now}', 1, '{now}', '{now}', '{now}')",
+            "INSERT INTO match (id, need_id, achievement_id, status, score, last_activity_at, version, created_at, "
+            f"updated_at) VALUES (2, 1, 2, 'rejected', 0.5, '{now}', 1, '{now}', '{now}')",
+            f"INSERT INTO match_event (match_id, action, note, at) VALUES (1, 'note', '内部：价格敏感', '{now}')",
+            f"INSERT INTO match_event (match_id, action, note, at) VALUES (1, 'negotiate', '约见', '{now}')",
+        ):
+            conn.execute(text(sql))
+    upgrade()
+    with db.engine.connect() as conn:
+        assert dict(conn.execute(text("SELECT action, internal FROM match_event")).all()) == \
+            {"note": True, "negotiate": False}
+        offered = dict(conn.execute(text("SELECT id, offered_at FROM match")).all())
+        assert offered[1] is not None and offered[2] is None

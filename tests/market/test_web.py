@@ -59,7 +59,7 @@ def test_post_edit_publish_archive_through_forms(client, make):
     assert resp.status_code == 302
     db.session.refresh(item)
     assert item.title == "改过的成果名称" and item.is_published
-    resp = post_form(client, f"/achievements/{item.id}/archive", {}, token_page=f"/achievements/{item.id}")
+    resp = post_form(client, f"/achievements/{item.id}/archive", {"close_reason": "not_needed", "confirm": "1"}, token_page=f"/achievements/{item.id}")
     assert resp.status_code == 302
     db.session.refresh(item)
     assert item.status == "archived"
