@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models import Match, MatchEvent, MatchStatus, Role, User, utcnow
-from .schema import ValidationError
+from ..validation.fields import ValidationError
 
 S = MatchStatus
 
@@ -147,11 +147,12 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
     pair), routed to the queue of the station that took the listing in, else the station of its
     organisation's district, else the hall."""
     from flask import current_app
-    from . import matching, stations
+    from ..infra import match_engine
+    from . import stations
 
     if not listing.is_published:
         return []
-    found = matching.best_matches(listing, k=current_app.config["SUGGESTIONS_PER_LISTING"])
+    found = match_engine.best_matches(listing, k=current_app.config["SUGGESTIONS_PER_LISTING"])
     if not found:
         return []
     station = stations.route_for(listing.org, listing.station)
@@ -303,14 +304,14 @@ def add_note(match: Match, user: User, note: str) -> Match:
 
 
 def notify_party(match: Match, listing, title: str, body: str = "") -> None:
-    from .notify import notify
+    from ..infra.notify import notify
     recipients = {listing.owner} if listing.owner else set()
     for user in recipients:
         notify(user, title, body, f"/me/matches/{match.id}")
 
 
 def _notify_broker(match: Match, title: str, body: str = "") -> None:
-    from .notify import notify
+    from ..infra.notify import notify
     if match.broker:
         notify(match.broker, title, body, _link(match))
 
@@ -369,7 +370,7 @@ OPEN = (S.accepted.value, S.introduced.value, S.negotiating.value)
 def queue_query(broker: User, f: QueueFilters):
     """The broker's station queue (admins and hall brokers see every station's)."""
     from ..models import Need
-    from . import reference
+    from ..validation import reference
     stmt = db.select(Match).join(Need, Match.need_id == Need.id)
     if not broker.is_admin and not (broker.station and broker.station.is_hall):
         stmt = stmt.where(Match.station_id == broker.station_id)
@@ -422,7 +423,7 @@ def remind_stalled(now=None, stall_days: int | None = None, abandon_days: int | 
     close as abandoned those with none for ``abandon_days``. Meant for a daily cron."""
     from datetime import timedelta
     from flask import current_app
-    from .notify import notify
+    from ..infra.notify import notify
     now = now or utcnow()
     stall_days = stall_days or current_app.config["MATCH_STALL_DAYS"]
     abandon_days = abandon_days or current_app.config["MATCH_ABANDON_DAYS"]
