@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     from market.extensions import db
     from market.models import ImportJob, Role, User
     from market.models.org import RESEARCH_KINDS
-    from market.services import matching, reference
+    from market.infra import match_engine
+    from market.validation import reference
 
     papers, titles = load_csl(args.csl)
     orgs = [
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         db.session.add(admin)
         db.session.commit()
         t = time.perf_counter()
-        eng = matching.engine()
+        eng = match_engine.engine()
         _ = eng.embedder.model  # load the model before the clock starts
         load = time.perf_counter() - t
         loaded_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.Options(duplicates="keep", batch=args.batch),
             Progress(quiet=args.quiet, interval=5.0),
         )
-        check = eng.check("achievement", matching.published_docs("achievement"))
+        check = eng.check("achievement", match_engine.published_docs("achievement"))
         job = db.session.get(ImportJob, result.job_id)
 
     from ingest.report import describe

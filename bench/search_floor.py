@@ -3,7 +3,7 @@
 Every need of the dev set and of the independent tuning sets is typed as a search — its title, and
 its keywords as a user would type them — against that set's 成果 library, through
 ``MatchEngine.search`` with the shipped weights. For each rule (a hit is shown when its score is at
-least ``floor``, or — the shipped rule, market.services.matching.relevance_floor — at least
+least ``floor``, or — the shipped rule, market.infra.match_engine.relevance_floor — at least
 ``min(floor, share × the query's best score)``, so that a short query whose scores are all low still
 shows its best hits) it prints the share of true 成果 (grade 3) and
 of good ones (grade >= 2) still shown, and how many results a query shows; the same for off-topic

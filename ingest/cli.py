@@ -123,7 +123,7 @@ def template_cmd(kind_name, fmt, output):
     else:
         app = _app()
         with app.app_context():
-            from market.services import reference
+            from market.validation import reference
             data = templates.xlsx_bytes(kind, reference.vocab().names)
     output.write_bytes(data)
     click.echo(f"已生成 {output}")

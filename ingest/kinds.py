@@ -13,8 +13,9 @@ from typing import Any
 
 from market.extensions import db
 from market.models import User
-from market.services import listings, matching
-from market.services.schema import Field, ValidationError
+from market.services import listings
+from market.infra import match_engine
+from market.validation.fields import Field, ValidationError
 
 from . import records
 from .readers import Row
@@ -381,7 +382,7 @@ class ListingLoader(Loader):
 
     def doc(self, item: Item):
         """What the matching engine will embed for this row (an unsaved listing, id < 0)."""
-        doc = matching.doc_from(self.kind.listing_kind.model(**item.plan.values), parents={})
+        doc = match_engine.doc_from(self.kind.listing_kind.model(**item.plan.values), parents={})
         doc.id = -item.row.number
         return doc
 

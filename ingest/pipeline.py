@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from market.extensions import db
 from market.models import ImportJob, ImportStatus, Station, User, utcnow
-from market.models.imports import UNFINISHED
-from market.services import matching
-from market.services.schema import ValidationError
+from market.models.import_job import UNFINISHED
+from market.infra import match_engine
+from market.validation.fields import ValidationError
 from matching.engine import near_duplicate_pairs
 
 from . import kinds as kinds_
@@ -354,7 +354,7 @@ class Import:
         else:
             self.reports.start()
             self._write(header_problems)
-        eng = matching.engine() if self.kind.indexed else None     # synced with the database first
+        eng = match_engine.engine() if self.kind.indexed else None     # synced with the database first
         r.matching = eng is not None
         for phase in ("embed", "store", "index"):
             p.phases[phase].total = max(r.rows - start, 0)
@@ -452,7 +452,7 @@ class Import:
         label = self.kind.label
         keep = self.options.duplicates == "keep"
         found: dict[int, str] = {}
-        for n, hits in zip(new, matching.near_duplicates_many(docs, vecs)):
+        for n, hits in zip(new, match_engine.near_duplicates_many(docs, vecs)):
             if hits:
                 listing, cos, overlap = max(hits, key=lambda h: h[1])
                 found[n] = (f"与已有{label} #{listing.id}“{listing.title}”高度相似"

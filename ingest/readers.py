@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Iterator
 
-from market.services.exports import FORMULA_START
+from market.infra.exports import FORMULA_START
 
 # an XLSX is a zip: its parts are checked before openpyxl inflates them (a 205 KB file can hold a
 # 200 MB sharedStrings.xml that stays in memory)

@@ -12,7 +12,7 @@ from market.extensions import db
 from market.models import Contract, ListingStatus, Organisation, User
 from market.services import accounts, contracts, listings
 from market.services.listings import ListingKind
-from market.services.schema import ValidationError, check_future
+from market.validation.fields import ValidationError, check_future
 
 EXT_ID_MAX = 80
 _DATE_FIELDS = ("expires_at", "deadline", "challenge_deadline")

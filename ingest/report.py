@@ -11,7 +11,7 @@ import io
 import os
 from pathlib import Path
 
-from market.services.exports import csv_row
+from market.infra.exports import csv_row
 
 from .kinds import Problem
 from .readers import Row, Source

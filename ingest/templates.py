@@ -4,7 +4,7 @@ drop-down lists — data validation — on the taxonomy columns, whose values si
 import csv
 import io
 
-from market.services.exports import as_text_cells, csv_row
+from market.infra.exports import as_text_cells, csv_row
 
 from .kinds import ImportKind
 

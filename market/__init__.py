@@ -35,7 +35,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from .cli import register_commands
     from .templating import register_template_helpers
     from .security import register_input_guard, register_security_headers
-    from .services.notify import register_read_on_open
+    from .infra.notify import register_read_on_open
     from .web import BoundedIntConverter
     app.url_map.converters["int"] = BoundedIntConverter
     register_blueprints(app)

@@ -12,7 +12,7 @@ from .extensions import db
 def init_db() -> None:
     """Apply every migration and seed the reference taxonomies (safe to repeat)."""
     upgrade()
-    from .services import reference
+    from .validation import reference
     reference.seed_taxonomies()
     db.session.commit()
 
@@ -29,7 +29,7 @@ def register_commands(app):
     @with_appcontext
     def seed_demo_cmd():
         """Load the demo organisations, stations, accounts and listings (idempotent)."""
-        from .services import demo
+        from .demo import seed as demo
         demo.load(log=click.echo)
         db.session.commit()
 
@@ -45,7 +45,7 @@ def register_commands(app):
             from matching.e5convert import ensure_model
             ensure_model(Path(current_app.config["MODEL_DIR"]))
         if demo:
-            from .services import demo as demo_data
+            from .demo import seed as demo_data
             demo_data.load(log=click.echo)
             db.session.commit()
         if current_app.config["MATCHING_ENABLED"]:
@@ -58,19 +58,19 @@ def register_commands(app):
     @with_appcontext
     def index_rebuild():
         """Rebuild both indexes from the database (embeddings come from the cache when known)."""
-        from .services import matching
-        for report in matching.sync_all(rebuild=True):
+        from .infra import match_engine
+        for report in match_engine.sync_all(rebuild=True):
             click.echo(str(report))
 
     @index.command("check")
     @with_appcontext
     def index_check():
         """Compare the saved indexes with the database; exit status 1 on drift."""
-        from .services import matching
-        eng = matching.engine(sync=False)
+        from .infra import match_engine
+        eng = match_engine.engine(sync=False)
         ok = True
-        for kind in matching.KIND_MODELS:
-            result = eng.check(kind, matching.published_docs(kind))
+        for kind in match_engine.KIND_MODELS:
+            result = eng.check(kind, match_engine.published_docs(kind))
             ok &= result["ok"]
             click.echo(f"{kind}: {'ok' if result['ok'] else 'DRIFT'} {result}")
         raise SystemExit(0 if ok else 1)
@@ -79,8 +79,8 @@ def register_commands(app):
     @with_appcontext
     def index_stats():
         """Sizes of the indexes in this process after syncing them with the database."""
-        from .services import matching
-        eng = matching.engine()
+        from .infra import match_engine
+        eng = match_engine.engine()
         for kind, stats in eng.stats().items():
             click.echo(f"{kind}: {stats}")
         click.echo(f"model: {eng.embedder.model_id}; cut-off {eng.weights.cutoff}")
@@ -92,7 +92,7 @@ def register_commands(app):
     def serve_cmd(host, port, threads):
         """Serve the marketplace with waitress."""
         from waitress import serve
-        from .services import demo
+        from .demo import seed as demo
         behind = schema_behind()
         if behind:
             raise click.ClickException(f"the database is not at the current schema ({behind}); "
@@ -219,9 +219,9 @@ def schema_behind() -> str | None:
 def prepare_matching() -> None:
     """Convert the model if needed, then check the indexes against the database and repair drift."""
     from matching.e5convert import ensure_model
-    from .services import matching
+    from .infra import match_engine
     ensure_model(Path(current_app.config["MODEL_DIR"]))
-    for report in matching.sync_all():
+    for report in match_engine.sync_all():
         click.echo(f"index {report}")
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from .extensions import db
 from .models import MatchStatus, Notification
-from .services import rules
+from .validation import rules
 
 
 def register_template_helpers(app):

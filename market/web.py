@@ -5,7 +5,7 @@ from flask import abort, request
 from flask_login import current_user, login_required
 from werkzeug.routing import IntegerConverter
 
-from .services.schema import Field
+from .validation.fields import Field
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -13,7 +13,7 @@ class BoundedIntConverter(IntegerConverter):
     OverflowError)."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
-        from .services.rules import MAX_ID
+        from .validation.rules import MAX_ID
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max, signed=signed)
 
 
@@ -56,7 +56,7 @@ def page_arg() -> int:
 
 def bounded_arg(name: str, default: int, low: int, high: int) -> int:
     """An integer query argument clamped to [low, high]; the default when it is not ASCII digits."""
-    from .services.rules import is_ascii_int
+    from .validation.rules import is_ascii_int
     value = request.args.get(name, "")
     return max(low, min(int(value), high)) if is_ascii_int(value) else default
 

@@ -10,8 +10,8 @@ from market.config import TestingConfig
 from market.extensions import db
 from market.models import Organisation, OrgState, Role, Station, User, utcnow
 from market.models import user as user_model
-from market.services import reference
-from market.services.rules import credit_code_check_digit
+from market.validation import reference
+from market.validation.rules import credit_code_check_digit
 
 PASSWORD = "secret-pass-1"
 user_model.PASSWORD_METHOD = "pbkdf2:sha256:1000"

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Match, Notification, Organisation, User, utcnow
 from ..services import accounts, contracts, listings, matches
-from ..services import rules
-from ..services.schema import ValidationError
+from ..validation import rules
+from ..validation.fields import ValidationError
 from ..web import get_or_404
 from . import bp
 

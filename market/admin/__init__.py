@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import imports, routes  # noqa: E402,F401
+from . import bulk_import, routes  # noqa: E402,F401

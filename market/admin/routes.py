@@ -5,8 +5,9 @@ from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..models import Organisation, Role, Station, Term, User
-from ..services import accounts, reference, rules, stations
-from ..services.schema import ValidationError
+from ..services import accounts, stations
+from ..validation import reference, rules
+from ..validation.fields import ValidationError
 from ..web import get_or_404, page_arg, roles_required
 from . import bp
 

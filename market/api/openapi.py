@@ -3,8 +3,9 @@ validation itself uses (``listings.*_FIELDS``, ``contracts.FIELDS``, the taxonom
 ``/api/v1/openapi.json``."""
 from flask import jsonify
 
-from ..services import contracts, listings, reference, stats
-from ..services.schema import Field, Vocab
+from ..services import contracts, listings, stats
+from ..validation import reference
+from ..validation.fields import Field, Vocab
 from . import bp
 
 NULL = {"type": "null"}

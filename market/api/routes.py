@@ -10,8 +10,10 @@ from sqlalchemy import select
 from ..errors import json_error
 from ..extensions import csrf, db
 from ..models import User
-from ..services import listings, matching, reference
-from ..services.schema import ValidationError
+from ..services import listings
+from ..infra import match_engine
+from ..validation import reference
+from ..validation.fields import ValidationError
 from ..web import bounded_arg, semantic_search_limit
 from . import bp
 
@@ -154,11 +156,11 @@ def matches(kind_name, listing_id):
     """The other library's best listings for one listing, with the engine's explanation."""
     kind = _kind(kind_name)
     listing = _get(kind, listing_id)
-    if not matching.enabled():
+    if not match_engine.enabled():
         return json_error(503, "matching_disabled", "智能匹配未启用")
     k = bounded_arg("k", 10, 1, 50)
     min_score = request.args.get("min_score", type=float)
-    found = matching.best_matches(listing, k=k, min_score=min_score if min_score is not None else 0.0)
+    found = match_engine.best_matches(listing, k=k, min_score=min_score if min_score is not None else 0.0)
     return jsonify({"items": [{**s.match.as_dict(), "title": s.listing.title, "org": s.listing.org.name}
                               for s in found]})
 
@@ -173,10 +175,10 @@ def semantic_search():
         return json_error(400, "query_required", "请提供检索词 q")
     if len(q) > current_app.config["SEARCH_MAX_CHARS"]:
         return json_error(400, "query_too_long", f"检索词最多 {current_app.config['SEARCH_MAX_CHARS']} 个字")
-    if not matching.enabled():
+    if not match_engine.enabled():
         return json_error(503, "matching_disabled", "智能匹配未启用")
     f = listings.Filters.from_args(request.args)
-    hits = matching.semantic_search(kind.name, q, matching.filter_predicate(kind.name, f),
+    hits = match_engine.semantic_search(kind.name, q, match_engine.filter_predicate(kind.name, f),
                                     k=bounded_arg("k", 20, 1, 100))
     return jsonify({"items": [{**h.match.as_dict(), "title": h.listing.title, "org": h.listing.org.name}
                               for h in hits]})

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from ..extensions import db, limiter, login_manager
 from ..models import Organisation, User
-from ..services import accounts, reference, rules
-from ..services.schema import ValidationError
+from ..services import accounts
+from ..validation import reference, rules
+from ..validation.fields import ValidationError
 from . import bp
 
 

@@ -7,8 +7,9 @@ from matching.features import LABELS as FEATURE_LABELS
 
 from ..extensions import db
 from ..models import Match, Role
-from ..services import contracts, feedback, matches, reference, rules
-from ..services.schema import ValidationError
+from ..services import contracts, feedback, matches
+from ..validation import reference, rules
+from ..validation.fields import ValidationError
 from ..web import get_or_404, page_arg, roles_required
 from . import bp
 

@@ -7,9 +7,11 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Contract, ContractStatus, Match, Organisation, Role, Station, User
-from ..services import contracts, matches, rules, uploads
+from ..services import contracts, matches
+from ..validation import rules
+from ..infra import uploads
 from ..services.matches import ConcurrentChange
-from ..services.schema import ValidationError
+from ..validation.fields import ValidationError
 from ..web import get_or_404, page_arg, roles_required
 from . import bp
 

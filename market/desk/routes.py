@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from ..extensions import db, limiter
 from ..models import SERVICES, ContactRequest, ContactStatus, ServiceRequest, ServiceStatus
 from ..services import contact, desk, listings, stations
-from ..services.schema import ValidationError
+from ..validation.fields import ValidationError
 from ..web import get_or_404, page_arg, roles_required
 from . import bp
 

@@ -7,8 +7,10 @@ from ..extensions import db
 from ..models import Organisation
 from matching.features import LABELS as FEATURE_LABELS
 
-from ..services import listings, matching, reference
-from ..services.schema import ValidationError
+from ..services import listings
+from ..infra import match_engine
+from ..validation import reference
+from ..validation.fields import ValidationError
 from ..web import form_data, get_or_404, page_arg, semantic_search_limit
 from . import bp
 
@@ -28,12 +30,12 @@ def _ctx(**extra):
 @semantic_search_limit(exempt_when=lambda: request.args.get("mode") != "semantic")
 def browse():
     f = listings.Filters.from_args(request.args)
-    semantic = request.args.get("mode") == "semantic" and bool(f.q) and matching.enabled()
+    semantic = request.args.get("mode") == "semantic" and bool(f.q) and match_engine.enabled()
     left_out = 0
     if semantic:
-        hits = matching.semantic_search(g.kind.name, f.q, matching.filter_predicate(g.kind.name, f))
+        hits = match_engine.semantic_search(g.kind.name, f.q, match_engine.filter_predicate(g.kind.name, f))
         if request.args.get("all") != "1":
-            hits, left_out = matching.relevance_floor(hits, current_app.config["SEARCH_MIN_SCORE"],
+            hits, left_out = match_engine.relevance_floor(hits, current_app.config["SEARCH_MIN_SCORE"],
                                                       current_app.config["SEARCH_MIN_SHARE"])
         page = listings.ListPage([h.listing for h in hits], page_arg(), current_app.config["PAGE_SIZE"])
         scores = {h.listing.id: h for h in hits}
@@ -41,18 +43,18 @@ def browse():
         page, scores = listings.browse(g.kind, f, page_arg()), {}
     return render_template("listings/browse.html", **_ctx(
         page=page, filters=f, terms=listings.keyword_terms(f.q), semantic=semantic, scores=scores,
-        left_out=left_out, semantic_available=matching.enabled()))
+        left_out=left_out, semantic_available=match_engine.enabled()))
 
 
 @bp.route("/<int:listing_id>")
 def detail(listing_id):
     listing = get_or_404(g.kind.model, listing_id, listings.can_view)
-    suggestions = matching.best_matches(listing) if listing.is_published else []
+    suggestions = match_engine.best_matches(listing) if listing.is_published else []
     return render_template("listings/detail.html", **_ctx(
         listing=listing, private=listings.can_see_private(current_user, listing),
         editable=listings.can_edit(current_user, listing),
         expiring=listings.expiring_soon(listing), suggestions=suggestions,
-        other=listings.other_kind(g.kind), labels=FEATURE_LABELS, matching_on=matching.enabled(),
+        other=listings.other_kind(g.kind), labels=FEATURE_LABELS, matching_on=match_engine.enabled(),
         close_reasons=listings.CLOSE_REASONS))
 
 

@@ -2,12 +2,12 @@
 from flask import abort, render_template
 from flask_login import current_user
 
-from ..services import matching
+from ..infra import match_engine
 from . import bp
 
 
 @bp.route("/gaps")
 def gaps():
-    if not matching.enabled():
+    if not match_engine.enabled():
         abort(404, "智能匹配未启用")
-    return render_template("matches/gaps.html", **matching.gaps(current_user))
+    return render_template("matches/gaps.html", **match_engine.gaps(current_user))

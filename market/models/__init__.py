@@ -7,7 +7,7 @@ from .listing import Achievement, ListingStatus, Need
 from .notification import Notification
 from .match import Match, MatchEvent, MatchStatus
 from .contract import Contract, ContractCounter, ContractEvent, ContractStatus, StatTarget
-from .imports import ImportJob, ImportStatus
+from .import_job import ImportJob, ImportStatus
 from .desk import SERVICES, ContactRequest, ContactStatus, DeskEvent, ServiceRequest, ServiceStatus, StationEdit
 
 __all__ = [

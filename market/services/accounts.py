@@ -15,8 +15,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db
 from ..models import LoginAttempt, Organisation, OrgState, Role, Station, User, utcnow
 from ..models.org import ENTERPRISE_KINDS, RESEARCH_KINDS
-from . import reference, rules
-from .schema import ValidationError
+from ..validation import reference, rules
+from ..validation.fields import ValidationError
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.\-@]{3,40}")
 MIN_PASSWORD = 10
@@ -164,7 +164,7 @@ def register(form: dict) -> User:
 # ---- membership ---------------------------------------------------------------------------
 
 def _tell_admins(title: str, body: str, link: str = "/admin/memberships") -> None:
-    from .notify import notify
+    from ..infra.notify import notify
     for admin in db.session.scalars(select(User).where(User.role == Role.admin.value, User.active.is_(True))):
         notify(admin, title, body, link)
 
@@ -177,7 +177,7 @@ def org_admins(org: Organisation) -> list[User]:
 
 def request_membership(user: User, org: Organisation) -> User:
     """Ask to join ``org``; the organisation's administrator-members and the platform admins are told."""
-    from .notify import notify
+    from ..infra.notify import notify
     if user.org_id == org.id and user.org_state in (OrgState.pending.value, OrgState.confirmed.value):
         return user
     user.org, user.org_state, user.org_admin = org, OrgState.pending.value, False
@@ -200,7 +200,7 @@ def can_decide(actor: User | None, member: User) -> bool:
 
 
 def decide_membership(member: User, actor: User, confirm: bool, make_admin: bool = False) -> User:
-    from .notify import notify
+    from ..infra.notify import notify
     if not can_decide(actor, member):
         raise PermissionError("只有该单位的管理员或平台管理员可以确认成员")
     if member.org_state != OrgState.pending.value:
@@ -251,7 +251,7 @@ def verify_org(org: Organisation, admin: User, credit_code: str) -> Organisation
         raise ValidationError({"credit_code": "该统一社会信用代码已被其他单位使用"})
     org.credit_code, org.verified_at = code, utcnow()
     db.session.flush()
-    from .notify import notify
+    from ..infra.notify import notify
     for user in org_admins(org):
         notify(user, f"单位“{org.name}”已通过核验", "本单位的成员现在可以以单位名义发布信息、申请合同登记。", "/me/org")
     return org

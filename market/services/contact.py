@@ -15,12 +15,12 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import ContactRequest, ContactStatus, Role, User, utcnow
-from . import listings, reference, stations, workdays
+from . import listings, stations
+from ..validation import reference, workdays
 from .desk import ConcurrentChange, TransitionError, check_version, flush, record  # noqa: F401 (re-exported)
-from .notify import notify
-from .schema import Field, ValidationError, clean
+from ..infra.notify import notify
+from ..validation.fields import Field, ValidationError, clean
 
-S = ContactStatus
 FIELDS = (
     Field("name", "姓名", required=True, min_len=2, max_len=40),
     Field("org_name", "单位", required=True, min_len=2, max_len=100),
@@ -67,7 +67,7 @@ def submit(listing, data: dict, user: User | None = None) -> tuple[ContactReques
     token = None if member else secrets.token_urlsafe(24)
     req = ContactRequest(station_id=station.id, listing_kind=listing.kind, listing_id=listing.id,
                          listing_title=listing.title, user=member, token_hash=_hash(token) if token else None,
-                         status=S.pending.value, **values)
+                         status=ContactStatus.pending.value, **values)
     db.session.add(req)
     record(req, member, "submit", None)
     db.session.flush()
@@ -91,7 +91,7 @@ def _open_duplicate(listing, values: dict, member: User | None) -> bool:
     """The same person already waits for an answer about the same listing."""
     stmt = select(ContactRequest.id).where(
         ContactRequest.listing_kind == listing.kind, ContactRequest.listing_id == listing.id,
-        ContactRequest.status == S.pending.value)
+        ContactRequest.status == ContactStatus.pending.value)
     if member is not None:
         stmt = stmt.where(ContactRequest.user_id == member.id)
     else:
@@ -137,13 +137,13 @@ def reply(req: ContactRequest, actor: User, text: str, version=None, token: str 
     if not can_handle(actor, req):
         raise TransitionError("只有该驿站的技术经纪人或管理员可以回复")
     check_version(req, version)
-    if req.status == S.closed.value:
+    if req.status == ContactStatus.closed.value:
         raise TransitionError("该申请已关闭，不能再回复")
     text = (text or "").strip()
     if not 5 <= len(text) <= 2000:
         raise ValidationError({"reply": f"回复内容为 5–2000 个字，现有 {len(text)} 个"})
     before = req.status
-    req.status, req.reply, req.replied_by, req.replied_at = S.replied.value, text, actor, utcnow()
+    req.status, req.reply, req.replied_by, req.replied_at = ContactStatus.replied.value, text, actor, utcnow()
     record(req, actor, "reply", before, text)
     flush()
     subject = f"{req.station.name}回复了您的申请对接"
@@ -159,15 +159,15 @@ def close(req: ContactRequest, actor: User | None, note: str = "", version=None)
     if not (can_handle(actor, req) or (actor is not None and req.user_id == actor.id)):
         raise TransitionError("只有该驿站的技术经纪人、管理员或申请人可以关闭")
     check_version(req, version)
-    if req.status == S.closed.value:
+    if req.status == ContactStatus.closed.value:
         raise TransitionError("该申请已关闭")
     note = (note or "").strip()
-    if req.status == S.pending.value and can_handle(actor, req) and len(note) < 4:
+    if req.status == ContactStatus.pending.value and can_handle(actor, req) and len(note) < 4:
         raise ValidationError({"note": "尚未回复就关闭时，请写明原因（至少 4 个字）"})
     if len(note) > 2000:
         raise ValidationError({"note": f"说明最多 2000 个字，现有 {len(note)} 个"})
     before = req.status
-    req.status = S.closed.value
+    req.status = ContactStatus.closed.value
     record(req, actor, "close", before, note)
     flush()
     return req
@@ -178,7 +178,7 @@ def queue(user, status: str = "pending"):
     stmt = select(ContactRequest).order_by(ContactRequest.id.desc())
     if not user.is_admin:
         stmt = stmt.where(ContactRequest.station_id == (user.station_id or -1))
-    if status in S._value2member_map_:
+    if status in ContactStatus._value2member_map_:
         stmt = stmt.where(ContactRequest.status == status)
     return stmt
 
@@ -200,7 +200,7 @@ def remind_unanswered(today: date | None = None, days: int | None = None) -> int
     today = today or date.today()
     days = current_app.config["CONTACT_REMIND_WORKDAYS"] if days is None else days
     sent = 0
-    for req in db.session.scalars(select(ContactRequest).where(ContactRequest.status == S.pending.value,
+    for req in db.session.scalars(select(ContactRequest).where(ContactRequest.status == ContactStatus.pending.value,
                                                                ContactRequest.reminded_at.is_(None))):
         if workdays.add_working_days(req.created_at.date(), days) > today:
             continue

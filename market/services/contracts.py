@@ -21,9 +21,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..extensions import db
 from ..models import (Achievement, Contract, ContractCounter, ContractEvent, ContractStatus, Match, MatchStatus,
                       Organisation, Role, Station, User, utcnow)
-from . import matches, reference, rules, uploads, workdays
-from .notify import notify as send_notice
-from .schema import Field, ValidationError, Vocab, clean
+from . import matches
+from ..validation import reference, rules, workdays
+from ..infra import uploads
+from ..infra.notify import notify as send_notice
+from ..validation.fields import Field, ValidationError, Vocab, clean
 
 S = ContractStatus
 

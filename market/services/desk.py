@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import SERVICES, DeskEvent, Role, ServiceRequest, ServiceStatus, Station, User
-from . import matches, reference, rules
-from .notify import notify
-from .schema import Field, ValidationError, clean
+from . import matches
+from ..validation import reference, rules
+from ..infra.notify import notify
+from ..validation.fields import Field, ValidationError, clean
 
-S = ServiceStatus
-OPEN = (S.submitted, S.accepted, S.assigned, S.in_progress)
+OPEN = (ServiceStatus.submitted, ServiceStatus.accepted, ServiceStatus.assigned, ServiceStatus.in_progress)
 
 
 class TransitionError(Exception):
@@ -55,11 +55,11 @@ ACTION_LABELS = {"submit": "提交申请", "accept": "受理", "assign": "分派
                  "finish": "办结", "refuse": "拒绝", "note": "备注"}
 # action → (allowed from, to, who: "staff" = the hall | "handler" = the assigned broker or the hall)
 TRANSITIONS = {
-    "accept": ((S.submitted,), S.accepted, "staff"),
-    "assign": ((S.submitted, S.accepted, S.assigned), S.assigned, "staff"),
-    "start": ((S.assigned,), S.in_progress, "handler"),
-    "finish": ((S.in_progress,), S.done, "handler"),
-    "refuse": (OPEN, S.refused, "staff"),
+    "accept": ((ServiceStatus.submitted,), ServiceStatus.accepted, "staff"),
+    "assign": ((ServiceStatus.submitted, ServiceStatus.accepted, ServiceStatus.assigned), ServiceStatus.assigned, "staff"),
+    "start": ((ServiceStatus.assigned,), ServiceStatus.in_progress, "handler"),
+    "finish": ((ServiceStatus.in_progress,), ServiceStatus.done, "handler"),
+    "refuse": (OPEN, ServiceStatus.refused, "staff"),
 }
 
 
@@ -99,7 +99,7 @@ def submit(user: User, data: dict) -> ServiceRequest:
         raise ValidationError({"": f"您已提交过相同的服务申请（编号 {same}），正在办理中，请勿重复提交"})
     station = hall()
     req = ServiceRequest(service=values["service"], description=values["description"], user=user,
-                         station_id=station.id if station else None, status=S.submitted.value)
+                         station_id=station.id if station else None, status=ServiceStatus.submitted.value)
     db.session.add(req)
     record(req, user, "submit", None)
     db.session.flush()
@@ -132,7 +132,7 @@ def act(req: ServiceRequest, action: str, actor: User, note: str = "", broker_id
         raise TransitionError("只有交易大厅的经纪人或管理员可以这样做")
     if who == "handler" and not (is_staff(actor) or req.broker_id == actor.id):
         raise TransitionError("只有分派的经纪人或交易大厅可以这样做")
-    if S(req.status) not in allowed:
+    if ServiceStatus(req.status) not in allowed:
         raise TransitionError(f"当前状态为“{req.status_label}”，不能{ACTION_LABELS[action]}"
                               f"（只能从{'、'.join(s.label for s in allowed)}进行）")
     note = (note or "").strip()
@@ -144,7 +144,7 @@ def act(req: ServiceRequest, action: str, actor: User, note: str = "", broker_id
         broker = db.session.get(User, ident) if ident else None
         if broker is None or not broker.has_role(Role.broker) or not broker.active:
             raise ValidationError({"broker_id": "请选择要分派的技术经纪人"})
-        if broker.id == req.broker_id and req.status == S.assigned.value:
+        if broker.id == req.broker_id and req.status == ServiceStatus.assigned.value:
             raise ValidationError({"broker_id": f"已分派给{broker.display_name}"})
         req.broker = broker
         note = note or f"分派给{broker.display_name}"
@@ -183,7 +183,7 @@ def queue(user, status: str = "open"):
         stmt = stmt.where(ServiceRequest.broker_id == user.id)
     if status == "open":
         stmt = stmt.where(ServiceRequest.status.in_([s.value for s in OPEN]))
-    elif status in S._value2member_map_:
+    elif status in ServiceStatus._value2member_map_:
         stmt = stmt.where(ServiceRequest.status == status)
     return stmt
 

@@ -17,7 +17,7 @@ from matching.ranking import Weights, fit
 
 from ..extensions import db
 from ..models import Match, MatchEvent, MatchStatus, Need, Station
-from . import matching
+from ..infra import match_engine
 
 ACCEPTED_EVENT = "accept"
 
@@ -86,7 +86,7 @@ class RefitResult:
 
 
 def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResult:
-    eng = matching.engine()
+    eng = match_engine.engine()
     labelled = labels()
     if len(labelled) < current_app.config["FEEDBACK_MIN_LABELS"]:
         return RefitResult(len(labelled), 0, 0, {}, {}, False, "",
@@ -98,7 +98,7 @@ def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResul
     for need_id, pairs in sorted(by_need.items()):
         need = db.session.get(Need, need_id)
         ids = [a for a, _ in pairs]
-        feats = eng.pair_features(matching.doc_from(need), "achievement", ids)
+        feats = eng.pair_features(match_engine.doc_from(need), "achievement", ids)
         if len(feats) != len(ids):
             continue
         grades = np.array([2.0 * y for _, y in pairs])

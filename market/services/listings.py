@@ -13,8 +13,8 @@ from matching.text import default_tokenizer, listing_terms
 from ..extensions import db
 from ..models import Achievement, ListingStatus, Need, Notification, Organisation, Role, User, utcnow
 from ..models.org import ENTERPRISE_KINDS, RESEARCH_KINDS
-from . import reference, rules
-from .schema import Field, ValidationError, check_future, check_range, clean
+from ..validation import reference, rules
+from ..validation.fields import Field, ValidationError, check_future, check_range, clean
 
 S = ListingStatus
 
@@ -229,10 +229,10 @@ def create(kind: ListingKind, raw: dict, actor: User, org_id=None, publish: bool
 
 def similar_to_new(kind: ListingKind, raw: dict, actor: User, org_id=None) -> list:
     """Published listings that say nearly what a listing about to be posted says (nothing is saved)."""
-    from . import matching
+    from ..infra import match_engine
     values = validate(kind, raw)
     draft = kind.model(org=resolve_org(kind, actor, org_id), **values)
-    return matching.near_duplicates(draft)
+    return match_engine.near_duplicates(draft)
 
 
 def update(listing, raw: dict, actor: User):
@@ -281,8 +281,9 @@ def publish_listing(listing, actor: User, suggest: bool = True):
 
 def _suggest(listing, actor: User) -> None:
     """A published or edited listing gets fresh match suggestions (when matching is on)."""
-    from . import matches, matching
-    if matching.enabled():
+    from . import matches
+    from ..infra import match_engine
+    if match_engine.enabled():
         matches.suggest_for(listing, actor)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models import Match, MatchEvent, MatchStatus, Role, User, utcnow
-from .schema import ValidationError
+from ..validation.fields import ValidationError
 
 S = MatchStatus
 
@@ -193,11 +193,12 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
     pair), routed to the queue of the station that took the listing in, else the station of its
     organisation's district, else the hall."""
     from flask import current_app
-    from . import matching, stations
+    from ..infra import match_engine
+    from . import stations
 
     if not listing.is_published:
         return []
-    found = matching.best_matches(listing, k=current_app.config["SUGGESTIONS_PER_LISTING"])
+    found = match_engine.best_matches(listing, k=current_app.config["SUGGESTIONS_PER_LISTING"])
     if not found:
         return []
     station = stations.route_for(listing.org, listing.station)
@@ -218,7 +219,7 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
         created.append(m)
     db.session.flush()
     if created and station is not None:
-        from .notify import notify
+        from ..infra.notify import notify
         for broker in station.brokers:
             if broker.active:
                 notify(broker, f"新推荐：“{listing.title}”有 {len(created)} 条匹配待审核",
@@ -264,7 +265,7 @@ def _decide(match: Match, broker: User) -> None:
 def accept(match: Match, broker: User, note: str = "", today=None) -> Match:
     """Accepting asks both parties: each sees the other's public summary and answers by a deadline."""
     from flask import current_app
-    from .workdays import add_working_days
+    from ..validation.workdays import add_working_days
     _decide(match, broker)
     _require_live(match)
     transition(match, "accept", broker, note)
@@ -427,14 +428,14 @@ def withdraw_for(listing, why: str, actor: User | None = None) -> int:
 
 
 def notify_party(match: Match, listing, title: str, body: str = "") -> None:
-    from .notify import notify
+    from ..infra.notify import notify
     recipients = {listing.owner} if listing.owner else set()
     for user in recipients:
         notify(user, title, body, f"/me/matches/{match.id}")
 
 
 def _notify_broker(match: Match, title: str, body: str = "") -> None:
-    from .notify import notify
+    from ..infra.notify import notify
     if match.broker:
         notify(match.broker, title, body, _link(match))
 
@@ -493,7 +494,7 @@ OPEN = (S.accepted.value, S.introduced.value, S.negotiating.value)
 def queue_query(broker: User, f: QueueFilters):
     """The broker's station queue (admins and hall brokers see every station's)."""
     from ..models import Need
-    from . import reference
+    from ..validation import reference
     stmt = db.select(Match).join(Need, Match.need_id == Need.id)
     if not broker.is_admin and not (broker.station and broker.station.is_hall):
         stmt = stmt.where(Match.station_id == broker.station_id)
@@ -546,7 +547,7 @@ def remind_stalled(now=None, stall_days: int | None = None, abandon_days: int | 
     close as abandoned those with none for ``abandon_days``. Meant for a daily cron."""
     from datetime import timedelta
     from flask import current_app
-    from .notify import notify
+    from ..infra.notify import notify
     now = now or utcnow()
     stall_days = stall_days or current_app.config["MATCH_STALL_DAYS"]
     abandon_days = abandon_days or current_app.config["MATCH_ABANDON_DAYS"]
@@ -588,7 +589,7 @@ def remind_consent(today=None) -> int:
     it), and tell the
     broker who has not answered. One notice per person, match and deadline: safe to run again."""
     from datetime import date
-    from .notify import notify
+    from ..infra.notify import notify
     today = today or date.today()
     due = db.session.scalars(db.select(Match).where(Match.status == S.accepted.value,
                                                     Match.consent_due.is_not(None), Match.consent_due < today)

@@ -7,8 +7,9 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Achievement, ListingStatus, Match, Need, Organisation, Role, Station, StationEdit, User
-from . import reference, rules, stats
-from .schema import Field, ValidationError, clean
+from ..validation import reference, rules
+from . import stats
+from ..validation.fields import Field, ValidationError, clean
 
 
 def create(data: dict) -> Station:

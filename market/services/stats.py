@@ -18,8 +18,9 @@ from sqlalchemy import BigInteger, case, cast, extract, func, select
 
 from ..extensions import db
 from ..models import Achievement, Contract, ContractStatus, Match, Need, Role, Station, StatTarget, User
-from . import contracts, rules, workdays
-from .schema import ValidationError
+from . import contracts
+from ..validation import rules, workdays
+from ..validation.fields import ValidationError
 
 REGISTERED = ContractStatus.registered.value
 ZERO = Decimal("0.00")

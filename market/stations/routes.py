@@ -5,8 +5,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Organisation, Station, User
-from ..services import rules, stations
-from ..services.schema import ValidationError
+from ..validation import rules
+from ..services import stations
+from ..validation.fields import ValidationError
 from ..web import get_or_404, roles_required
 from . import bp
 

@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Role, Station
-from ..services import exports, rules, stats
-from ..services.schema import ValidationError
+from ..infra import exports
+from ..validation import rules
+from ..services import stats
+from ..validation.fields import ValidationError
 from ..web import roles_required
 from . import bp, charts
 

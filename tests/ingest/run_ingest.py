@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from market.services import matching as service
+from market.infra import match_engine as service
 from matching.engine import MatchEngine
 from tests.matching.fakes import FakeEmbedder
 

@@ -11,7 +11,8 @@ from ingest.kinds import parse_range
 from ingest.pipeline import Options
 from market.extensions import db
 from market.models import Achievement, ImportJob, Need, Organisation, Role
-from market.services import listings, matching
+from market.services import listings
+from market.infra import match_engine
 from tests.conftest import ACHIEVEMENT, credit_code
 from tests.ingest.helpers import COMPANY, ORG, achievement_row, need_row, read_csv, write
 
@@ -308,7 +309,7 @@ def test_dry_run_writes_nothing(admin, tmp_path):
 
 
 def test_templates_import_cleanly(admin, tmp_path):
-    from market.services import reference
+    from market.validation import reference
     for kind in (kinds.ACHIEVEMENTS, kinds.NEEDS, kinds.ORGS):
         csv_path = tmp_path / f"{kind.name}.csv"
         csv_path.write_bytes(templates.csv_bytes(kind))
@@ -355,7 +356,7 @@ def test_edited_row_updates_its_record_and_index_entry(admin, tmp_path, fake_eng
     other = db.session.get(Achievement, next(i for e, i in ids.items() if e != "ZZU-1"))
     assert (other.price_min, other.price_max, other.keywords) == (None, None, ["盾构", "刀圈"])
     assert fake_engine.libraries["achievement"].docs[other.id].keywords == ("盾构", "刀圈")
-    assert fake_engine.check("achievement", matching.published_docs("achievement"))["ok"]
+    assert fake_engine.check("achievement", match_engine.published_docs("achievement"))["ok"]
 
 
 def test_draft_row_published_later_and_others_records_protected(admin, tmp_path, make, fake_engine):
@@ -437,7 +438,7 @@ def test_failed_job_resumes_from_its_last_committed_batch(admin, tmp_path, fake_
     assert count(Achievement) == 9 and count(ImportJob) == 1
     assert result.counts["create"] == 9 and result.counts["invalid"] == 1
     assert len(read_csv(result.rejects_path)) == 2 and len(read_csv(result.report_path)) == 2
-    assert fake_engine.check("achievement", matching.published_docs("achievement"))["ok"]
+    assert fake_engine.check("achievement", match_engine.published_docs("achievement"))["ok"]
 
 
 # ---- technology contracts -----------------------------------------------------------------------

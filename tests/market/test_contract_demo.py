@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from market.config import DEMO_DIR
 from market.extensions import db
 from market.models import Contract, ContractCounter
-from market.services import contract_demo, contracts, demo, stats
+from market.demo import contracts as contract_demo, seed as demo
+from market.services import contracts, stats
 
 
 @pytest.fixture

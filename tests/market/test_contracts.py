@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from market.extensions import db
 from market.models import Contract, ContractEvent, Match, Notification, Role
-from market.services import contracts, listings, stats, workdays
-from market.services.schema import ValidationError
+from market.services import contracts, listings, stats
+from market.validation import workdays
+from market.validation.fields import ValidationError
 from tests.conftest import ACHIEVEMENT, NEED, credit_code, csrf_from, login, post_form
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -373,7 +374,7 @@ def test_each_refusal_reason_reaches_the_applicant(client, people, code):
 
 
 def test_registration_and_refusal_are_mailed_to_the_applicant_after_commit(people, monkeypatch):
-    from market.services import notify as notify_service
+    from market.infra import notify as notify_service
 
     sent = []
     monkeypatch.setattr(notify_service, "send_mail", lambda to, subject, body, link: sent.append((to, subject, body)))

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from market.extensions import db
 from market.models import Contract, Notification, Role
-from market.services import contracts, listings, matches, notify, stats, todo
-from market.services.schema import ValidationError
+from market.services import contracts, listings, matches, stats, todo
+from market.infra import notify
+from market.validation.fields import ValidationError
 from tests.conftest import NEED, csrf_from, login, post_form
 from tests.market.test_broker import introduce, the_match, world  # noqa: F401  (fixture)
 from tests.market.test_contracts import application

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from market.extensions import db
 from market.models import ContactRequest, DeskEvent, Notification, Role, ServiceRequest
 from market.services import contact, desk, listings
-from market.services.schema import ValidationError
+from market.validation.fields import ValidationError
 from tests.conftest import NEED, login, post_form
 from tests.market.test_stations import switch
 
@@ -135,7 +135,7 @@ def test_contact_details_only_for_the_station_brokers_and_admins(world, client, 
 
 def test_broker_replies_the_visitor_sees_it_and_is_mailed(world, client, monkeypatch):
     mails = []
-    monkeypatch.setattr("market.services.notify.send_mail", lambda *a: mails.append(a))
+    monkeypatch.setattr("market.infra.notify.send_mail", lambda *a: mails.append(a))
     html = send(client, world["need"]).get_data(as_text=True)
     token = html.split("/desk/r/")[1].split('"')[0]
     assert mails and mails[0][0] == VISITOR["email"] and f"/desk/r/{token}" == mails[0][3]

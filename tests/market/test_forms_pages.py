@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from market.extensions import db
 from market.models import Organisation, Role
-from market.services import rules
+from market.validation import rules
 from tests.conftest import csrf_from, login, post_form
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -101,7 +101,7 @@ def test_demo_brokers_carry_their_whole_station_name(app, tmp_path):
 
     from market.config import DEMO_DIR
     from market.models import User
-    from market.services import demo
+    from market.demo import seed as demo
     folder = tmp_path / "demo"
     (folder / "achievements").mkdir(parents=True)
     (folder / "needs").mkdir()

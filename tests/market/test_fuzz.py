@@ -139,7 +139,7 @@ def test_route_sweep_with_hostile_values(app, world, capsys):
 
 
 def test_openapi_is_generated_from_the_validation_fields(client):
-    from market.services import reference
+    from market.validation import reference
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
     for kind in listings.KINDS.values():

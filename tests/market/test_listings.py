@@ -7,7 +7,7 @@ from market.extensions import db
 from market.models import Achievement, Need, Notification, Role
 from market.services import listings
 from market.services.listings import ACHIEVEMENT as A, NEED as N
-from market.services.schema import ValidationError
+from market.validation.fields import ValidationError
 from tests.conftest import ACHIEVEMENT, NEED
 
 

@@ -4,7 +4,8 @@ from sqlalchemy import select
 
 from market.extensions import db
 from market.models import Achievement, Need
-from market.services import demo, matching
+from market.demo import seed as demo
+from market.infra import match_engine
 
 pytestmark = pytest.mark.model
 
@@ -32,7 +33,7 @@ def by_ext(model, ext_id):
     ("N-IE-001", "A-IE-001"),    # 国产红外敏感元件 ↔ MEMS 热电堆芯片
 ])
 def test_true_match_worded_differently_is_suggested(demo_app, need, achievement):
-    found = matching.best_matches(by_ext(Need, need), k=5, min_score=0.0)
+    found = match_engine.best_matches(by_ext(Need, need), k=5, min_score=0.0)
     ids = [s.listing.ext_id for s in found]
     assert achievement in ids[:3], ids
     top = found[ids.index(achievement)]
@@ -40,14 +41,14 @@ def test_true_match_worded_differently_is_suggested(demo_app, need, achievement)
 
 
 def test_index_matches_database_after_setup(demo_app):
-    eng = matching.engine()
+    eng = match_engine.engine()
     assert len(eng.libraries["achievement"].index) == db.session.query(Achievement).count()
     for kind in ("achievement", "need"):
-        assert eng.check(kind, matching.published_docs(kind))["ok"]
+        assert eng.check(kind, match_engine.published_docs(kind))["ok"]
 
 
 def test_gaps_list_bottlenecks_first(demo_app):
-    result = matching.gaps()
+    result = match_engine.gaps()
     flags = [n.bottleneck for n, _ in result["needs"]]
     assert flags == sorted(flags, reverse=True)
-    assert result["needs"] and all(matching.best_matches(n) == [] for n, _ in result["needs"])
+    assert result["needs"] and all(match_engine.best_matches(n) == [] for n, _ in result["needs"])

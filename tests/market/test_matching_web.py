@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from market.extensions import db
 from market.models import Achievement, Role
-from market.services import listings, matching
+from market.services import listings
+from market.infra import match_engine
 from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
 
 
@@ -18,7 +19,7 @@ def publish(make, kind, data, user=None, **change):
 
 def test_index_follows_publish_edit_archive(app, make, fake_engine):
     item = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    matching.engine()                                          # first use syncs from the database
+    match_engine.engine()                                          # first use syncs from the database
 
     def lib():
         return fake_engine.libraries["achievement"]
@@ -35,7 +36,7 @@ def test_index_follows_publish_edit_archive(app, make, fake_engine):
 
 
 def test_rolled_back_changes_never_reach_the_index(app, make, fake_engine):
-    matching.engine()
+    match_engine.engine()
     user = make.user(Role.researcher)
     item = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, user, publish=True)
     db.session.flush()
@@ -45,15 +46,15 @@ def test_rolled_back_changes_never_reach_the_index(app, make, fake_engine):
 
 def test_index_saved_after_commit_and_checked_at_start(app, make, fake_engine, tmp_path):
     item = publish(make, listings.NEED, NEED)
-    matching.engine()
+    match_engine.engine()
     time.sleep(0.2)                                           # the debounced save
-    result = fake_engine.check("need", matching.published_docs("need"))
+    result = fake_engine.check("need", match_engine.published_docs("need"))
     assert result["ok"], result
     # a change made behind the engine's back (another process) is drift the start-up sync repairs
     db.session.execute(db.update(listings.NEED.model).values(title="另一个进程改的标题"))
     db.session.commit()
-    assert not fake_engine.check("need", matching.published_docs("need"))["ok"]
-    reports = matching.sync_all()
+    assert not fake_engine.check("need", match_engine.published_docs("need"))["ok"]
+    reports = match_engine.sync_all()
     assert [r.updated for r in reports if r.kind == "need"] == [1]
     assert fake_engine.libraries["need"].docs[item.id].title == "另一个进程改的标题"
 
@@ -125,7 +126,7 @@ def test_semantic_search_shows_the_relevant_hits_and_says_how_many_were_left_out
     food = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, title="速冻水饺面皮抗冻裂改良剂",
                    summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
                    keywords="速冻、面皮", field="农业", chain="现代食品", maturity="产业化", trl="9")
-    scores = {h.listing.id: h.match.score for h in matching.semantic_search("achievement", "速冻面皮开裂")}
+    scores = {h.listing.id: h.match.score for h in match_engine.semantic_search("achievement", "速冻面皮开裂")}
     assert scores[food.id] > scores[other.id]
     app.config["SEARCH_MIN_SCORE"] = (scores[food.id] + scores[other.id]) / 2
     app.config["SEARCH_MIN_SHARE"] = 1.0
@@ -141,7 +142,7 @@ def test_relevance_floor_keeps_the_ranked_prefix():
     from types import SimpleNamespace as NS
 
     def kept(scores, floor=0.02, share=0.5):
-        shown, left_out = matching.relevance_floor([NS(match=NS(score=s)) for s in scores], floor, share)
+        shown, left_out = match_engine.relevance_floor([NS(match=NS(score=s)) for s in scores], floor, share)
         assert len(shown) + left_out == len(scores)
         return [h.match.score for h in shown]
     assert kept([0.9, 0.2, 0.02, 0.019, 0.001]) == [0.9, 0.2, 0.02]            # the floor

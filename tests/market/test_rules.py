@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from market.services import rules
+from market.validation import rules
 
 
 @pytest.mark.parametrize("code", ["91350100M000100Y43", "91110000802100433B"])

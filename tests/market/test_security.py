@@ -96,7 +96,7 @@ def test_exports_neutralise_formulas():
     import csv
     import io
     from openpyxl import load_workbook
-    from market.services import exports
+    from market.infra import exports
     columns = [exports.Column("项目名称"), exports.Column("金额", "money")]
     rows = [[h, 1] for h in HOSTILE] + [["-12.5", 2], ["普通名称", 3]]
     cells = [r[0] for r in csv.reader(io.StringIO(exports.csv_bytes(columns, rows).decode("utf-8-sig")))][1:]
@@ -146,10 +146,11 @@ def test_stats_contract_export_and_import_report_neutralise(client, make, tmp_pa
 
 def test_every_optional_field_has_a_storable_blank(app):
     from market.models import Contract
-    from market.services import contracts, reference
+    from market.services import contracts
+    from market.validation import reference
     for kind in listings.KINDS.values():
         blank = {f.name: "" for f in kind.fields}
-        from market.services.schema import clean
+        from market.validation.fields import clean
         values = clean(tuple(f for f in kind.fields if not f.required), blank, reference.vocab())
         values = listings.validate(kind, {**values, **{f.name: ACHIEVEMENT.get(f.name, NEED.get(f.name))
                                                        for f in kind.fields if f.required}})

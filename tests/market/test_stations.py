@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from market.extensions import db
 from market.models import Match, Role, StationEdit, utcnow
 from market.services import listings, stations
-from market.services.schema import ValidationError
+from market.validation.fields import ValidationError
 from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
 
 PAGE = {"address": "郑州市金水区花园路 39 号", "phone": "0371-65512300", "hours": "周一至周五 9:00–17:30",
@@ -160,7 +160,7 @@ def test_only_platform_admins_set_the_station_admin_flag(world, client, make):
 
 def test_demo_fills_every_station_page_and_requests_in_several_states(app):
     from market.models import ContactRequest, ServiceRequest, Station
-    from market.services import demo
+    from market.demo import seed as demo
     demo.load(log=lambda *_: None)
     db.session.commit()
     for st in db.session.scalars(select(Station)):

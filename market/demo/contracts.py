@@ -19,9 +19,10 @@ from werkzeug.datastructures import FileStorage
 
 from ..extensions import db
 from ..models import Achievement, Contract, Match, MatchStatus, Need, Organisation, Role, Station, User, utcnow
-from . import contracts, stations, workdays
-from .rules import CREDIT_CHARS, credit_code_check_digit
-from .schema import ValidationError
+from ..services import contracts, stations
+from ..validation import workdays
+from ..validation.rules import CREDIT_CHARS, credit_code_check_digit
+from ..validation.fields import ValidationError
 
 SEED = 20261
 PREFIX = "DEMO-C-"

@@ -18,7 +18,7 @@ from ingest.readers import FORMATS
 
 from ..extensions import db
 from ..models import ImportJob, ImportStatus
-from ..services import reference, rules
+from ..validation import reference, rules
 from ..web import get_or_404
 from . import bp
 

@@ -12,7 +12,9 @@ from sqlalchemy import select
 from ..config import DEMO_DIR
 from ..extensions import db
 from ..models import Organisation, OrgState, Role, Station, User, utcnow
-from . import listings, matches, matching, reference
+from ..services import listings, matches
+from ..infra import match_engine
+from ..validation import reference
 
 DEMO_PASSWORD = "demo1234"
 DEMO_LOGINS = {
@@ -96,14 +98,14 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
         counts[kind.name] = added
     db.session.flush()
     log(f"demo: {counts['achievement']} 成果, {counts['need']} 需求 added")
-    if matching.enabled() and (counts["achievement"] or counts["need"]):
+    if match_engine.enabled() and (counts["achievement"] or counts["need"]):
         db.session.commit()                  # the index follows committed listings
         counts["suggestions"] = matches.suggest_all()
         counts["reviewed"] = apply_reviews(folder / "broker_reviews.json")
         log(f"demo: {counts['suggestions']} match suggestions, {counts['reviewed']} reviewed by hand")
-    from . import desk_demo  # station pages, 申请对接 and service-desk requests
+    from . import desk as desk_demo  # station pages, 申请对接 and service-desk requests
     desk_demo.load(folder, log=log)
-    from . import contract_demo  # last: it links contracts to the demo matches, when there are any
+    from . import contracts as contract_demo  # last: it links contracts to the demo matches, when there are any
     contract_demo.load(log=log)
     return counts
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from . import rules
+from ..validation import rules
 
 # what the first bytes must be → (mime type, extension)
 SIGNATURES = (

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ..config import DEMO_DIR
 from ..extensions import db
 from ..models import Achievement, ContactRequest, Need, Organisation, ServiceRequest, Station, User, utcnow
-from . import contact, desk
+from ..services import contact, desk
 
 VISITORS = [
     ("周明", "郑州瑞光精密机械有限公司", "13938251174", "zhouming@example.com",

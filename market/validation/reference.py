@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from ..config import REFERENCE_DIR
 from ..extensions import db
 from ..models import Term
-from .schema import Vocab
+from .fields import Vocab
 
 TERM_KIND_LABELS = {
     "field": "技术领域", "chain": "产业链", "maturity": "成熟度", "ip_type": "知识产权类型",
@@ -88,7 +88,7 @@ def _read_vocab() -> Vocab:
 
 def add_term(kind: str, name: str, parent: str | None = None) -> Term:
     """An admin's new taxonomy value; existing values are never renamed or removed (records use them)."""
-    from .schema import ValidationError
+    from .fields import ValidationError
     if kind not in TERM_KIND_LABELS:
         raise ValidationError({"kind": "未知的分类"})
     if not 1 <= len(name) <= 40:

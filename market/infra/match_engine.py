@@ -21,7 +21,7 @@ from matching.ranking import Weights
 
 from ..extensions import db
 from ..models import Achievement, ListingStatus, Need
-from . import reference
+from ..validation import reference
 
 log = logging.getLogger(__name__)
 _engine_lock = threading.Lock()
