@@ -92,7 +92,7 @@ def test_visitors_are_rate_limited(world, client, app):
 
 
 def test_unpublished_or_own_listing_cannot_be_asked_about(world, client):
-    listings.archive_listing(world["need"], world["enterprise"])
+    listings.archive_listing(world["need"], world["enterprise"], "not_needed")
     db.session.commit()
     assert client.get(f"/desk/contact/need/{world['need'].id}").status_code == 404
     with pytest.raises(ValidationError) as e:
