@@ -7,7 +7,7 @@ def register_blueprints(app):
     from .contracts import bp as contracts_bp
     from .listings import bp as listings_bp
     from .main import bp as main_bp
-    from .matches import bp as matches_bp
+    from .gaps import bp as gaps_bp
     from .stats import bp as stats_bp
     from .stations import bp as stations_bp
     from .desk import bp as desk_bp
@@ -20,7 +20,7 @@ def register_blueprints(app):
                            url_defaults={"kind_name": "achievement"})
     app.register_blueprint(listings_bp, name="needs", url_prefix="/needs",
                            url_defaults={"kind_name": "need"})
-    app.register_blueprint(matches_bp, url_prefix="/matching")
+    app.register_blueprint(gaps_bp, url_prefix="/matching")   # 供需缺口
     app.register_blueprint(broker_bp, url_prefix="/broker")
     app.register_blueprint(contracts_bp, url_prefix="/contracts")
     app.register_blueprint(stats_bp, url_prefix="/stats")

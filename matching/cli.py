@@ -108,8 +108,81 @@ def _record_lockbox_reading(weights_path: Path, rows: dict) -> Path:
     return path
 
 
+def _eval_graded(n: int, gs, exclude, emb, weights) -> dict:
+    """One graded set side by side; for the lockbox, the rows its reading records."""
+    from .evaluate import SetEvaluation, first_stage, headline
+
+    t = time.time()
+    ev = SetEvaluation(gs, emb, background_exclude=exclude, weights=weights)
+    mark = "  ** LOCKBOX: read only to report; this reading is recorded **" if gs.lockbox else ""
+    print(
+        f"\n== {n}. {gs.name}: {len(gs.needs)} needs ({int(gs.has_true.sum())} with a true 成果) × "
+        f"{len(gs.achs)} 成果 ({time.time() - t:.0f}s){mark}"
+    )
+    runs = [
+        ev.keyword_only(),
+        ev.dense_only(),
+        ev.run(first_stage(weights), "full (1st stage)"),
+        ev.run(weights, "full + 2nd stage"),
+    ]
+    print(_row("", GRADED_COLUMNS, [8, 7, 9, 9, 7, 9, 9, 9]))
+    for r in runs:
+        print(_graded_row(r, True))
+    for base in (runs[1], runs[0]):
+        metric, ci = headline(runs[3], base)
+        print(f"  full + 2nd stage − {base.name}: {metric} {_fmt_ci(ci)}")
+    metric, ci = headline(runs[3], runs[2])
+    print(f"  2nd stage − 1st stage: {metric} {_fmt_ci(ci)}")
+    for label, drop in (
+        ("指标对照", ("indicators",)),
+        ("problem object", ("object",)),
+        ("field + chain", ("field", "chain")),
+    ):
+        ablated = replace(weights, coef={**weights.coef, **dict.fromkeys(drop, 0.0)})
+        metric, ci = headline(runs[3], ev.run(ablated, f"without {label}"))
+        print(f"  gain from {label}: {metric} {_fmt_ci(ci)}")
+    if not gs.lockbox:
+        return {}
+    rows = {
+        r.name: {
+            "mrr": r.mean("mrr"),
+            "r@1": r.mean("r@1"),
+            "ndcg@10": r.mean("ndcg@10"),
+            "near_above": int(np.nansum(r.per_query["near_above"])),
+            **r.extra,
+        }
+        for r in runs
+    }
+    rows["full − dense (mrr, 95% CI)"] = list(headline(runs[3], runs[1])[1])
+    return rows
+
+
+def _eval_csl(folder: Path, emb, weights) -> None:
+    from .evaluate import CslEvaluation, bootstrap, first_stage, load_csl
+
+    print("\n== CSL: query = title, corpus = the other abstracts (gain 2 discipline, 1 category) ==")
+    t = time.time()
+    csl = CslEvaluation(load_csl(folder), emb)
+    runs = [
+        csl.metrics("keyword (BM25)", csl.kw + 1e-6 * csl.cos),
+        csl.metrics("dense (e5)", csl.cos),
+        csl.ranked("full (1st stage)", first_stage(weights)),
+        csl.ranked("full + 2nd stage", weights),
+    ]
+    print(f"{len(csl.queries)} queries over {len(csl.corpus)} abstracts ({time.time() - t:.0f}s)")
+    print(_row("", ["P@10", "nDCG@10"], [10, 10]))
+    for r in runs:
+        print(_row(r.name, [f"{r.mean('p@10'):.3f}", f"{r.mean('ndcg@10'):.3f}"], [10, 10]))
+    for base in runs[:2]:
+        print(
+            f"  full + 2nd stage − {base.name}: "
+            f"P@10 {_fmt_ci(bootstrap(runs[3].per_query['p@10'], base.per_query['p@10']))}  "
+            f"nDCG@10 {_fmt_ci(bootstrap(runs[3].per_query['ndcg@10'], base.per_query['ndcg@10']))}"
+        )
+
+
 def cmd_eval(args) -> int:
-    from .evaluate import CslEvaluation, SetEvaluation, bootstrap, first_stage, headline, load_csl, sts_scores
+    from .evaluate import sts_scores
     from .ranking import DEFAULT_WEIGHTS, Weights
 
     emb = _embedder(args)
@@ -127,71 +200,11 @@ def cmd_eval(args) -> int:
     )
     lock_rows = {}
     for n, (gs, exclude) in enumerate(_graded_sets(not args.no_lockbox), start=1):
-        t = time.time()
-        ev = SetEvaluation(gs, emb, background_exclude=exclude, weights=weights)
-        mark = "  ** LOCKBOX: read only to report; this reading is recorded **" if gs.lockbox else ""
-        print(
-            f"\n== {n}. {gs.name}: {len(gs.needs)} needs ({int(gs.has_true.sum())} with a true 成果) × "
-            f"{len(gs.achs)} 成果 ({time.time() - t:.0f}s){mark}"
-        )
-        runs = [
-            ev.keyword_only(),
-            ev.dense_only(),
-            ev.run(first_stage(weights), "full (1st stage)"),
-            ev.run(weights, "full + 2nd stage"),
-        ]
-        print(_row("", GRADED_COLUMNS, [8, 7, 9, 9, 7, 9, 9, 9]))
-        for r in runs:
-            print(_graded_row(r, True))
-        for base in (runs[1], runs[0]):
-            metric, ci = headline(runs[3], base)
-            print(f"  full + 2nd stage − {base.name}: {metric} {_fmt_ci(ci)}")
-        metric, ci = headline(runs[3], runs[2])
-        print(f"  2nd stage − 1st stage: {metric} {_fmt_ci(ci)}")
-        for label, drop in (
-            ("指标对照", ("indicators",)),
-            ("problem object", ("object",)),
-            ("field + chain", ("field", "chain")),
-        ):
-            ablated = replace(weights, coef={**weights.coef, **dict.fromkeys(drop, 0.0)})
-            metric, ci = headline(runs[3], ev.run(ablated, f"without {label}"))
-            print(f"  gain from {label}: {metric} {_fmt_ci(ci)}")
-        if gs.lockbox:
-            lock_rows = {
-                r.name: {
-                    "mrr": r.mean("mrr"),
-                    "r@1": r.mean("r@1"),
-                    "ndcg@10": r.mean("ndcg@10"),
-                    "near_above": int(np.nansum(r.per_query["near_above"])),
-                    **r.extra,
-                }
-                for r in runs
-            }
-            lock_rows["full − dense (mrr, 95% CI)"] = list(headline(runs[3], runs[1])[1])
+        lock_rows.update(_eval_graded(n, gs, exclude, emb, weights))
     if lock_rows:
         print(f"\n(lockbox reading recorded in {_record_lockbox_reading(weights_path, lock_rows)})")
-
     if args.csl:
-        print("\n== CSL: query = title, corpus = the other abstracts (gain 2 discipline, 1 category) ==")
-        t = time.time()
-        csl = CslEvaluation(load_csl(Path(args.csl)), emb)
-        runs = [
-            csl.metrics("keyword (BM25)", csl.kw + 1e-6 * csl.cos),
-            csl.metrics("dense (e5)", csl.cos),
-            csl.ranked("full (1st stage)", first_stage(weights)),
-            csl.ranked("full + 2nd stage", weights),
-        ]
-        print(f"{len(csl.queries)} queries over {len(csl.corpus)} abstracts ({time.time() - t:.0f}s)")
-        print(_row("", ["P@10", "nDCG@10"], [10, 10]))
-        for r in runs:
-            print(_row(r.name, [f"{r.mean('p@10'):.3f}", f"{r.mean('ndcg@10'):.3f}"], [10, 10]))
-        for base in runs[:2]:
-            print(
-                f"  full + 2nd stage − {base.name}: "
-                f"P@10 {_fmt_ci(bootstrap(runs[3].per_query['p@10'], base.per_query['p@10']))}  "
-                f"nDCG@10 {_fmt_ci(bootstrap(runs[3].per_query['ndcg@10'], base.per_query['ndcg@10']))}"
-            )
-
+        _eval_csl(Path(args.csl), emb, weights)
     if args.sts:
         print("\n== STS: Spearman of cosine with the labels ==")
         for name, rho in sts_scores(Path(args.sts), emb).items():

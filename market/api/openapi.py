@@ -3,6 +3,7 @@ validation itself uses (``listings.*_FIELDS``, ``contracts.FIELDS``, the taxonom
 ``/api/v1/openapi.json``."""
 from flask import jsonify
 
+from ..models import ContractStatus
 from ..services import contracts, listings, stats
 from ..validation import reference
 from ..validation.fields import Field, Vocab
@@ -100,12 +101,13 @@ def _op(summary: str, responses: dict, params=(), body: dict | None = None, secu
     return op
 
 
-def spec() -> dict:
-    v = reference.vocab()
-    cv = contracts.vocab()
-    paths, schemas = {}, {}
-    browse = [_param(n) for n in ("q", "field", "chain", "maturity", "region")] + [
+def _browse_params() -> list:
+    return [_param(n) for n in ("q", "field", "chain", "maturity", "region")] + [
         _param("bottleneck"), _param("page", schema={"type": "integer"}), _param("per_page", schema={"type": "integer"})]
+
+
+def _listing_paths(paths: dict, schemas: dict) -> None:
+    v, browse = reference.vocab(), _browse_params()
     for kind in listings.KINDS.values():
         plural, ref = f"{kind.name}s", f"#/components/schemas/{kind.name.title()}"
         schemas[kind.name.title()] = _listing(kind)
@@ -131,6 +133,10 @@ def spec() -> dict:
             "get": _op(f"与{kind.label}最匹配的另一库条目", _responses(200, {"$ref": "#/components/schemas/Hits"}),
                        [listing_id, _param("k", schema={"type": "integer"}),
                         _param("min_score", schema={"type": "number"})])}
+
+
+def _search_paths(paths: dict, schemas: dict) -> None:
+    browse = _browse_params()
     hit = {"type": "object", "required": ["id", "score", "title", "org"],
            "properties": {"id": {"type": "integer"}, "score": {"type": "number"}, "cosine": {"type": "number"},
                           "components": {"type": "object"}, "features": {"type": "object"},
@@ -142,13 +148,8 @@ def spec() -> dict:
         _param("q", required=True), _param("k", schema={"type": "integer"}), *browse[:5]])}
     paths["/taxonomies"] = {"get": _op("分类词表", _responses(200, {"type": "object", "required": ["names"]}))}
 
-    party = {f"{side}_{k}": _nullable({"anyOf": [{"type": "string"}, {"type": "integer"}]})
-             for side in contracts.SIDES for k in ("org_id", "name", "kind", "credit_code", "region", "country")}
-    links = {k: _nullable({"anyOf": [{"type": "string"}, ID]}) for k in ("match_id", "broker_id", "station_id")}
-    ctype = {"ctype": {"type": "string", "enum": list(contracts.TYPES)},
-             "subtype": {"type": "string", "enum": sorted({s for subs in contracts.TYPES.values() for s in subs})}}
-    contract_body = _body(contracts.FIELDS, cv, True, {**ctype, **party, **links})
-    contract_body["required"] = [*contract_body["required"], "ctype"]
+
+def _contract_schema() -> dict:
     text, maybe_text, maybe_id = {"type": "string"}, _nullable({"type": "string"}), _nullable({"type": "integer"})
     side = {"type": "object", "required": ["name", "kind", "nature"],
             "properties": {"org_id": maybe_id, "name": text, "kind": text, "credit_code": maybe_text,
@@ -156,12 +157,12 @@ def spec() -> dict:
     event = {"type": "object", "required": ["action", "label", "at"],
              "properties": {"action": text, "label": text, "from": maybe_text, "to": maybe_text, "note": text,
                             "at": text}}
-    schemas["Contract"] = {
+    return {
         "type": "object",
         "required": ["id", "number", "status", "status_label", "title", "ctype", "subtype", "seller", "buyer",
                      "amount", "tech_amount", "has_file", "events"],
         "properties": {"id": {"type": "integer"}, "number": maybe_text,
-                       "status": {"type": "string", "enum": [s.value for s in contracts.S]},
+                       "status": {"type": "string", "enum": [s.value for s in ContractStatus]},
                        "status_label": text, "title": text, "ctype": text, "subtype": text, "seller": side,
                        "buyer": side, "station": maybe_text, "broker_id": maybe_id, "match_id": maybe_id,
                        "amends": maybe_text, "has_file": {"type": "boolean"}, "amount": text, "tech_amount": text,
@@ -171,6 +172,18 @@ def spec() -> dict:
                                                         "submitted_at", "due_on", "decided_at", "registered_on",
                                                         "stat_date", "cancel_requested_at", "cancelled_at",
                                                         "approved_tech_amount", "approved_note")}}}
+
+
+def _contract_paths(paths: dict, schemas: dict) -> None:
+    cv, browse = contracts.vocab(), _browse_params()
+    party = {f"{side}_{k}": _nullable({"anyOf": [{"type": "string"}, {"type": "integer"}]})
+             for side in contracts.SIDES for k in ("org_id", "name", "kind", "credit_code", "region", "country")}
+    links = {k: _nullable({"anyOf": [{"type": "string"}, ID]}) for k in ("match_id", "broker_id", "station_id")}
+    ctype = {"ctype": {"type": "string", "enum": list(contracts.TYPES)},
+             "subtype": {"type": "string", "enum": sorted({s for subs in contracts.TYPES.values() for s in subs})}}
+    contract_body = _body(contracts.FIELDS, cv, True, {**ctype, **party, **links})
+    contract_body["required"] = [*contract_body["required"], "ctype"]
+    schemas["Contract"] = _contract_schema()
     schemas["ContractPage"] = _page("#/components/schemas/Contract")
     contract_id = _param("contract_id", "path", ID)
     paths["/contracts"] = {
@@ -188,6 +201,9 @@ def spec() -> dict:
               [contract_id, _param("action", "path", {"type": "string", "enum": [
                   "register", "refuse", "withdraw", "cancel", "cancel-request"]})], secured=True),
         "requestBody": {"required": False, "content": {"application/json": {"schema": step}}}}}
+
+
+def _stats_paths(paths: dict) -> None:
     period = [_param("year", schema={"type": "integer"}), _param("quarter"), _param("month"),
               _param("range", schema={"type": "string", "enum": ["12m", "24m"]})]
     row = {"type": "object", "required": ["key", "label", "count", "amount", "tech_amount"]}
@@ -200,6 +216,14 @@ def spec() -> dict:
                          "properties": {"items": {"type": "array", "items": row}, "total": row}}),
         [_param("dimension", "path", {"type": "string", "enum": ["month", "quarter", "year", *stats.DIMENSIONS]}),
          *period])}
+
+
+def spec() -> dict:
+    paths, schemas = {}, {}
+    _listing_paths(paths, schemas)
+    _search_paths(paths, schemas)
+    _contract_paths(paths, schemas)
+    _stats_paths(paths)
     schemas["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}}

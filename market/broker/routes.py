@@ -6,7 +6,7 @@ from sqlalchemy import select
 from matching.features import LABELS as FEATURE_LABELS
 
 from ..extensions import db
-from ..models import Match, Role
+from ..models import Match, MatchStatus, Role
 from ..services import contracts, feedback, matches
 from ..validation import reference, rules
 from ..validation.fields import ValidationError
@@ -25,7 +25,7 @@ def queue():
     f = matches.QueueFilters.from_args(request.args)
     page = db.paginate(matches.queue_query(current_user, f), page=page_arg(), per_page=20, error_out=False)
     return render_template("broker/queue.html", page=page, filters=f, counts=matches.queue_counts(current_user),
-                           statuses=list(matches.S), vocab=reference.vocab(), reasons=matches.REJECT_REASONS,
+                           statuses=list(MatchStatus), vocab=reference.vocab(), reasons=matches.REJECT_REASONS,
                            labels=FEATURE_LABELS)
 
 

@@ -78,6 +78,7 @@ class ListingMixin(TimestampMixin):
 class Achievement(ListingMixin, Model):
     __tablename__ = "achievement"
     kind = "achievement"
+    kind_label = "成果"
 
     summary: Mapped[str] = mapped_column(Text)
     maturity: Mapped[str] = mapped_column(String(12), index=True)
@@ -95,6 +96,7 @@ class Achievement(ListingMixin, Model):
 class Need(ListingMixin, Model):
     __tablename__ = "need"
     kind = "need"
+    kind_label = "需求"
 
     statement: Mapped[str] = mapped_column(Text)
     indicators: Mapped[str] = mapped_column(Text, default="")

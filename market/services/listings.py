@@ -10,13 +10,14 @@ from sqlalchemy import or_, select
 
 from matching.text import default_tokenizer, listing_terms
 
+from .. import signals
 from ..extensions import db
 from ..models import Achievement, ListingStatus, Need, Notification, Organisation, Role, User, utcnow
 from ..models.org import ENTERPRISE_KINDS, RESEARCH_KINDS
 from ..validation import reference, rules
 from ..validation.fields import Field, ValidationError, check_future, check_range, clean
+from . import matches
 
-S = ListingStatus
 
 _CONTACT = (
     Field("contact_name", "联系人", required=True, max_len=40, private=True),
@@ -128,22 +129,14 @@ def can_view(user: User | None, listing) -> bool:
     return can_edit(user, listing) or bool(user and user.is_authenticated and user.is_staff)
 
 
-_release_rules = []
-
-
-def release_rule(fn):
-    """Register a further reason to release private fields (e.g. an introduction)."""
-    _release_rules.append(fn)
-    return fn
-
-
 def can_see_private(user: User | None, listing) -> bool:
-    """Contacts and confidential detail: owner, brokers, admins — and the parties of an introduction."""
+    """Contacts and confidential detail: owner, brokers, admins — and the other party once both
+    parties agreed to an introduction (matches.introduced_to)."""
     if user is None or not user.is_authenticated:
         return False
     if listing.owner_id == user.id or user.is_staff:
         return True
-    return any(rule(user, listing) for rule in _release_rules)
+    return matches.introduced_to(user, listing)
 
 
 # ---- validation ---------------------------------------------------------------------------
@@ -216,7 +209,7 @@ def create(kind: ListingKind, raw: dict, actor: User, org_id=None, publish: bool
            ext_id: str | None = None, station_id: int | None = None, suggest: bool = True):
     values = validate(kind, raw)
     org = resolve_org(kind, actor, org_id)
-    listing = kind.model(org=org, owner=actor, ext_id=ext_id, status=S.draft.value,
+    listing = kind.model(org=org, owner=actor, ext_id=ext_id, status=ListingStatus.draft.value,
                          station_id=station_id or (actor.station_id if actor.has_role(Role.broker) else None),
                          **values)
     listing.search_text = search_text(kind, listing)
@@ -257,34 +250,26 @@ def update(listing, raw: dict, actor: User):
     listing.updated_at = utcnow()
     db.session.flush()
     if listing.is_published:
-        _suggest(listing, actor)
+        signals.listing_published.send(listing, actor=actor)
     return listing
 
 
 def publish_listing(listing, actor: User, suggest: bool = True):
     if not can_edit(actor, listing) and not actor.is_staff:
         raise PermissionError("只有发布者、经纪人或管理员可以发布")
-    if listing.status == S.published.value:
+    if listing.status == ListingStatus.published.value:
         return listing
     today = date.today()
     if listing.expires_at is None or listing.expires_at <= today:
         lifetime = current_app.config["ACHIEVEMENT_LIFETIME_DAYS"]
         due = getattr(listing, "deadline", None)
         listing.expires_at = due if due and due > today else today + timedelta(days=lifetime)
-    listing.status = S.published.value
+    listing.status = ListingStatus.published.value
     listing.published_at = utcnow()
     db.session.flush()
     if suggest:
-        _suggest(listing, actor)
+        signals.listing_published.send(listing, actor=actor)
     return listing
-
-
-def _suggest(listing, actor: User) -> None:
-    """A published or edited listing gets fresh match suggestions (when matching is on)."""
-    from . import matches
-    from ..infra import match_engine
-    if match_engine.enabled():
-        matches.suggest_for(listing, actor)
 
 
 CLOSE_REASONS = {"solved": "已解决", "partner_found": "已找到合作方", "not_needed": "不再需要", "other": "其他"}
@@ -294,7 +279,6 @@ SOLVED_REASONS = ("solved", "partner_found")
 def archive_listing(listing, actor: User, reason: str | None = None, note: str = ""):
     """Take a listing down, saying why (已解决 / 已找到合作方 / 不再需要 / 其他). Its open suggestions
     and consent requests are withdrawn."""
-    from . import matches
     if not can_edit(actor, listing):
         raise PermissionError("只有发布者或管理员可以归档")
     note = (note or "").strip()
@@ -304,25 +288,25 @@ def archive_listing(listing, actor: User, reason: str | None = None, note: str =
         raise ValidationError({"close_note": "选择“其他”时请写明原因"})
     if len(note) > 500:
         raise ValidationError({"close_note": "说明最多 500 字"})
-    listing.status = S.archived.value
+    listing.status = ListingStatus.archived.value
     listing.close_reason, listing.close_note, listing.closed_at = reason, note or None, utcnow()
     db.session.flush()
-    matches.withdraw_for(listing, f"{kind_of(listing).label}已下架（{CLOSE_REASONS[reason]}）", actor)
+    signals.listing_withdrawn.send(listing, why=f"{kind_of(listing).label}已下架（{CLOSE_REASONS[reason]}）",
+                                   actor=actor)
     return listing
 
 
 def expire_due(today: date | None = None) -> dict[str, int]:
     """Mark published listings past their expiry date as expired (withdrawing their open
     suggestions) and tell their owners."""
-    from . import matches
     today = today or date.today()
     counts = {}
     for kind in KINDS.values():
         m = kind.model
-        due = db.session.scalars(select(m).where(m.status == S.published.value, m.expires_at < today)).all()
+        due = db.session.scalars(select(m).where(m.status == ListingStatus.published.value, m.expires_at < today)).all()
         for listing in due:
-            listing.status = S.expired.value
-            matches.withdraw_for(listing, f"{kind.label}已于 {listing.expires_at} 过期下架")
+            listing.status = ListingStatus.expired.value
+            signals.listing_withdrawn.send(listing, why=f"{kind.label}已于 {listing.expires_at} 过期下架")
             _notify_owner(listing, f"expired:{kind.name}:{listing.id}:{listing.expires_at}",
                           f"您的{kind.label}“{listing.title}”已过期下架",
                           "如仍有效，请在“我的发布”中修改有效期后重新发布。")
@@ -339,7 +323,7 @@ def notify_expiring(today: date | None = None) -> int:
     for kind in KINDS.values():
         m = kind.model
         soon = db.session.scalars(select(m).where(
-            m.status == S.published.value, m.expires_at >= today, m.expires_at <= horizon)).all()
+            m.status == ListingStatus.published.value, m.expires_at >= today, m.expires_at <= horizon)).all()
         for listing in soon:
             sent += _notify_owner(listing, f"expiring:{kind.name}:{listing.id}:{listing.expires_at}",
                                   f"您的{kind.label}“{listing.title}”将于 {listing.expires_at} 到期",
@@ -386,7 +370,7 @@ class Filters:
         return any((self.q, self.field, self.chain, self.maturity, self.bottleneck, self.region))
 
 
-def browse_query(kind: ListingKind, f: Filters, statuses=(S.published.value,)):
+def browse_query(kind: ListingKind, f: Filters, statuses=(ListingStatus.published.value,)):
     """A select of listings matching the filters; keyword terms must all occur (jieba-segmented)."""
     m = kind.model
     stmt = select(m).where(m.status.in_(statuses))

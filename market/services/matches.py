@@ -11,14 +11,20 @@ refused with a message when it is not allowed. Concurrent changes to one match a
 version column: the second writer is told someone else was faster.
 """
 from dataclasses import dataclass
+from datetime import date, timedelta
 
+from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
+from .. import signals
 from ..extensions import db
-from ..models import Match, MatchEvent, MatchStatus, Role, User, utcnow
+from ..infra import match_engine
+from ..infra.notify import notify
+from ..models import Achievement, ListingStatus, Match, MatchEvent, MatchStatus, Need, Notification, Role, User, utcnow
+from ..validation import reference
 from ..validation.fields import ValidationError
+from ..validation.workdays import add_working_days
 
-S = MatchStatus
 
 REJECT_REASONS = {
     "field_mismatch": "技术方向不对口",
@@ -53,13 +59,13 @@ ANSWER_LABELS = {"agreed": "同意对接", "interested": "同意对接", "declin
 
 # transition → (allowed from, to, who may: "broker" | "party" | "system")
 TRANSITIONS = {
-    "accept": ((S.suggested,), S.accepted, "broker"),          # and ask both parties for consent
-    "reject": ((S.suggested,), S.rejected, "broker"),
-    "introduce": ((S.accepted,), S.introduced, "system"),      # when both parties have agreed
-    "negotiate": ((S.introduced,), S.negotiating, "party"),
-    "contract": ((S.introduced, S.negotiating), S.contracted, "system"),
-    "close": ((S.accepted, S.introduced, S.negotiating), S.closed, "party"),
-    "withdraw": ((S.suggested, S.accepted), S.closed, "system"),  # a listing was archived or expired
+    "accept": ((MatchStatus.suggested,), MatchStatus.accepted, "broker"),          # and ask both parties for consent
+    "reject": ((MatchStatus.suggested,), MatchStatus.rejected, "broker"),
+    "introduce": ((MatchStatus.accepted,), MatchStatus.introduced, "system"),      # when both parties have agreed
+    "negotiate": ((MatchStatus.introduced,), MatchStatus.negotiating, "party"),
+    "contract": ((MatchStatus.introduced, MatchStatus.negotiating), MatchStatus.contracted, "system"),
+    "close": ((MatchStatus.accepted, MatchStatus.introduced, MatchStatus.negotiating), MatchStatus.closed, "party"),
+    "withdraw": ((MatchStatus.suggested, MatchStatus.accepted), MatchStatus.closed, "system"),  # a listing was archived or expired
 }
 ACTION_LABELS = {"suggest": "系统推荐", "accept": "经纪人采纳，征求双方意见", "reject": "经纪人未采纳",
                  "introduce": "双方同意，促成对接", "negotiate": "进入洽谈", "contract": "签订合同", "close": "关闭",
@@ -113,7 +119,6 @@ def _links(match: Match) -> tuple[str, str]:
 
 def _clear_stale(match: Match) -> None:
     """The match moved on: its unread notices describe a step that is over."""
-    from ..models import Notification
     for n in db.session.scalars(db.select(Notification).where(Notification.link.in_(_links(match)),
                                                               Notification.read_at.is_(None))):
         n.read_at = utcnow()
@@ -121,11 +126,9 @@ def _clear_stale(match: Match) -> None:
 
 def _require_live(match: Match) -> None:
     """No introduction, and no consent, for a listing that was archived or expired."""
-    from . import listings
     for listing in (match.need, match.achievement):
         if not listing.is_published:
-            raise TransitionError(f"{listings.kind_of(listing).label}“{listing.title}”{listing.status_label}，"
-                                  "不能促成对接")
+            raise TransitionError(f"{listing.kind_label}“{listing.title}”{listing.status_label}，不能促成对接")
 
 
 def transition(match: Match, action: str, actor: User | None, note: str = "", reason_code: str | None = None,
@@ -170,7 +173,7 @@ class Reason:
     def of(cls, match: Match) -> "Reason | None":
         if not match.reason_code:
             return None
-        table = REJECT_REASONS if match.status == S.rejected.value else CLOSE_REASONS
+        table = REJECT_REASONS if match.status == MatchStatus.rejected.value else CLOSE_REASONS
         return cls(match.reason_code, table.get(match.reason_code, match.reason_code), match.reason_text)
 
 
@@ -192,9 +195,7 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
     matches (above the calibrated cut-off, at most SUGGESTIONS_PER_LISTING, never twice for one
     pair), routed to the queue of the station that took the listing in, else the station of its
     organisation's district, else the hall."""
-    from flask import current_app
-    from ..infra import match_engine
-    from . import stations
+    from . import stations   # not at the top: stations → stats → contracts → matches
 
     if not listing.is_published:
         return []
@@ -208,18 +209,17 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
         existing = db.session.scalar(db.select(Match).where(Match.need_id == need.id,
                                                             Match.achievement_id == ach.id))
         if existing is not None:
-            if existing.status == S.suggested.value:
+            if existing.status == MatchStatus.suggested.value:
                 existing.score, existing.explanation = s.match.score, s.match.as_dict()
             continue
         m = Match(need=need, achievement=ach, score=s.match.score, explanation=s.match.as_dict(),
-                  station=station, status=S.suggested.value)
+                  station=station, status=MatchStatus.suggested.value)
         db.session.add(m)
         _record(m, None, "suggest", f"匹配度 {round(s.match.score * 100)}%，由“{listing.title}”发布或修改触发")
         m.events[-1].from_status = None
         created.append(m)
     db.session.flush()
     if created and station is not None:
-        from ..infra.notify import notify
         for broker in station.brokers:
             if broker.active:
                 notify(broker, f"新推荐：“{listing.title}”有 {len(created)} 条匹配待审核",
@@ -229,7 +229,6 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
 
 def suggest_all() -> int:
     """Suggestions for every published need (and so for the 成果 they reach); returns how many new."""
-    from ..models import ListingStatus, Need
     needs = db.session.scalars(db.select(Need).where(Need.status == ListingStatus.published.value)
                                .order_by(Need.id)).all()
     return sum(len(suggest_for(n)) for n in needs)
@@ -264,8 +263,6 @@ def _decide(match: Match, broker: User) -> None:
 
 def accept(match: Match, broker: User, note: str = "", today=None) -> Match:
     """Accepting asks both parties: each sees the other's public summary and answers by a deadline."""
-    from flask import current_app
-    from ..validation.workdays import add_working_days
     _decide(match, broker)
     _require_live(match)
     transition(match, "accept", broker, note)
@@ -288,7 +285,7 @@ def _side_label(side: str) -> str:
 
 def waiting_on(match: Match) -> list[str]:
     """The sides ('need', 'achievement') that have not yet answered a consent request."""
-    if match.status != S.accepted.value:
+    if match.status != MatchStatus.accepted.value:
         return []
     return [side for side in ("need", "achievement") if getattr(match, f"{side}_response") is None]
 
@@ -297,7 +294,7 @@ def answer_label(match: Match, side: str) -> str:
     answer = getattr(match, f"{side}_response")
     if answer:
         return ANSWER_LABELS.get(answer, answer)
-    return "未答复" if match.status == S.accepted.value else "—"
+    return "未答复" if match.status == MatchStatus.accepted.value else "—"
 
 
 def reject(match: Match, broker: User, reason_code: str, note: str = "") -> Match:
@@ -327,7 +324,7 @@ def respond(match: Match, user: User, agree: bool, reason_code: str | None = Non
     side = party_side(user, match)
     if side is None:
         raise TransitionError("只有对接双方可以答复")
-    if match.status != S.accepted.value:
+    if match.status != MatchStatus.accepted.value:
         raise TransitionError(f"当前状态为“{match.status_label}”，无需答复")
     if getattr(match, f"{side}_response") is not None:
         raise TransitionError("您已经答复过了")
@@ -415,9 +412,9 @@ def withdraw_for(listing, why: str, actor: User | None = None) -> int:
     withdrawn with the reason; the parties already asked, and the broker, are told."""
     column = Match.need_id if listing.kind == "need" else Match.achievement_id
     rows = db.session.scalars(db.select(Match).where(column == listing.id,
-                                                     Match.status.in_((S.suggested.value, S.accepted.value)))).all()
+                                                     Match.status.in_((MatchStatus.suggested.value, MatchStatus.accepted.value)))).all()
     for m in rows:
-        offered = m.status == S.accepted.value
+        offered = m.status == MatchStatus.accepted.value
         transition(m, "withdraw", actor, why, "listing_withdrawn", CLOSE_REASONS)
         if offered:
             other = m.achievement if listing.kind == "need" else m.need
@@ -428,43 +425,48 @@ def withdraw_for(listing, why: str, actor: User | None = None) -> int:
 
 
 def notify_party(match: Match, listing, title: str, body: str = "") -> None:
-    from ..infra.notify import notify
     recipients = {listing.owner} if listing.owner else set()
     for user in recipients:
         notify(user, title, body, f"/me/matches/{match.id}")
 
 
 def _notify_broker(match: Match, title: str, body: str = "") -> None:
-    from ..infra.notify import notify
     if match.broker:
         notify(match.broker, title, body, _link(match))
 
 
 # ---- who sees what ----------------------------------------------------------------------------
 
-RELEASED = (S.introduced.value, S.negotiating.value, S.contracted.value)
+RELEASED = (MatchStatus.introduced.value, MatchStatus.negotiating.value, MatchStatus.contracted.value)
 
 
-def _released_to(user: User, listing) -> bool:
-    """The other party of an introduction sees a listing's contacts and confidential detail."""
+def introduced_to(user: User, listing) -> bool:
+    """Whether ``user`` owns the other side of an introduction of ``listing`` (both parties agreed):
+    then it sees the listing's contacts and confidential detail (listings.can_see_private)."""
     if listing.kind == "need":
         mine = db.select(Match.id).where(Match.need_id == listing.id, Match.status.in_(RELEASED))
         other_side = Match.achievement_id
-        from ..models import Achievement as Other
+        Other = Achievement
     else:
         mine = db.select(Match.id).where(Match.achievement_id == listing.id, Match.status.in_(RELEASED))
         other_side = Match.need_id
-        from ..models import Need as Other
+        Other = Need
     owned = db.select(Other.id).where(Other.owner_id == user.id)
     return db.session.scalar(mine.where(other_side.in_(owned)).limit(1)) is not None
 
 
-def _register_release_rule():
-    from . import listings
-    listings.release_rule(_released_to)
+# ---- what follows from a listing's life (market.signals) -----------------------------------------
+
+@signals.listing_published.connect
+def _suggest_on_publish(listing, actor: User | None = None, **_) -> None:
+    """A published or edited listing gets fresh suggestions (when matching is on)."""
+    if match_engine.enabled():
+        suggest_for(listing, actor)
 
 
-_register_release_rule()
+@signals.listing_withdrawn.connect
+def _withdraw_on_takedown(listing, why: str, actor: User | None = None, **_) -> None:
+    withdraw_for(listing, why, actor)
 
 
 # ---- queues and lists -------------------------------------------------------------------------
@@ -481,20 +483,18 @@ class QueueFilters:
     @classmethod
     def from_args(cls, args) -> "QueueFilters":
         status = args.get("status", "suggested")
-        return cls(status=status if status in {s.value for s in S} | {"open", "all"} else "suggested",
+        return cls(status=status if status in {s.value for s in MatchStatus} | {"open", "all"} else "suggested",
                    field=args.get("field") or "", chain=args.get("chain") or "",
                    bottleneck_first=args.get("bottleneck_first") in ("1", "on"),
                    sort=args.get("sort") if args.get("sort") in ("score", "age") else "score",
                    mine=args.get("mine") in ("1", "on"))
 
 
-OPEN = (S.accepted.value, S.introduced.value, S.negotiating.value)
+OPEN = (MatchStatus.accepted.value, MatchStatus.introduced.value, MatchStatus.negotiating.value)
 
 
 def queue_query(broker: User, f: QueueFilters):
     """The broker's station queue (admins and hall brokers see every station's)."""
-    from ..models import Need
-    from ..validation import reference
     stmt = db.select(Match).join(Need, Match.need_id == Need.id)
     if not broker.is_admin and not (broker.station and broker.station.is_hall):
         stmt = stmt.where(Match.station_id == broker.station_id)
@@ -526,7 +526,6 @@ def of_party(user: User) -> list[Match]:
     Suggestions stay internal to the brokers (rejected or withdrawn ones too); from the moment the
     parties are asked for consent, the match and everything after is shown to both.
     """
-    from ..models import Achievement, Need
     mine_n = db.select(Need.id).where(Need.owner_id == user.id)
     mine_a = db.select(Achievement.id).where(Achievement.owner_id == user.id)
     stmt = db.select(Match).where(db.or_(Match.need_id.in_(mine_n), Match.achievement_id.in_(mine_a)),
@@ -545,21 +544,18 @@ def can_view(user: User, match: Match) -> bool:
 def remind_stalled(now=None, stall_days: int | None = None, abandon_days: int | None = None) -> dict[str, int]:
     """Remind broker and parties of matches with no step for ``stall_days`` (once per stall), and
     close as abandoned those with none for ``abandon_days``. Meant for a daily cron."""
-    from datetime import timedelta
-    from flask import current_app
-    from ..infra.notify import notify
     now = now or utcnow()
     stall_days = stall_days or current_app.config["MATCH_STALL_DAYS"]
     abandon_days = abandon_days or current_app.config["MATCH_ABANDON_DAYS"]
     counts = {"reminded": 0, "abandoned": 0}
     stalled = db.session.scalars(db.select(Match).where(
-        Match.status.in_(OPEN + (S.suggested.value,)),
+        Match.status.in_(OPEN + (MatchStatus.suggested.value,)),
         Match.last_activity_at < now - timedelta(days=stall_days))).all()
     for m in stalled:
         idle = (now - m.last_activity_at).days
         if idle >= abandon_days and m.status in OPEN:
             before = m.status
-            m.status, m.reason_code = S.closed.value, "abandoned"
+            m.status, m.reason_code = MatchStatus.closed.value, "abandoned"
             m.reason_text = f"{idle} 天无进展，系统自动关闭"
             db.session.add(MatchEvent(match=m, actor=None, action="close", from_status=before,
                                       to_status=m.status, note=m.reason_text))
@@ -571,7 +567,7 @@ def remind_stalled(now=None, stall_days: int | None = None, abandon_days: int | 
             continue                      # already reminded for this stall
         title = f"匹配 #{m.id} 已 {idle} 天没有进展（{m.status_label}）"
         targets = [m.broker] if m.broker else [u for u in (m.station.brokers if m.station else []) if u.active]
-        if m.status in (S.introduced.value, S.negotiating.value):
+        if m.status in (MatchStatus.introduced.value, MatchStatus.negotiating.value):
             targets += [x.owner for x in (m.need, m.achievement) if x.owner]
         for user in {u.id: u for u in targets if u}.values():
             notify(user, title, f"“{m.need.title}” ↔ “{m.achievement.title}”，请跟进或关闭。",
@@ -588,10 +584,8 @@ def remind_consent(today=None) -> int:
     """Remind the parties who have not answered a consent request by its deadline (the day after
     it), and tell the
     broker who has not answered. One notice per person, match and deadline: safe to run again."""
-    from datetime import date
-    from ..infra.notify import notify
     today = today or date.today()
-    due = db.session.scalars(db.select(Match).where(Match.status == S.accepted.value,
+    due = db.session.scalars(db.select(Match).where(Match.status == MatchStatus.accepted.value,
                                                     Match.consent_due.is_not(None), Match.consent_due < today)
                              .order_by(Match.id)).all()
     sent = 0

@@ -200,3 +200,28 @@ def test_need_publish_uses_deadline_for_expiry(app, make):
     item = _publish(make, e, N, NEED, deadline=due.isoformat())
     assert item.expires_at == due
     assert db.session.scalar(select(func.count()).select_from(Need)) == 1
+
+
+def test_a_listings_life_is_announced_through_signals(app, make):
+    """Publishing, editing a live listing, archiving and expiry are sent as market.signals, which the
+    match lifecycle listens to; listings never calls into matches for them."""
+    from market import signals
+    heard = []
+
+    def published(listing, actor=None, **_):
+        heard.append(("published", listing.title, actor))
+
+    def withdrawn(listing, why, actor=None, **_):
+        heard.append(("withdrawn", listing.title, why))
+
+    owner = make.user(Role.researcher)
+    with signals.listing_published.connected_to(published), signals.listing_withdrawn.connected_to(withdrawn):
+        item = listings.create(A, ACHIEVEMENT, owner, publish=True)
+        listings.update(item, {"title": "改名后的成果"}, owner)
+        listings.archive_listing(item, owner, "solved")
+        old = _publish(make, owner, A, ACHIEVEMENT, title="已经到期的成果")
+        old.expires_at = date.today() - timedelta(days=1)
+        listings.expire_due()
+    assert heard == [("published", ACHIEVEMENT["title"], owner), ("published", "改名后的成果", owner),
+                     ("withdrawn", "改名后的成果", "成果已下架（已解决）"), ("published", "已经到期的成果", owner),
+                     ("withdrawn", "已经到期的成果", f"成果已于 {old.expires_at} 过期下架")]

@@ -1,5 +1,5 @@
 from flask import Blueprint
 
-bp = Blueprint("matches", __name__)
+bp = Blueprint("gaps", __name__)
 
 from . import routes  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""智能匹配: the gaps (needs nobody can meet yet, 成果 nobody has asked for)."""
+"""供需缺口 at /matching/gaps: needs nobody can meet yet, and — for staff — 成果 nobody has asked for."""
 from flask import abort, render_template
 from flask_login import current_user
 
@@ -7,7 +7,7 @@ from . import bp
 
 
 @bp.route("/gaps")
-def gaps():
+def index():
     if not match_engine.enabled():
         abort(404, "智能匹配未启用")
-    return render_template("matches/gaps.html", **match_engine.gaps(current_user))
+    return render_template("gaps/index.html", **match_engine.gaps(current_user))
