@@ -9,6 +9,9 @@ def register_blueprints(app):
     from .main import bp as main_bp
     from .matches import bp as matches_bp
     from .stats import bp as stats_bp
+    from .events import bp as events_bp            # issue 13: events, 揭榜挂帅, the hall's front page
+    from .challenges import bp as challenges_bp
+    from .hall import bp as hall_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -23,3 +26,6 @@ def register_blueprints(app):
     app.register_blueprint(stats_bp, url_prefix="/stats")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(events_bp, url_prefix="/events")
+    app.register_blueprint(challenges_bp, url_prefix="/challenges")
+    app.register_blueprint(hall_bp)

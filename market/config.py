@@ -69,6 +69,7 @@ class Config:
         self.MATCH_WEIGHTS = os.environ.get("MATCH_WEIGHTS") or str(folder / "matching" / "weights.json")
         self.SUGGESTIONS_PER_LISTING = int(os.environ.get("SUGGESTIONS_PER_LISTING", "5"))
         self.MATCH_STALL_DAYS = int(os.environ.get("MATCH_STALL_DAYS", "14"))
+        self.CHALLENGE_OBJECTION_DAYS = int(os.environ.get("CHALLENGE_OBJECTION_DAYS", "7"))   # 揭榜公示期（天）
         self.MATCH_ABANDON_DAYS = int(os.environ.get("MATCH_ABANDON_DAYS", "90"))
         self.FEEDBACK_MIN_LABELS = int(os.environ.get("FEEDBACK_MIN_LABELS", "30"))
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")

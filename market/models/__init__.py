@@ -8,10 +8,15 @@ from .notification import Notification
 from .match import Match, MatchEvent, MatchStatus
 from .contract import Contract, ContractCounter, ContractEvent, ContractStatus, StatTarget
 from .imports import ImportJob, ImportStatus
+# issue 13 (events, 揭榜挂帅)
+from .event import Event, EventLog, EventPair, EventSignup, SignupStatus
+from .challenge import Challenge, ChallengeApplication, ChallengeLog, ChallengeObjection, ChallengeScore, Stage
 
 __all__ = [
     "utcnow", "Term", "Organisation", "Station", "LoginAttempt", "OrgState", "Role", "User",
     "Achievement", "ListingStatus", "Need", "Notification", "Match", "MatchEvent", "MatchStatus",
     "ImportJob", "ImportStatus",
     "Contract", "ContractCounter", "ContractEvent", "ContractStatus", "StatTarget",
+    "Event", "EventLog", "EventPair", "EventSignup", "SignupStatus",
+    "Challenge", "ChallengeApplication", "ChallengeLog", "ChallengeObjection", "ChallengeScore", "Stage",
 ]
