@@ -103,6 +103,8 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
         log(f"demo: {counts['suggestions']} match suggestions, {counts['reviewed']} reviewed by hand")
     from . import contract_demo  # last: it links contracts to the demo matches, when there are any
     contract_demo.load(log=log)
+    from . import hall_demo  # issue 13: events and 揭榜挂帅 under way
+    hall_demo.load(log=log)
     return counts
 
 
