@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Achievement, ChallengeApplication, ListingStatus, Need
-from ..services import challenges, rules, uploads
+from ..services import challenges, uploads
 from ..services.schema import ValidationError
 from . import bp
 

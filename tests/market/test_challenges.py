@@ -1,6 +1,5 @@
 """揭榜挂帅: applying (deadline, once), who sees the confidential parts when, the stages with their
 notices and reasons, weighted scores once per reviewer, 公示 with objections, the awarded match."""
-import io
 from datetime import date, timedelta
 
 import pytest

@@ -1,12 +1,11 @@
 """Seats under concurrency — on SQLite and on PostgreSQL (run with TEST_DATABASE_URL): each thread
 has its own app context, session and connection, all released at once."""
 import threading
-from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from market.extensions import db
-from market.models import Event, EventSignup, Role, User, utcnow
+from market.models import Event, EventSignup, Role, User
 from market.services import events
 from tests.market.test_events import event_form
 
