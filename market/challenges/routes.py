@@ -37,7 +37,8 @@ def _problem(err) -> str:
 @bp.route("/")
 def index():
     rows = challenges.open_challenges()
-    return render_template("challenges/index.html", rows=rows, peek=challenges.peek,
+    mine = challenges.of_applicant(current_user) if current_user.is_authenticated else []
+    return render_template("challenges/index.html", rows=rows, peek=challenges.peek, mine=mine,
                            closed=challenges.open_for_applications)
 
 

@@ -189,3 +189,12 @@ def test_owner_cannot_download_before_screening(call, client):
     db.session.commit()
     login(client, call["owner"])
     assert client.get(f"/challenges/applications/{a.id}/file").status_code == 403
+
+
+def test_applicant_sees_their_applications_and_the_reason_they_dropped(call, client):
+    app = apply(call)
+    challenges.move(app, "drop", call["broker"], "材料不全：缺少团队成员的身份证明")
+    db.session.commit()
+    login(client, call["team"])
+    html = client.get("/challenges/").get_data(as_text=True)
+    assert "我的揭榜申请" in html and "材料不全：缺少团队成员的身份证明" in html

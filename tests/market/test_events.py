@@ -215,3 +215,31 @@ def test_calendar_shows_the_month_and_upcoming_events(org, client):
     assert "盾构装备专场对接会" in html and f"{e.starts_at.year} 年 {e.starts_at.month} 月" in html
     assert events.upcoming_events(station_id=org["station"].id) == [e]
     assert events.upcoming_events(station_id=org["station"].id + 999) == []
+
+
+def test_cancelling_the_event_tells_everyone_and_closes_signup(org, make):
+    e = new_event(org)
+    u = make.user()
+    events.signup(e, u)
+    db.session.commit()
+    with pytest.raises(ValidationError, match="请填写取消原因"):
+        events.cancel_event(e, org["broker"], " ")
+    events.cancel_event(e, org["broker"], "场地检修")
+    db.session.commit()
+    n = db.session.scalar(select(Notification).where(Notification.user_id == u.id, Notification.title.like("活动取消%")))
+    assert n.body == "原因：场地检修"
+    with pytest.raises(events.EventError, match="活动已取消"):
+        events.signup(e, make.user())
+
+
+def test_visitor_cancels_by_their_link_and_the_waiting_member_moves_up(org, make, client):
+    e = new_event(org, capacity="1")
+    s = events.signup(e, None, {"name": "王访客", "phone": "13803710002"})
+    waiting_user = make.user()
+    waiting = events.signup(e, waiting_user)
+    db.session.commit()
+    r = post_form(client, f"/events/signup/{s.token}", {})
+    assert r.status_code == 303
+    db.session.expire_all()
+    assert (s.status, waiting.status) == ("cancelled", "confirmed")
+    assert client.get("/events/signup/" + "0" * 32).status_code == 404
