@@ -12,6 +12,9 @@ def register_blueprints(app):
     from .stations import bp as stations_bp
     from .desk import bp as desk_bp
     from .todo import bp as todo_bp
+    from .events import bp as events_bp            # issue 13: events, 揭榜挂帅, the hall's front page
+    from .challenges import bp as challenges_bp
+    from .hall import bp as hall_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -29,3 +32,6 @@ def register_blueprints(app):
     app.register_blueprint(desk_bp, url_prefix="/desk")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(todo_bp, url_prefix="/todo")
+    app.register_blueprint(events_bp, url_prefix="/events")
+    app.register_blueprint(challenges_bp, url_prefix="/challenges")
+    app.register_blueprint(hall_bp)

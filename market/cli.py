@@ -147,6 +147,19 @@ def register_commands(app):
         db.session.commit()
         click.echo(f"unanswered requests reminded: {sent}")
 
+    events_group = click.Group("events", help="The hall's and stations' events.")   # issue 13
+    app.cli.add_command(events_group)
+
+    @events_group.command("remind")
+    @click.option("--hours", type=int, default=24, help="remind of events starting within so many hours")
+    @with_appcontext
+    def events_remind(hours):
+        """Remind everyone confirmed for an event starting soon (once each; run hourly or daily)."""
+        from .services import events
+        n = events.remind_upcoming(hours=hours)
+        db.session.commit()
+        click.echo(f"reminded: {n}")
+
     feedback_group = click.Group("feedback", help="Learning from brokers' decisions.")
     app.cli.add_command(feedback_group)
 

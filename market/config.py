@@ -75,6 +75,7 @@ class Config:
         self.SUGGESTIONS_PER_LISTING = int(os.environ.get("SUGGESTIONS_PER_LISTING", "5"))
         self.MATCH_STALL_DAYS = int(os.environ.get("MATCH_STALL_DAYS", "14"))
         self.CONSENT_DAYS = int(os.environ.get("CONSENT_DAYS", "5"))   # working days to answer an introduction
+        self.CHALLENGE_OBJECTION_DAYS = int(os.environ.get("CHALLENGE_OBJECTION_DAYS", "7"))   # 揭榜公示期（天）
         self.MATCH_ABANDON_DAYS = int(os.environ.get("MATCH_ABANDON_DAYS", "90"))
         self.FEEDBACK_MIN_LABELS = int(os.environ.get("FEEDBACK_MIN_LABELS", "30"))
         # 申请对接: visitors' requests per address, and the reminder to the station when unanswered

@@ -107,6 +107,8 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
     desk_demo.load(folder, log=log)
     from . import contracts as contract_demo  # last: it links contracts to the demo matches, when there are any
     contract_demo.load(log=log)
+    from . import hall as hall_demo  # events and 揭榜挂帅 under way
+    hall_demo.load(log=log)
     return counts
 
 

@@ -25,8 +25,13 @@ def notify(user: User | None, title: str, body: str = "", link: str | None = Non
         return False
     db.session.add(Notification(user_id=user.id, title=title[:200], body=body, link=link, key=key))
     if user.email and user.email_notices is not False:
-        db.session.info.setdefault("outbox", []).append((user.email, title, body, link))
+        mail(user.email, title, body, link)
     return True
+
+
+def mail(to: str, title: str, body: str = "", link: str | None = None) -> None:
+    """An e-mail to an address (a visitor without an account), sent after commit like the others."""
+    db.session.info.setdefault("outbox", []).append((to, title, body, link))
 
 
 def mark_read(user: User, *links: str) -> int:

@@ -41,7 +41,7 @@ def max_bytes() -> int:
     return int(current_app.config.get("CONTRACT_FILE_MAX_MB", 10)) * 1024 * 1024
 
 
-def check(file) -> Upload | None:
+def check(file, default_stem: str = "合同") -> Upload | None:
     """A werkzeug FileStorage (or anything with ``filename`` and ``read``) → Upload; None when no
     file was chosen; ValueError with a message in Chinese when it is not acceptable."""
     if file is None or not getattr(file, "filename", ""):
@@ -54,7 +54,7 @@ def check(file) -> Upload | None:
         raise ValueError(f"文件超过 {limit // (1024 * 1024)} MB，请压缩后再上传")
     for magic, mime, ext in SIGNATURES:
         if data.startswith(magic):
-            name = rules.safe_file_name(file.filename, f"合同.{ext}")
+            name = rules.safe_file_name(file.filename, f"{default_stem}.{ext}")
             return Upload(data, name, mime, ext)
     raise ValueError("只接受 PDF、PNG 或 JPEG 格式的扫描件")
 
@@ -65,29 +65,30 @@ def download_name(mime: str | None, stem: str) -> str:
     return f"{stem}.{ext}"
 
 
-def folder() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"]) / "contracts"
+def folder(area: str = "contracts") -> Path:
+    """One folder per area (contracts, challenges)."""
+    path = Path(current_app.config["UPLOAD_DIR"]) / area
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def save(upload: Upload) -> StoredFile:
+def save(upload: Upload, area: str = "contracts") -> StoredFile:
     key = f"{secrets.token_hex(16)}.{upload.ext}"
-    path = folder() / key
+    path = folder(area) / key
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     with os.fdopen(fd, "wb") as f:
         f.write(upload.data)
     return StoredFile(key, upload.name, upload.mime, len(upload.data))
 
 
-def discard(key: str) -> None:
+def discard(key: str, area: str = "contracts") -> None:
     """Remove a file written for a change that was then rolled back."""
     if _KEY.fullmatch(key or ""):
-        (folder() / key).unlink(missing_ok=True)
+        (folder(area) / key).unlink(missing_ok=True)
 
 
-def path_of(key: str) -> Path | None:
+def path_of(key: str, area: str = "contracts") -> Path | None:
     if not _KEY.fullmatch(key or ""):
         return None
-    path = folder() / key
+    path = folder(area) / key
     return path if path.is_file() else None

@@ -9,6 +9,8 @@ from .match import Match, MatchEvent, MatchStatus
 from .contract import Contract, ContractCounter, ContractEvent, ContractStatus, StatTarget
 from .import_job import ImportJob, ImportStatus
 from .desk import SERVICES, ContactRequest, ContactStatus, DeskEvent, ServiceRequest, ServiceStatus, StationEdit
+from .event import Event, EventLog, EventPair, EventSignup, SignupStatus
+from .challenge import Challenge, ChallengeApplication, ChallengeLog, ChallengeObjection, ChallengeScore, Stage
 
 __all__ = [
     "utcnow", "Term", "Organisation", "Station", "LoginAttempt", "OrgState", "Role", "User",
@@ -16,4 +18,6 @@ __all__ = [
     "ImportJob", "ImportStatus",
     "Contract", "ContractCounter", "ContractEvent", "ContractStatus", "StatTarget",
     "SERVICES", "ContactRequest", "ContactStatus", "DeskEvent", "ServiceRequest", "ServiceStatus", "StationEdit",
+    "Event", "EventLog", "EventPair", "EventSignup", "SignupStatus",
+    "Challenge", "ChallengeApplication", "ChallengeLog", "ChallengeObjection", "ChallengeScore", "Stage",
 ]

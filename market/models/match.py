@@ -32,6 +32,9 @@ MATCH_STATUS_LABELS = {
 }
 
 
+MATCH_SOURCES = {"system": "系统推荐", "event": "活动", "challenge": "揭榜挂帅"}
+
+
 class Match(TimestampMixin, Model):
     __tablename__ = "match"
     __table_args__ = (UniqueConstraint("need_id", "achievement_id"),)
@@ -54,6 +57,7 @@ class Match(TimestampMixin, Model):
     offered_at: Mapped[datetime | None] = mapped_column(DateTime)    # the parties were asked: they see it from then
     consent_due: Mapped[date | None] = mapped_column(Date)            # answer 同意对接 / 暂不考虑 by then
     version: Mapped[int] = mapped_column(default=1)
+    source: Mapped[str] = mapped_column(String(12), default="system", server_default="system")
 
     need: Mapped[Need] = relationship()
     achievement: Mapped[Achievement] = relationship()
@@ -66,6 +70,10 @@ class Match(TimestampMixin, Model):
     @property
     def status_label(self) -> str:
         return MatchStatus(self.status).label
+
+    @property
+    def source_label(self) -> str:
+        return MATCH_SOURCES.get(self.source, self.source)
 
 
 class MatchEvent(Model):

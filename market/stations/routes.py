@@ -6,7 +6,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Organisation, Station, User
 from ..validation import rules
-from ..services import stations
+from ..services import events, stations
 from ..validation.fields import ValidationError
 from ..web import get_or_404, roles_required
 from . import bp
@@ -26,7 +26,7 @@ def detail(station_id):
     station = _station(station_id)
     return render_template("stations/detail.html", station=station, brokers=stations.brokers(station),
                            figures=stations.figures(station), served_orgs=stations.served_orgs(station),
-                           editable=stations.can_edit_page(current_user, station), upcoming_events=[])
+                           editable=stations.can_edit_page(current_user, station), upcoming_events=events.upcoming_events(station.id))
 
 
 @bp.route("/<int:station_id>/edit", methods=["GET", "POST"])
