@@ -254,3 +254,15 @@ def test_a_stations_page_lists_its_upcoming_events(org, make, client):
     html = client.get(f"/stations/{org['station'].id}").get_data(as_text=True)
     assert "近期活动" in html and f"/events/{mine.id}" in html and "郑大驿站成果路演" in html
     assert "别的驿站的培训" not in html and "上周的对接会" not in html
+
+
+def test_the_hall_screen_shows_the_target_only_when_one_is_set(app, make, client):
+    """Without a configured target the hall's screen compares with the year before, never a share of
+    an invented target; an admin's target for the year brings the 年度目标完成 figure back."""
+    from market.services import stats
+    html = client.get("/hall").get_data(as_text=True)
+    assert "成交额同比" in html and "年度目标完成" not in html
+    stats.set_target(utcnow().year, "10亿", make.user(Role.admin))
+    db.session.commit()
+    html = client.get("/hall").get_data(as_text=True)
+    assert "年度目标完成" in html and "成交额同比" not in html
