@@ -32,7 +32,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from . import models  # noqa: F401  (registers the tables)
     from .blueprints import register_blueprints
     from .errors import register_error_handlers
-    from .cli import register_commands
+    from . import commands
     from .templating import register_template_helpers
     from .security import register_input_guard, register_security_headers
     from .infra.notify import register_read_on_open
@@ -40,7 +40,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.url_map.converters["int"] = BoundedIntConverter
     register_blueprints(app)
     register_error_handlers(app)
-    register_commands(app)
+    commands.init_app(app)
     register_template_helpers(app)
     register_security_headers(app)
     register_input_guard(app)
