@@ -13,8 +13,8 @@ from matching import folders
 from matching.folders import data_dir
 
 ROOT = folders.CHECKOUT
-REFERENCE_DIR = ROOT / "data" / "reference"
-DEMO_DIR = ROOT / "data" / "demo"
+REFERENCE_DIR = folders.shipped("reference")
+DEMO_DIR = folders.shipped("demo")
 
 
 def _secret_key(folder: Path) -> str:

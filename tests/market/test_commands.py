@@ -50,3 +50,22 @@ def test_serve_with_demo_accounts_names_the_password_and_the_accounts_still_usin
     assert f"password for all: {DEMO_PASSWORD}" in out
     listed = {line.split()[-1] for line in out.splitlines() if line.startswith("  ")}
     assert listed == set(DEMO_LOGINS.values()) - {"admin"}
+
+
+def test_every_file_read_at_run_time_is_package_data():
+    """The wheel carries what setup.cfg's package_data names: templates, static files, migrations
+    and the shipped data/ (through the market/templates and matching/data links)."""
+    import configparser
+
+    from matching.folders import CHECKOUT
+    cfg = configparser.ConfigParser()
+    cfg.read(CHECKOUT / "setup.cfg", encoding="utf-8")
+    packaged = set()
+    for package, patterns in cfg["options.package_data"].items():
+        for pattern in patterns.split():
+            packaged |= {p.resolve() for p in (CHECKOUT / package).glob(pattern) if p.is_file()}
+    read = [*(CHECKOUT / "templates").rglob("*.html"), *(CHECKOUT / "market" / "static").rglob("*.*"),
+            *(CHECKOUT / "market" / "migrations").glob("*.*"), *(CHECKOUT / "market" / "migrations" / "versions").glob("*.py"),
+            *(p for d in ("reference", "dict", "matching", "demo") for p in (CHECKOUT / "data" / d).rglob("*.*")
+              if p.name != "README.md")]
+    assert {p.resolve() for p in read} - packaged == set()
