@@ -1,16 +1,18 @@
 """郑州技术交易市场 — the web application."""
 import logging
 import os
+from importlib import resources
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .config import ROOT, Config
+from .config import Config
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    # templates/ and static/ as package data: market/templates is a link to the checkout's templates/
+    app = Flask(__name__, template_folder="templates", static_folder="static")
     cfg = config if isinstance(config, Config) else Config()
     app.config.from_object(cfg)
     if isinstance(config, dict):
@@ -22,7 +24,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from .extensions import csrf, db, limiter, login_manager, migrate
     db.init_app(app)
     limiter.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "market" / "migrations"))
+    migrate.init_app(app, db, directory=str(resources.files(__name__) / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -32,7 +34,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from . import models  # noqa: F401  (registers the tables)
     from .blueprints import register_blueprints
     from .errors import register_error_handlers
-    from .cli import register_commands
+    from . import commands
     from .templating import register_template_helpers
     from .security import register_input_guard, register_security_headers
     from .infra.notify import register_read_on_open
@@ -40,7 +42,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.url_map.converters["int"] = BoundedIntConverter
     register_blueprints(app)
     register_error_handlers(app)
-    register_commands(app)
+    commands.init_app(app)
     register_template_helpers(app)
     register_security_headers(app)
     register_input_guard(app)

@@ -1,20 +1,20 @@
 """Configuration from the environment.
 
 Everything the app writes (database, secret key, model, indexes, uploads) lives under one data
-folder, ``MARKET_DATA_DIR`` (default ``data/var`` in the checkout).
+folder, ``MARKET_DATA_DIR`` (default ``data/var`` in the checkout); `matching.folders` decides where
+it and the files shipped with the code are, for the app, the commands and the benchmarks alike.
 """
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_DIR = ROOT / "data" / "reference"
-DEMO_DIR = ROOT / "data" / "demo"
+from matching import folders
+from matching.folders import data_dir
 
-
-def data_dir() -> Path:
-    return Path(os.environ.get("MARKET_DATA_DIR") or ROOT / "data" / "var").resolve()
+ROOT = folders.CHECKOUT
+REFERENCE_DIR = folders.shipped("reference")
+DEMO_DIR = folders.shipped("demo")
 
 
 def _secret_key(folder: Path) -> str:
@@ -37,10 +37,10 @@ class Config:
         self.SECRET_KEY = _secret_key(folder)
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'market.db'}"
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        self.MODEL_DIR = os.environ.get("MARKET_MODEL_DIR") or str(folder / "models" / "multilingual-e5-small")
+        self.MODEL_DIR = str(folders.model_dir(folder))
         self.INDEX_DIR = os.environ.get("MARKET_INDEX_DIR") or str(folder / "index")
         self.UPLOAD_DIR = str(folder / "uploads")
-        self.EMBED_CACHE = str(folder / "cache" / "embeddings.sqlite")
+        self.EMBED_CACHE = str(folders.embed_cache(folder))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
         # cookies: Secure for HTTPS deployments (COOKIE_SECURE=1); the remember-me cookie lasts REMEMBER_DAYS
@@ -96,6 +96,6 @@ class TestingConfig(Config):
         super().__init__(tmp_dir)
         self.TESTING = True
         self.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{tmp_dir / 'test.db'}"
-        self.MODEL_DIR = os.environ.get("MARKET_MODEL_DIR") or str(data_dir() / "models" / "multilingual-e5-small")
-        self.EMBED_CACHE = str(data_dir() / "cache" / "embeddings.sqlite")   # content-addressed: safe to share
+        self.MODEL_DIR = str(folders.model_dir())
+        self.EMBED_CACHE = str(folders.embed_cache())   # content-addressed: safe to share
         self.MATCHING_ENABLED = False

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from .docs import Doc, stage_index
+from .folders import CHECKOUT, shipped
 from .text import Tokenizer, default_tokenizer, listing_terms
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_DIR = ROOT / "data" / "demo"
+ROOT = CHECKOUT
+DEMO_DIR = shipped("demo")
 JUDGEMENTS_DIR = ROOT / "data" / "eval" / "judgements"
 
 
@@ -23,7 +24,7 @@ def _jsonl(folder: Path) -> list[dict]:
 
 
 def chain_parents() -> dict[str, str]:
-    tax = json.loads((ROOT / "data" / "reference" / "taxonomy.json").read_text(encoding="utf-8"))
+    tax = json.loads(shipped("reference", "taxonomy.json").read_text(encoding="utf-8"))
     return {c: p for p, children in tax["chain"].items() for c in children}
 
 

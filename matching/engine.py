@@ -22,6 +22,7 @@ from .bm25 import BM25
 from .docs import Doc, memo
 from .explain import reasons
 from .features import FEATURES, evidence, indicator_alignment, pair, rows
+from .folders import shipped
 from .index import IndexMismatch, IndexParams, VectorIndex
 from .ranking import Weights
 from .text import Tokenizer, default_tokenizer, generic_words, match_terms
@@ -83,7 +84,7 @@ class Library:
         self.titles: dict[int, np.ndarray] = {}  # needs only: the title's own vector (the problem object)
 
 
-BACKGROUND = Path(__file__).resolve().parent.parent / "data" / "matching" / "background.jsonl"
+BACKGROUND = shipped("matching", "background.jsonl")
 LEVEL_K = 3
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from .features import FEATURES, LABELS
+from .folders import shipped
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "matching" / "weights.json"
+DEFAULT_WEIGHTS = shipped("matching", "weights.json")
 
 
 @dataclass

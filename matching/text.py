@@ -8,9 +8,11 @@ from pathlib import Path
 
 import jieba
 
+from .folders import shipped
+
 jieba.setLogLevel(logging.WARNING)
 
-DICT_DIR = Path(__file__).resolve().parent.parent / "data" / "dict"
+DICT_DIR = shipped("dict")
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 _ASCII_TOKEN = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -102,7 +104,7 @@ def place_names() -> frozenset[str]:
     from is no evidence of what it can do, so they never count as shared keywords in matching."""
     import json
 
-    path = Path(__file__).resolve().parent.parent / "data" / "reference" / "regions.json"
+    path = shipped("reference", "regions.json")
     regions = json.loads(path.read_text(encoding="utf-8"))
     names = {"郑州", "河南", "中原", "黄淮", "豫中", "豫南", "豫北", "豫西", "豫东", "国内", "国外", "省内", "市内"}
     for table in ("zhengzhou", "henan", "provinces"):

@@ -3,19 +3,17 @@ the full ranking never loses to its dense stage, scores do not depend on a need'
 library known by titles only still fills the brokers' queues."""
 
 import dataclasses
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from matching import folders
 from matching.datasets import INDEPENDENT_DIR, graded_devset, load_devset, load_graded, titles_only
 from matching.engine import Background, MatchEngine
 from matching.evaluate import SetEvaluation
 from matching.ranking import Weights
 
 pytestmark = pytest.mark.model
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +21,9 @@ def embedder():
     from matching.e5convert import ensure_model
     from matching.embedder import Embedder
 
-    data = Path(os.environ.get("MARKET_DATA_DIR") or ROOT / "data" / "var")
-    model_dir = Path(os.environ.get("MARKET_MODEL_DIR") or data / "models" / "multilingual-e5-small")
+    model_dir = folders.model_dir()
     ensure_model(model_dir)
-    return Embedder(model_dir, cache_path=data / "cache" / "embeddings.sqlite")
+    return Embedder(model_dir, cache_path=folders.embed_cache())
 
 
 @pytest.fixture(scope="module")
