@@ -13,8 +13,7 @@ from market.services import contracts, listings, matches, stats, todo
 from market.infra import notify
 from market.validation.fields import ValidationError
 from tests.conftest import NEED, csrf_from, login, post_form
-from tests.market.test_broker import introduce, the_match, world  # noqa: F401  (fixture)
-from tests.market.test_contracts import application
+from tests.market.conftest import application, introduce, the_match
 
 
 def notices(user, text=""):
