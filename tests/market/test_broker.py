@@ -2,6 +2,7 @@
 feedback. The matching engine is the fast fake one; the browser test uses the real model."""
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -9,39 +10,10 @@ from sqlalchemy import func, select
 from market.extensions import db
 from market.models import Match, MatchEvent, MatchStatus, Notification, Role, User, utcnow
 from market.services import feedback, listings, matches
-from tests.conftest import ACHIEVEMENT, NEED, login, post_form
+from tests.conftest import NEED, csrf_from, login, post_form
+from tests.market.conftest import introduce, the_match
 
 S = MatchStatus
-
-
-@pytest.fixture
-def world(app, make, fake_engine):
-    """A 成果 and a fitting need, published; stations for two districts and the hall."""
-    fake_engine.weights.cutoff = 0.0
-    hall = make.station(districts=())
-    hall.is_hall = True
-    jinshui = make.station(districts=("410105",))
-    researcher = make.user(Role.researcher)
-    enterprise = make.user(Role.enterprise)
-    ach = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, researcher, publish=True)
-    db.session.commit()
-    need = listings.create(listings.NEED, NEED, enterprise, publish=True)
-    db.session.commit()
-    broker = make.user(Role.broker, station=jinshui)
-    return {"hall": hall, "station": jinshui, "researcher": researcher, "enterprise": enterprise, "ach": ach,
-            "need": need, "broker": broker, "make": make}
-
-
-def the_match(w) -> Match:
-    return db.session.scalar(select(Match).where(Match.need_id == w["need"].id, Match.achievement_id == w["ach"].id))
-
-
-def introduce(w, m: Match) -> Match:
-    """The broker accepts and both parties agree."""
-    matches.accept(m, w["broker"])
-    matches.respond(m, w["researcher"], True)
-    matches.respond(m, w["enterprise"], True)
-    return m
 
 
 def test_publishing_creates_routed_deduplicated_suggestions(world):
@@ -81,7 +53,7 @@ def test_queue_shows_only_the_station_and_filters(world, client):
     assert 'data-testid="queue-item"' in html and "卡脖子" in html
     assert "没有符合条件" in client.get("/broker/?field=核应用").get_data(as_text=True)
     login_other = make.user(Role.researcher)
-    client.post("/auth/logout", data={"csrf_token": __import__("tests.conftest").conftest.csrf_from(html)})
+    client.post("/auth/logout", data={"csrf_token": csrf_from(html)})
     login(client, login_other)
     assert client.get("/broker/").status_code == 403
 
@@ -127,29 +99,49 @@ def test_accept_asks_both_and_only_two_agreements_release_private_detail(world, 
     assert not listings.can_see_private(world["researcher"], need)          # closed: no longer released
 
 
+# The lifecycle's legal moves, written out from the product rules (not read from matches.TRANSITIONS):
+# (status, action) → the status it leads to; every other pair is refused.
+LEGAL_MOVES = {
+    ("suggested", "accept"): "accepted",          # the broker takes it up and asks both parties
+    ("suggested", "reject"): "rejected",
+    ("suggested", "withdraw"): "closed",          # the listing was archived or expired
+    ("accepted", "introduce"): "introduced",      # both parties agreed
+    ("accepted", "close"): "closed",
+    ("accepted", "withdraw"): "closed",
+    ("introduced", "negotiate"): "negotiating",
+    ("introduced", "contract"): "contracted",
+    ("introduced", "close"): "closed",
+    ("negotiating", "contract"): "contracted",
+    ("negotiating", "close"): "closed",
+}
 ALL_ACTIONS = ["accept", "reject", "introduce", "negotiate", "contract", "close", "withdraw"]
+ALL_STATUSES = ["suggested", "accepted", "rejected", "introduced", "negotiating", "contracted", "closed"]
 
 
-@pytest.mark.parametrize("status", list(S))
-def test_every_illegal_transition_is_refused(world, status):
+def test_the_lifecycle_has_exactly_the_actions_and_statuses_written_out_here():
+    assert sorted(matches.TRANSITIONS) == sorted(ALL_ACTIONS)
+    assert sorted(s.value for s in S) == sorted(ALL_STATUSES)
+
+
+@pytest.mark.parametrize("status", ALL_STATUSES)
+def test_every_legal_move_is_made_and_every_other_refused(world, status):
     m = the_match(world)
     admin = world["make"].user(Role.admin)
     for action in ALL_ACTIONS:
-        m.status = status.value
+        m.status = status
         db.session.flush()
-        allowed_from = matches.TRANSITIONS[action][0]
         kw = {}
         if action == "reject":
             kw = {"reason_code": "other", "note": "测试", "reasons": matches.REJECT_REASONS}
         if action in ("close", "withdraw"):
             kw = {"reason_code": "other", "note": "测试", "reasons": matches.CLOSE_REASONS}
-        if status in allowed_from:
+        if (status, action) in LEGAL_MOVES:
             matches.transition(m, action, admin, **kw)
-            assert m.status == matches.TRANSITIONS[action][1].value
+            assert m.status == LEGAL_MOVES[status, action], action
         else:
             with pytest.raises(matches.TransitionError, match="不能"):
                 matches.transition(m, action, admin, **kw)
-            assert m.status == status.value
+            assert m.status == status, action
     db.session.rollback()
 
 
@@ -269,7 +261,7 @@ def test_stale_form_is_refused(world, client):
     m = the_match(world)
     login(client, world["broker"])
     page = client.get(f"/broker/matches/{m.id}")
-    token = __import__("tests.conftest").conftest.csrf_from(page.get_data(as_text=True))
+    token = csrf_from(page.get_data(as_text=True))
     matches.add_note(m, world["broker"], "别人先动了")
     db.session.commit()                                     # version moves on
     resp = client.post(f"/broker/matches/{m.id}/accept", data={"csrf_token": token, "version": "1"},
@@ -298,7 +290,7 @@ def test_reminders_and_abandonment(world, app):
     assert result.exit_code == 0 and "reminded" in result.output
 
 
-def test_feedback_report_and_refit(world, app):
+def test_feedback_report_and_refit(world, app, fake_engine):
     make = world["make"]
     app.config["FEEDBACK_MIN_LABELS"] = 6
     # more suggestions: several needs against the 成果
@@ -318,9 +310,14 @@ def test_feedback_report_and_refit(world, app):
     total = rep["total"][0]
     assert total.reviewed == len(ms) and total.accepted == len(ms) - len(ms[::3])
     assert rep["station"][0].precision == pytest.approx(total.accepted / total.reviewed)
+    weights_file, current = Path(app.config["MATCH_WEIGHTS"]), fake_engine.weights
     result = feedback.refit(write=False)
-    assert result.labels == len(ms) and result.test_needs >= 1 and not result.replaced
-    assert set(result.current) == {"auc", "logloss"}
+    assert result.labels == len(ms) and result.test_needs >= 1
+    assert set(result.current) == set(result.candidate) == {"auc", "logloss"}
+    assert result.candidate["logloss"] < result.current["logloss"]         # better: only write=False keeps it out
+    assert not result.replaced and not weights_file.exists() and fake_engine.weights is current
+    result = feedback.refit()
+    assert result.replaced and weights_file.exists() and fake_engine.weights is not current
     runner = app.test_cli_runner()
     out = runner.invoke(args=["feedback", "report"]).output
     assert "precision" in out and "合计" in out

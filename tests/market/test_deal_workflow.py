@@ -13,8 +13,7 @@ from market.services import contracts, listings, matches, stats, todo
 from market.infra import notify
 from market.validation.fields import ValidationError
 from tests.conftest import NEED, csrf_from, login, post_form
-from tests.market.test_broker import introduce, the_match, world  # noqa: F401  (fixture)
-from tests.market.test_contracts import application
+from tests.market.conftest import application, introduce, the_match
 
 
 def notices(user, text=""):
@@ -270,11 +269,13 @@ def test_the_buyer_party_may_open_the_contract_but_not_download_the_scan(deal, c
 
 
 def test_the_scan_previews_inline_framed_by_the_app_only(client, deal):
-    from tests.market.test_contracts import PDF, form
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    form = application(deal["enterprise"].org)
+    form["ctype_subtype"] = f"{form.pop('ctype')}|{form.pop('subtype')}"
     login(client, deal["researcher"])
     page = client.get("/contracts/new").get_data(as_text=True)
-    client.post("/contracts/new", data={**form(deal["enterprise"].org), "csrf_token": csrf_from(page),
-                                        "attachment": (io.BytesIO(PDF), "扫描件.pdf")},
+    client.post("/contracts/new", data={**form, "csrf_token": csrf_from(page),
+                                        "attachment": (io.BytesIO(pdf), "扫描件.pdf")},
                 content_type="multipart/form-data")
     c = db.session.scalar(select(Contract))
     client.post("/auth/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
@@ -283,7 +284,7 @@ def test_the_scan_previews_inline_framed_by_the_app_only(client, deal):
     assert f'<iframe src="/contracts/{c.id}/file?inline=1"' in html
     assert "frame-ancestors 'none'" in client.get(f"/contracts/{c.id}").headers["Content-Security-Policy"]
     inline = client.get(f"/contracts/{c.id}/file?inline=1")
-    assert inline.data == PDF and "attachment" not in inline.headers.get("Content-Disposition", "")
+    assert inline.data == pdf and "attachment" not in inline.headers.get("Content-Disposition", "")
     assert inline.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert inline.headers["Content-Security-Policy"] == "default-src 'none'; img-src 'self'; object-src 'self'; " \
                                                         "frame-ancestors 'self'"

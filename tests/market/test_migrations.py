@@ -4,7 +4,9 @@ import os
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
+import pytest
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from market.extensions import db
 from tests.conftest import drop_everything
@@ -23,11 +25,16 @@ def test_upgrade_from_empty_matches_models(app):
     upgrade()
 
 
-def test_sqlite_pragmas(app):
-    if os.environ.get("TEST_DATABASE_URL"):
-        return
+def test_foreign_keys_are_enforced(app):
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO station (code, name, host_org_id, region, is_hall, districts, active, "
+                             "created_at, updated_at) VALUES ('X', 'x', 999999, '410102', false, '[]', true, "
+                             "'2026-01-01', '2026-01-01')")
+
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's write-ahead log; not PostgreSQL")
+def test_sqlite_runs_in_wal_mode(app):
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 

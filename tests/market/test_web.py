@@ -198,11 +198,20 @@ def test_error_pages(client):
 def test_500_page_rolls_back(app, client):
     @app.route("/boom")
     def boom():
+        db.session.add(Organisation(name="出错前写入的单位", kind="高校", region="410105"))
+        db.session.flush()
         raise RuntimeError("boom")
+
+    def written() -> int:
+        db.session.commit()                                 # what the next request's write would commit
+        return db.session.scalar(select(func.count()).where(Organisation.name == "出错前写入的单位"))
+
     resp = client.get("/boom")
-    assert resp.status_code == 500 and "服务器内部错误" in text(resp)
+    assert resp.status_code == 500 and "服务器内部错误，我们已记录此问题，请稍后再试" in text(resp)
+    assert written() == 0
     resp = client.get("/boom", headers={"Accept": "application/json"})
-    assert resp.json["error"]["code"] == "internal_error"
+    assert resp.status_code == 500 and resp.json["error"]["code"] == "internal_error"
+    assert written() == 0
 
 
 def test_oversized_upload_refused(app, client, make):
