@@ -1,5 +1,6 @@
 """Fixtures: a fresh database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is set)."""
 import os
+from datetime import timedelta
 import re
 
 import pytest
@@ -155,3 +156,30 @@ def fake_engine(app, tmp_path):
     app.extensions["match_engine"] = eng
     app.extensions["match_engine_synced"] = set()
     return eng
+
+
+def switch(client, user):
+    """Log out whoever is signed in on this client, then sign ``user`` in (None: stay a visitor)."""
+    home = client.get("/").get_data(as_text=True)
+    if "/auth/logout" in home:
+        client.post("/auth/logout", data={"csrf_token": csrf_from(home)})
+    if user is not None:
+        login(client, user)
+
+
+# an event's form and a 揭榜 application, as the organiser and a team fill them in
+def event_form(**over):
+    start = utcnow() + timedelta(days=3)
+    return {"title": "盾构装备专场对接会", "kind": "对接会", "starts_at": f"{start:%Y-%m-%dT14:00}",
+            "ends_at": f"{start:%Y-%m-%dT17:00}", "place": "郑州技术交易市场大厅 2 楼路演厅", "capacity": "2",
+            "description": "盾构刀具与耐磨材料供需对接", **over}
+
+
+APPLICATION = {
+    "team_name": "郑大超硬材料团队",
+    "summary": "以梯度硬质合金刀圈配合激光熔覆修复，单刀掘进里程提高到 180 米以上，崩刃率低于 1.5%。",
+    "solution": "刀圈基体采用 WC-Co 梯度烧结，表层硬度 HRC62，芯部韧性提高 40%；刃口激光熔覆 Ni60+WC 复合层，"
+                "现场可修复三次；配套刀具磨损在线监测。",
+    "team": "张教授（负责人，材料）；李博士（工艺）；3 名工程师",
+    "prior_results": "发明专利 ZL202110356789.4；在郑州地铁 5 号线试用 200 把",
+}

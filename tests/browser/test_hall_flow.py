@@ -10,9 +10,7 @@ from market.extensions import db
 from market.models import Match, Role, utcnow
 from market.services import challenges, events, listings
 from tests.browser.conftest import SHOTS, login
-from tests.conftest import ACHIEVEMENT, NEED
-from tests.market.test_challenges import APPLICATION
-from tests.market.test_events import event_form
+from tests.conftest import ACHIEVEMENT, APPLICATION, NEED, event_form
 
 pytestmark = pytest.mark.browser
 

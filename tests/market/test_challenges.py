@@ -9,16 +9,9 @@ from market.extensions import db
 from market.models import ChallengeLog, Match, Notification, Role, utcnow
 from market.services import challenges, listings
 from market.validation.fields import ValidationError
-from tests.conftest import NEED, login, post_form
+from tests.conftest import APPLICATION, NEED, login, post_form
 
-APPLICATION = {
-    "team_name": "郑大超硬材料团队",
-    "summary": "以梯度硬质合金刀圈配合激光熔覆修复，单刀掘进里程提高到 180 米以上，崩刃率低于 1.5%。",
-    "solution": "刀圈基体采用 WC-Co 梯度烧结，表层硬度 HRC62，芯部韧性提高 40%；刃口激光熔覆 Ni60+WC 复合层，"
-                "现场可修复三次；配套刀具磨损在线监测。",
-    "team": "张教授（负责人，材料）；李博士（工艺）；3 名工程师",
-    "prior_results": "发明专利 ZL202110356789.4；在郑州地铁 5 号线试用 200 把",
-}
+
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from market.extensions import db
 from market.models import ContactRequest, DeskEvent, Notification, Role, ServiceRequest
 from market.services import contact, desk, listings
 from market.validation.fields import ValidationError
-from tests.conftest import NEED, login, post_form
-from tests.market.test_stations import switch
+from tests.conftest import NEED, login, post_form, switch
 
 VISITOR = {"name": "周明", "org_name": "郑州瑞光精密机械有限公司", "phone": "13938251174", "email": "zm@example.com",
            "message": "我们有成熟的刀圈方案，希望与需求方当面交流技术细节和试制计划。"}

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from market.extensions import db
 from market.models import Event, EventSignup, Role, User
 from market.services import events
-from tests.market.test_events import event_form
+from tests.conftest import event_form
 
 
 def _race(app, event_id: int, user_ids: list[int]) -> tuple[list[str], list[str]]:

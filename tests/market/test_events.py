@@ -11,14 +11,7 @@ from market.extensions import db
 from market.models import EventLog, Match, Notification, Role, utcnow
 from market.services import events, listings
 from market.validation.fields import ValidationError
-from tests.conftest import ACHIEVEMENT, NEED, login, post_form
-
-
-def event_form(**over):
-    start = utcnow() + timedelta(days=3)
-    return {"title": "盾构装备专场对接会", "kind": "对接会", "starts_at": f"{start:%Y-%m-%dT14:00}",
-            "ends_at": f"{start:%Y-%m-%dT17:00}", "place": "郑州技术交易市场大厅 2 楼路演厅", "capacity": "2",
-            "description": "盾构刀具与耐磨材料供需对接", **over}
+from tests.conftest import ACHIEVEMENT, NEED, event_form, login, post_form
 
 
 @pytest.fixture

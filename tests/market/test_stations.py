@@ -7,19 +7,10 @@ from market.extensions import db
 from market.models import Match, Role, StationEdit, utcnow
 from market.services import listings, stations
 from market.validation.fields import ValidationError
-from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
+from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form, switch
 
 PAGE = {"address": "郑州市金水区花园路 39 号", "phone": "0371-65512300", "hours": "周一至周五 9:00–17:30",
         "description": "测试驿站简介", "districts": ["410105", "410104"], "served_orgs": []}
-
-
-def switch(client, user):
-    """Log out whoever is signed in on this client, then sign ``user`` in (None: stay a visitor)."""
-    home = client.get("/").get_data(as_text=True)
-    if "/auth/logout" in home:
-        client.post("/auth/logout", data={"csrf_token": csrf_from(home)})
-    if user is not None:
-        login(client, user)
 
 
 @pytest.fixture
