@@ -166,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     from market import create_app
     from market.config import DEMO_DIR, Config
     from market.extensions import db
+    from market.infra import match_engine
     from market.models import ImportJob, Role, User
     from market.models.org import RESEARCH_KINDS
-    from market.infra import match_engine
     from market.validation import reference
 
     papers, titles = load_csl(args.csl)

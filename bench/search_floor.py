@@ -11,6 +11,7 @@ queries (nothing in the library answers them). The lockbox is not read.
 
     python bench/search_floor.py
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -20,10 +21,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-OFF_TOPIC = ["红烧肉的做法", "周末去哪里旅游", "足球比赛直播", "儿童钢琴培训", "婚纱摄影套餐", "二手房出租",
-             "考研英语复习资料", "宠物狗美容", "网络小说推荐", "中秋月饼礼盒"]
-RULES = [(f, None) for f in (0.0, 0.005, 0.01, 0.02, 0.05)] + \
-    [(f, r) for f in (0.01, 0.02) for r in (0.25, 0.5)]
+OFF_TOPIC = [
+    "红烧肉的做法",
+    "周末去哪里旅游",
+    "足球比赛直播",
+    "儿童钢琴培训",
+    "婚纱摄影套餐",
+    "二手房出租",
+    "考研英语复习资料",
+    "宠物狗美容",
+    "网络小说推荐",
+    "中秋月饼礼盒",
+]
+RULES = [(f, None) for f in (0.0, 0.005, 0.01, 0.02, 0.05)] + [(f, r) for f in (0.01, 0.02) for r in (0.25, 0.5)]
 
 
 def main(argv=None) -> int:
@@ -56,8 +66,12 @@ def main(argv=None) -> int:
                         true_hits.append((h.score, scores[0]))
                     if grade >= 2:
                         good_hits.append((h.score, scores[0]))
-            _report(f"{gs.name} [{form}] {len(gs.needs)} queries × {len(gs.achs)} 成果",
-                    np.array(true_hits), np.array(good_hits), counts)
+            _report(
+                f"{gs.name} [{form}] {len(gs.needs)} queries × {len(gs.achs)} 成果",
+                np.array(true_hits),
+                np.array(good_hits),
+                counts,
+            )
         off = [np.array([h.score for h in eng.search("achievement", t, k=len(gs.achs))]) for t in OFF_TOPIC]
         _report(f"{gs.name} [off-topic] {len(OFF_TOPIC)} queries", None, None, off)
     return 0
@@ -78,8 +92,10 @@ def _report(title, true_hits, good_hits, counts):
     print("  floor   share  true kept  good kept  shown/query (median, max)")
     for f, r in RULES:
         shown = [int((c >= _threshold(f, r, c[0])).sum()) for c in counts]
-        print(f"  {f:6.4f}  {'' if r is None else format(r, '4.2f'):>4}  {_kept(true_hits, f, r):>9}  {_kept(good_hits, f, r):>9}"
-              f"  {np.median(shown):6.1f} {max(shown):5d}")
+        print(
+            f"  {f:6.4f}  {'' if r is None else format(r, '4.2f'):>4}  {_kept(true_hits, f, r):>9}  {_kept(good_hits, f, r):>9}"
+            f"  {np.median(shown):6.1f} {max(shown):5d}"
+        )
 
 
 if __name__ == "__main__":

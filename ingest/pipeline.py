@@ -10,6 +10,7 @@ A job killed at any point resumes from its last committed batch when the same fi
 again: rows before it are only read, not stored again; external ids make a repeated row an
 update, never a duplicate; and the engine's start-up sync repairs the index against the database.
 """
+
 import logging
 import os
 import socket
@@ -27,9 +28,9 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from market.extensions import db
+from market.infra import match_engine
 from market.models import ImportJob, ImportStatus, Station, User, utcnow
 from market.models.import_job import UNFINISHED
-from market.infra import match_engine
 from market.validation.fields import ValidationError
 from matching.engine import near_duplicate_pairs
 
@@ -40,10 +41,16 @@ from .readers import ByteCounter, ReadError, Row, Source, header, open_source, r
 from .report import Reports
 
 log = logging.getLogger(__name__)
-KEEP_PROBLEMS = 200          # problems kept in the result for printing; every one goes to the report
-ACTION_LABELS = {"create": "新增", "update": "更新", "unchanged": "未变", "invalid": "无效",
-                 "duplicate": "疑似重复", "skipped": "因疑似重复跳过"}
-_ACTIVE: set[int] = set()    # jobs running in this process
+KEEP_PROBLEMS = 200  # problems kept in the result for printing; every one goes to the report
+ACTION_LABELS = {
+    "create": "新增",
+    "update": "更新",
+    "unchanged": "未变",
+    "invalid": "无效",
+    "duplicate": "疑似重复",
+    "skipped": "因疑似重复跳过",
+}
+_ACTIVE: set[int] = set()  # jobs running in this process
 
 
 class ImportFailed(Exception):
@@ -54,7 +61,7 @@ class ImportFailed(Exception):
 class Options:
     dry_run: bool = False
     skip_invalid: bool = False
-    duplicates: str = "skip"         # near-duplicates: "skip" or "keep"
+    duplicates: str = "skip"  # near-duplicates: "skip" or "keep"
     batch: int = 500
     station: str | None = None
 
@@ -65,8 +72,13 @@ class Options:
             raise ValueError("batch must be >= 1")
 
     def stored(self) -> dict:
-        return {"dry_run": self.dry_run, "skip_invalid": self.skip_invalid, "duplicates": self.duplicates,
-                "batch": self.batch, "station": self.station}
+        return {
+            "dry_run": self.dry_run,
+            "skip_invalid": self.skip_invalid,
+            "duplicates": self.duplicates,
+            "batch": self.batch,
+            "station": self.station,
+        }
 
 
 @dataclass
@@ -82,7 +94,7 @@ class Result:
     rejects_path: Path | None = None
     resumed_from: int = 0
     matching: bool = False
-    seconds: dict = field(default_factory=dict)   # time by phase, "encode" (model), "wait", "wall"
+    seconds: dict = field(default_factory=dict)  # time by phase, "encode" (model), "wait", "wall"
     message: str = ""
 
     @property
@@ -92,6 +104,7 @@ class Result:
 
 # ---- timing the index apart from the database commit ----------------------------------------
 
+
 @event.listens_for(Session, "after_commit", insert=True)
 def _mark_commit(session):
     """Runs before the matching hook applies the batch to the index: the database part is over."""
@@ -99,6 +112,7 @@ def _mark_commit(session):
 
 
 # ---- jobs -----------------------------------------------------------------------------------
+
 
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
@@ -129,14 +143,23 @@ def is_live(job: ImportJob) -> bool:
     return _pid_alive(job.pid)
 
 
-def open_job(kind: kinds_.ImportKind, source: Source, actor_id: int, options: Options,
-             resume: bool = True) -> ImportJob:
+def open_job(
+    kind: kinds_.ImportKind, source: Source, actor_id: int, options: Options, resume: bool = True
+) -> ImportJob:
     """The unfinished job of this file to resume (it keeps its options), or a new one. Commits.
 
     ``resume=False`` gives up the unfinished jobs of the file; a dry run never resumes one."""
-    jobs = [] if options.dry_run else db.session.scalars(select(ImportJob).where(
-        ImportJob.file_sha256 == source.sha256, ImportJob.kind == kind.name,
-        ImportJob.status.in_(UNFINISHED)).order_by(ImportJob.id.desc())).all()
+    jobs = (
+        []
+        if options.dry_run
+        else db.session.scalars(
+            select(ImportJob)
+            .where(
+                ImportJob.file_sha256 == source.sha256, ImportJob.kind == kind.name, ImportJob.status.in_(UNFINISHED)
+            )
+            .order_by(ImportJob.id.desc())
+        ).all()
+    )
     jobs = [j for j in jobs if not j.options.get("dry_run")]
     for job in jobs:
         if is_live(job):
@@ -146,9 +169,16 @@ def open_job(kind: kinds_.ImportKind, source: Source, actor_id: int, options: Op
         if old is not job:
             old.status = ImportStatus.superseded.value
     if job is None:
-        job = ImportJob(kind=kind.name, file_name=source.path.name, file_sha256=source.sha256,
-                        options=options.stored(), user_id=actor_id, status=ImportStatus.validating.value,
-                        counts={}, progress={})
+        job = ImportJob(
+            kind=kind.name,
+            file_name=source.path.name,
+            file_sha256=source.sha256,
+            options=options.stored(),
+            user_id=actor_id,
+            status=ImportStatus.validating.value,
+            counts={},
+            progress={},
+        )
         db.session.add(job)
     job.file_path = str(source.path)
     job.host, job.pid = socket.gethostname(), os.getpid()
@@ -159,17 +189,18 @@ def open_job(kind: kinds_.ImportKind, source: Source, actor_id: int, options: Op
 def default_actor() -> User | None:
     """The first administrator: who imports when no one is named."""
     from market.models import Role
-    return db.session.scalar(select(User).where(User.role == Role.admin.value, User.active.is_(True))
-                             .order_by(User.id))
+
+    return db.session.scalar(select(User).where(User.role == Role.admin.value, User.active.is_(True)).order_by(User.id))
 
 
 # ---- the import -----------------------------------------------------------------------------
+
 
 @dataclass
 class _Batch:
     rows: list[Row]
     items: list[Item]
-    work: list[Item]          # rows that create or change a record
+    work: list[Item]  # rows that create or change a record
     docs: list
     future: object = None
 
@@ -186,9 +217,17 @@ def _batches(it, size: int):
 
 
 class Import:
-    def __init__(self, kind_name: str, path, actor_id: int | None = None, options: Options | None = None,
-                 progress: Progress | None = None, job_id: int | None = None, report_dir: Path | None = None,
-                 resume: bool = True):
+    def __init__(
+        self,
+        kind_name: str,
+        path,
+        actor_id: int | None = None,
+        options: Options | None = None,
+        progress: Progress | None = None,
+        job_id: int | None = None,
+        report_dir: Path | None = None,
+        resume: bool = True,
+    ):
         try:
             self.kind = kinds_.get(kind_name)
         except KeyError as e:
@@ -244,7 +283,7 @@ class Import:
     def _run(self, job: ImportJob | None) -> Result:
         r = self.result
         r.job_id = self.job_id
-        self.station_id = self._station()            # a resumed job's own option
+        self.station_id = self._station()  # a resumed job's own option
         self.headers = header(self.source)
         self.header_map, header_problems, fatal = self._check_header()
         self.reports = Reports(self.source, self.headers, self.report_dir)
@@ -259,8 +298,11 @@ class Import:
         if self.options.dry_run:
             return self._end(job, ImportStatus.checked.value)
         if not clean and not self.options.skip_invalid:
-            return self._end(job, ImportStatus.invalid.value,
-                             f"有 {r.counts['invalid']} 行未通过校验，按“全部正确才导入”的规则未导入任何记录")
+            return self._end(
+                job,
+                ImportStatus.invalid.value,
+                f"有 {r.counts['invalid']} 行未通过校验，按“全部正确才导入”的规则未导入任何记录",
+            )
         return self._import(job, header_problems)
 
     def _station(self) -> int | None:
@@ -277,8 +319,9 @@ class Import:
         mapping, unknown, problems = self.kind.map_headers(self.headers)
         out = [Problem(1, "", "", msg) for msg in problems]
         present = set(mapping.values())
-        missing = [c.label for c in self.kind.required_columns(db.session.get(User, self.actor_id))
-                   if c.name not in present]
+        missing = [
+            c.label for c in self.kind.required_columns(db.session.get(User, self.actor_id)) if c.name not in present
+        ]
         if missing:
             out.append(Problem(1, "", "", f"缺少必填列：{'、'.join(missing)}（可下载模板对照）"))
         out += [Problem(1, h, "", f"未识别的列“{h}”，已忽略", "warning") for h in unknown]
@@ -354,7 +397,7 @@ class Import:
         else:
             self.reports.start()
             self._write(header_problems)
-        eng = match_engine.engine() if self.kind.indexed else None     # synced with the database first
+        eng = match_engine.engine() if self.kind.indexed else None  # synced with the database first
         r.matching = eng is not None
         for phase in ("embed", "store", "index"):
             p.phases[phase].total = max(r.rows - start, 0)
@@ -377,7 +420,7 @@ class Import:
                 executor.shutdown(wait=True, cancel_futures=True)
         if eng is not None:
             t = time.perf_counter()
-            eng.flush()                                               # save the index now
+            eng.flush()  # save the index now
             self.clock["index"] += time.perf_counter() - t
         job = db.session.get(ImportJob, self.job_id)
         message = ""
@@ -455,18 +498,28 @@ class Import:
         for n, hits in zip(new, match_engine.near_duplicates_many(docs, vecs)):
             if hits:
                 listing, cos, overlap = max(hits, key=lambda h: h[1])
-                found[n] = (f"与已有{label} #{listing.id}“{listing.title}”高度相似"
-                            f"（语义相似度 {cos:.2f}，文字重合 {overlap:.0%}）")
+                found[n] = (
+                    f"与已有{label} #{listing.id}“{listing.title}”高度相似"
+                    f"（语义相似度 {cos:.2f}，文字重合 {overlap:.0%}）"
+                )
         for i, j, cos, overlap in near_duplicate_pairs([d.embed_text() for d in docs], vecs):
             n, m = new[i], new[j]
             if n not in found:
-                found[n] = (f"与本文件第 {b.work[m].row.number} 行“{b.work[m].title}”高度相似"
-                            f"（语义相似度 {cos:.2f}，文字重合 {overlap:.0%}）")
+                found[n] = (
+                    f"与本文件第 {b.work[m].row.number} 行“{b.work[m].title}”高度相似"
+                    f"（语义相似度 {cos:.2f}，文字重合 {overlap:.0%}）"
+                )
         for n, message in found.items():
             item = b.work[n]
-            item.problems.append(Problem(item.row.number, item.headers.get("title", self.kind.column("title").label),
-                                         item.title, message + ("；按设置仍导入" if keep else "；按设置已跳过"),
-                                         "duplicate"))
+            item.problems.append(
+                Problem(
+                    item.row.number,
+                    item.headers.get("title", self.kind.column("title").label),
+                    item.title,
+                    message + ("；按设置仍导入" if keep else "；按设置已跳过"),
+                    "duplicate",
+                )
+            )
             item.skip = not keep
 
     # ---- the end --------------------------------------------------------------------------------
@@ -497,9 +550,16 @@ def _failure(e: BaseException, rows_done: int) -> str:
     return f"出错：{e}。{where}再次导入同一文件即可从中断处继续"
 
 
-def run(kind: str, path, actor_id: int | None = None, options: Options | None = None,
-        progress: Progress | None = None, job_id: int | None = None, report_dir: Path | None = None,
-        resume: bool = True) -> Result:
+def run(
+    kind: str,
+    path,
+    actor_id: int | None = None,
+    options: Options | None = None,
+    progress: Progress | None = None,
+    job_id: int | None = None,
+    report_dir: Path | None = None,
+    resume: bool = True,
+) -> Result:
     """Import one file; see the module's docstring. Raises ImportFailed when it cannot start."""
     return Import(kind, path, actor_id, options, progress, job_id, report_dir, resume).run()
 

@@ -1,5 +1,6 @@
 """Progress of an import, phase by phase: rows done, rate and ETA on stderr, and the same numbers
 as a dict for the job row (the admin page polls it)."""
+
 import sys
 import time
 from contextlib import contextmanager
@@ -14,10 +15,10 @@ class Phase:
     label: str
     done: int = 0
     total: int | None = None
-    seconds: float = 0.0           # time spent in the phase (its own work, not waiting)
-    started: float | None = None   # wall clock of its first row
+    seconds: float = 0.0  # time spent in the phase (its own work, not waiting)
+    started: float | None = None  # wall clock of its first row
     finished: float | None = None
-    fraction_hint: float | None = None   # e.g. bytes read / file size while the row count is unknown
+    fraction_hint: float | None = None  # e.g. bytes read / file size while the row count is unknown
 
     def fraction(self) -> float | None:
         if self.total:
@@ -47,7 +48,7 @@ class Progress:
         self.quiet = quiet
         self.phases = {name: Phase(name, label) for name, label in PHASES.items()}
         self.title = ""
-        self.waiting = 0.0             # time the main loop spent waiting for the encoder
+        self.waiting = 0.0  # time the main loop spent waiting for the encoder
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._last = 0.0
         self._drawn = 0
@@ -90,9 +91,15 @@ class Progress:
             if p.started is None:
                 continue
             rate, eta = p.rate(now), p.eta(now)
-            out[p.name] = {"label": p.label, "done": p.done, "total": p.total, "seconds": round(p.seconds, 3),
-                           "rate": round(rate, 1) if rate else None, "eta": round(eta) if eta is not None else None,
-                           "fraction": round(p.fraction(), 4) if p.fraction() is not None else None}
+            out[p.name] = {
+                "label": p.label,
+                "done": p.done,
+                "total": p.total,
+                "seconds": round(p.seconds, 3),
+                "rate": round(rate, 1) if rate else None,
+                "eta": round(eta) if eta is not None else None,
+                "fraction": round(p.fraction(), 4) if p.fraction() is not None else None,
+            }
         return out
 
     # ---- drawing ------------------------------------------------------------------------------

@@ -3,24 +3,26 @@
 CSV may be UTF-8 (with or without BOM) or GBK/GB18030, as Excel on a Chinese Windows saves it.
 Row numbers are the spreadsheet's (the header is row 1); in JSON Lines, the line number.
 """
+
 import codecs
 import csv
 import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from market.infra.exports import FORMULA_START
 
 # an XLSX is a zip: its parts are checked before openpyxl inflates them (a 205 KB file can hold a
 # 200 MB sharedStrings.xml that stays in memory)
-XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024     # all parts together
-XLSX_MAX_PART = 64 * 1024 * 1024              # one part (a sheet, the shared strings)
-XLSX_MAX_RATIO = 100                          # uncompressed ÷ compressed, for parts above 1 MB
+XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024  # all parts together
+XLSX_MAX_PART = 64 * 1024 * 1024  # one part (a sheet, the shared strings)
+XLSX_MAX_RATIO = 100  # uncompressed ÷ compressed, for parts above 1 MB
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _CHUNK = 1 << 20
 
@@ -35,7 +37,7 @@ class Source:
     format: str
     sha256: str
     size: int
-    encoding: str | None = None   # text formats
+    encoding: str | None = None  # text formats
 
     @property
     def tabular(self) -> bool:
@@ -45,9 +47,9 @@ class Source:
 @dataclass
 class Row:
     number: int
-    cells: dict[str, Any]               # header as written in the file → value
-    original: list | str = field(repr=False, default="")   # the cells (CSV/XLSX) or line (JSON Lines)
-    error: str = ""                     # set when the row itself could not be read
+    cells: dict[str, Any]  # header as written in the file → value
+    original: list | str = field(repr=False, default="")  # the cells (CSV/XLSX) or line (JSON Lines)
+    error: str = ""  # set when the row itself could not be read
 
 
 def open_source(path: Path) -> Source:
@@ -59,8 +61,7 @@ def open_source(path: Path) -> Source:
     if not path.is_file():
         raise ReadError(f"找不到文件 {path}")
     digest = hashlib.sha256()
-    decoders = {"utf-8": codecs.getincrementaldecoder("utf-8")(),
-                "gb18030": codecs.getincrementaldecoder("gb18030")()}
+    decoders = {"utf-8": codecs.getincrementaldecoder("utf-8")(), "gb18030": codecs.getincrementaldecoder("gb18030")()}
     size, head = 0, b""
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -149,7 +150,7 @@ class _CountingReader(io.RawIOBase):
 
 
 def _text_stream(source: Source, progress: ByteCounter | None):
-    raw = _CountingReader(open(source.path, "rb", buffering=0), progress)
+    raw = _CountingReader(open(source.path, "rb", buffering=0), progress)  # noqa: SIM115 (closed by its reader)
     return io.TextIOWrapper(io.BufferedReader(raw, _CHUNK), encoding=source.encoding, newline="")
 
 
@@ -172,14 +173,17 @@ def check_xlsx(path: Path) -> None:
     for p in parts:
         ratio = p.file_size / max(p.compress_size, 1)
         if p.file_size > XLSX_MAX_PART or (p.file_size > 1024 * 1024 and ratio > XLSX_MAX_RATIO):
-            raise ReadError(f"XLSX 工作簿中的 {p.filename} 解压后过大（{p.file_size // (1024 * 1024)} MB，"
-                            f"压缩比 {ratio:.0f}），拒绝读取；请另存为 CSV 或拆分文件")
+            raise ReadError(
+                f"XLSX 工作簿中的 {p.filename} 解压后过大（{p.file_size // (1024 * 1024)} MB，"
+                f"压缩比 {ratio:.0f}），拒绝读取；请另存为 CSV 或拆分文件"
+            )
     if total > XLSX_MAX_UNCOMPRESSED:
         raise ReadError(f"XLSX 工作簿解压后过大（{total // (1024 * 1024)} MB），请另存为 CSV 或拆分文件")
 
 
 def _xlsx_rows(source: Source, progress: ByteCounter | None) -> Iterator[list]:
     from openpyxl import load_workbook
+
     check_xlsx(source.path)
     try:
         wb = load_workbook(source.path, read_only=True, data_only=True)
@@ -188,7 +192,7 @@ def _xlsx_rows(source: Source, progress: ByteCounter | None) -> Iterator[list]:
     try:
         ws = wb.worksheets[0]
         expected = ws.max_row if ws.max_row and ws.max_row > 1 else None
-        ws.reset_dimensions()            # some writers record wrong dimensions; read what is there
+        ws.reset_dimensions()  # some writers record wrong dimensions; read what is there
         if progress is not None and expected:
             progress.total = expected
         for n, cells in enumerate(ws.iter_rows(values_only=True), start=1):
@@ -236,6 +240,6 @@ def _jsonl_rows(source: Source, progress: ByteCounter | None) -> Iterator[Row]:
                 yield Row(number, {}, line, error=f"不是有效的 JSON：{e.msg}（第 {e.colno} 个字符）")
                 continue
             if not isinstance(record, dict):
-                yield Row(number, {}, line, error="每行应是一个 JSON 对象，如 {\"标题\": \"…\"}")
+                yield Row(number, {}, line, error='每行应是一个 JSON 对象，如 {"标题": "…"}')
                 continue
             yield Row(number, record, line)

@@ -2,6 +2,7 @@
 changes nothing. The rules are the web forms' (listings.validate, accounts.validate_org); the rest of
 ingest/ reads the files and calls these.
 """
+
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,7 +21,7 @@ _DATE_FIELDS = ("expires_at", "deadline", "challenge_deadline")
 
 def derived_ext_id(org_name: str, title: str) -> str:
     """The external id of a row that has none: its organisation and title."""
-    return "auto:" + hashlib.sha1(f"{org_name}\n{title}".encode("utf-8")).hexdigest()[:16]
+    return "auto:" + hashlib.sha1(f"{org_name}\n{title}".encode()).hexdigest()[:16]
 
 
 def check_ext_id(ext_id: str) -> str | None:
@@ -33,9 +34,11 @@ def check_ext_id(ext_id: str) -> str | None:
 
 # ---- organisations named by rows ------------------------------------------------------------
 
+
 @dataclass
 class OrgRef:
     """An organisation a row names: one that exists (``id``), or one the import will create."""
+
     name: str
     kind: str
     region: str
@@ -60,8 +63,9 @@ class OrgResolver:
             if org is not None:
                 ref = OrgRef(org.name, org.kind, org.region, org.credit_code, org.id)
             elif kind or region or credit_code:
-                ref = OrgRef(**accounts.validate_org(
-                    {"name": name, "kind": kind, "region": region, "credit_code": credit_code}))
+                ref = OrgRef(
+                    **accounts.validate_org({"name": name, "kind": kind, "region": region, "credit_code": credit_code})
+                )
             else:
                 raise ValidationError({"org_name": f"单位“{name}”不存在；新单位请同时填写“单位性质”和“行政区划代码”"})
             self._known[name] = ref
@@ -77,19 +81,21 @@ class OrgResolver:
         if ref.id is None:
             org = db.session.scalar(select(Organisation).where(Organisation.name == ref.name))
             if org is None:
-                org = accounts.create_org({"name": ref.name, "kind": ref.kind, "region": ref.region,
-                                           "credit_code": ref.credit_code})
+                org = accounts.create_org(
+                    {"name": ref.name, "kind": ref.kind, "region": ref.region, "credit_code": ref.credit_code}
+                )
             ref.id = org.id
         return ref.id
 
 
 # ---- listings -------------------------------------------------------------------------------
 
+
 @dataclass
 class ListingPlan:
-    action: str                   # "create" | "update" | "unchanged"
-    raw: dict                     # service input: every given field to create, the changed ones to update
-    values: dict                  # the listing's validated values after the change
+    action: str  # "create" | "update" | "unchanged"
+    raw: dict  # service input: every given field to create, the changed ones to update
+    values: dict  # the listing's validated values after the change
     org: OrgRef
     ext_id: str
     publish: bool
@@ -111,12 +117,21 @@ def check_org(kind: ListingKind, actor: User, org: OrgRef) -> None:
         own = actor.org.name if actor.org else "未关联单位"
         raise ValidationError({"org_id": f"只能导入本单位（{own}）的{kind.label}"})
     if org.kind not in kind.org_kinds:
-        raise ValidationError({"org_id": f"{org.name}（{org.kind}）不能发布{kind.label}；"
-                                         f"{kind.label}应由{'、'.join(kind.org_kinds)}发布"})
+        raise ValidationError(
+            {"org_id": f"{org.name}（{org.kind}）不能发布{kind.label}；{kind.label}应由{'、'.join(kind.org_kinds)}发布"}
+        )
 
 
-def plan_listing(kind: ListingKind, raw: dict, actor: User, org: OrgRef, ext_id: str, publish: bool,
-                 existing=None, today: date | None = None) -> ListingPlan:
+def plan_listing(
+    kind: ListingKind,
+    raw: dict,
+    actor: User,
+    org: OrgRef,
+    ext_id: str,
+    publish: bool,
+    existing=None,
+    today: date | None = None,
+) -> ListingPlan:
     """What importing ``raw`` would do, without doing it; ValidationError with every problem."""
     check_org(kind, actor, org)
     if existing is None:
@@ -138,19 +153,20 @@ def plan_listing(kind: ListingKind, raw: dict, actor: User, org: OrgRef, ext_id:
         changes.append("org")
     if publish and existing.status == ListingStatus.draft.value:
         changes.append("status")
-    return ListingPlan("update" if changes else "unchanged", changed, values, org, ext_id, publish,
-                       existing.id, changes)
+    return ListingPlan(
+        "update" if changes else "unchanged", changed, values, org, ext_id, publish, existing.id, changes
+    )
 
 
-def apply_listing(kind: ListingKind, plan: ListingPlan, actor: User, orgs: OrgResolver,
-                  station_id: int | None = None):
+def apply_listing(kind: ListingKind, plan: ListingPlan, actor: User, orgs: OrgResolver, station_id: int | None = None):
     """Carry out a plan (flushes); the listing, or None when nothing changed."""
     if plan.action == "unchanged":
         return None
     org_id = orgs.materialise(plan.org)
     if plan.action == "create":
-        return listings.create(kind, plan.raw, actor, org_id=org_id, publish=plan.publish,
-                               ext_id=plan.ext_id, station_id=station_id)
+        return listings.create(
+            kind, plan.raw, actor, org_id=org_id, publish=plan.publish, ext_id=plan.ext_id, station_id=station_id
+        )
     listing = db.session.get(kind.model, plan.listing_id)
     if listing.org_id != org_id:
         listing.org = db.session.get(Organisation, org_id)
@@ -161,6 +177,7 @@ def apply_listing(kind: ListingKind, plan: ListingPlan, actor: User, orgs: OrgRe
 
 
 # ---- organisations as records ---------------------------------------------------------------
+
 
 @dataclass
 class OrgPlan:
@@ -181,8 +198,13 @@ def plan_org(data: dict, existing: Organisation | None = None) -> OrgPlan:
     """An organisation row: create it, or update the one of the same name; columns left out keep
     their value."""
     if existing is not None:
-        data = {"name": existing.name, "kind": existing.kind, "region": existing.region,
-                "credit_code": existing.credit_code or "", **data}
+        data = {
+            "name": existing.name,
+            "kind": existing.kind,
+            "region": existing.region,
+            "credit_code": existing.credit_code or "",
+            **data,
+        }
     values = accounts.validate_org(data, existing=existing)
     if existing is None:
         return OrgPlan("create", values)
@@ -209,7 +231,7 @@ CONTRACT_EXT_ID_MAX = 40
 
 @dataclass
 class ContractPlan:
-    action: str                   # "create" | "unchanged"
+    action: str  # "create" | "unchanged"
     raw: dict
     ext_id: str
     contract_id: int | None = None
@@ -236,8 +258,12 @@ def plan_contract(raw: dict, actor: User, ext_id: str, existing=None) -> Contrac
         return ContractPlan("create", raw, ext_id)
     values = contracts.validate(raw, actor, amends=existing)
     if any(getattr(existing, k) != v for k, v in values.items()):
-        raise ValidationError({"ext_id": f"外部编号“{ext_id}”的合同已提交登记（{existing.status_label}），"
-                                         f"不能通过导入修改；已登记的合同请在合同页面申请变更"})
+        raise ValidationError(
+            {
+                "ext_id": f"外部编号“{ext_id}”的合同已提交登记（{existing.status_label}），"
+                f"不能通过导入修改；已登记的合同请在合同页面申请变更"
+            }
+        )
     return ContractPlan("unchanged", raw, ext_id, existing.id)
 
 

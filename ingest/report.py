@@ -6,6 +6,7 @@ again on import.
 Both are appended batch by batch; their sizes travel with each committed batch, so a resumed job
 first cuts off what an interrupted batch had already written.
 """
+
 import csv
 import io
 import os
@@ -37,7 +38,7 @@ class _Appender:
         """Keep the first ``keep_bytes`` of an earlier run's file (0: start afresh)."""
         self.close()
         if keep_bytes and self.path.exists() and self.path.stat().st_size >= keep_bytes:
-            self.file = open(self.path, "r+b")
+            self.file = open(self.path, "r+b")  # noqa: SIM115 (kept open across batches; close())
             self.file.truncate(keep_bytes)
             self.file.seek(keep_bytes)
         else:
@@ -45,7 +46,7 @@ class _Appender:
 
     def write(self, text: str) -> None:
         if self.file is None:
-            self.file = open(self.path, "wb")
+            self.file = open(self.path, "wb")  # noqa: SIM115 (kept open across batches; close())
             if self.header:
                 self.file.write(("\ufeff" + self.header).encode("utf-8"))
         self.file.write(text.encode("utf-8"))

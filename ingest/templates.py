@@ -1,6 +1,7 @@
 """Template files to fill in, generated from the kinds' column definitions: the header row and one
 example row, as CSV (UTF-8 with BOM, which Excel opens correctly) or XLSX (with a sheet of notes and
 drop-down lists — data validation — on the taxonomy columns, whose values sit on a hidden sheet)."""
+
 import csv
 import io
 
@@ -8,11 +9,21 @@ from market.infra.exports import as_text_cells, csv_row
 
 from .kinds import ImportKind
 
-VOCAB_OF = {"field": "field", "chain": "chain", "maturity": "maturity", "wanted_maturity": "maturity",
-            "transfer_modes": "transfer_mode", "coop_modes": "coop_mode", "org_kind": "org_kind",
-            "kind": "org_kind", "seller_kind": "org_kind", "buyer_kind": "org_kind", "ip_type": "ip_type"}
+VOCAB_OF = {
+    "field": "field",
+    "chain": "chain",
+    "maturity": "maturity",
+    "wanted_maturity": "maturity",
+    "transfer_modes": "transfer_mode",
+    "coop_modes": "coop_mode",
+    "org_kind": "org_kind",
+    "kind": "org_kind",
+    "seller_kind": "org_kind",
+    "buyer_kind": "org_kind",
+    "ip_type": "ip_type",
+}
 FIXED_CHOICES = {"bottleneck": ["是", "否"], "status": ["发布", "草稿"]}
-MULTI = {"transfer_modes", "coop_modes"}     # several values, separated by 、: the list only suggests
+MULTI = {"transfer_modes", "coop_modes"}  # several values, separated by 、: the list only suggests
 CHOICES_SHEET = "可选值"
 VALIDATED_ROWS = 5000
 
@@ -22,6 +33,7 @@ def choices(col, vocab: dict[str, list[str]] | None) -> list[str]:
         return FIXED_CHOICES[col.name]
     if col.name == "ctype":
         from market.services.contracts import TYPES
+
         return list(TYPES)
     return list((vocab or {}).get(VOCAB_OF.get(col.name, ""), []))
 
@@ -63,7 +75,7 @@ def xlsx_bytes(kind: ImportKind, vocab: dict[str, list[str]] | None = None) -> b
         ws.column_dimensions[cell.column_letter].width = max(12, min(40, 2 * len(col.label) + 4))
         cell.number_format = "@"
     for cell in ws[2]:
-        cell.number_format = "@"       # keep codes and phone numbers as text
+        cell.number_format = "@"  # keep codes and phone numbers as text
         cell.alignment = Alignment(wrap_text=False)
     ws.freeze_panes = "A2"
 
@@ -73,8 +85,9 @@ def xlsx_bytes(kind: ImportKind, vocab: dict[str, list[str]] | None = None) -> b
         cell.font = bold
     for col in template_columns(kind):
         allowed = choices(col, vocab)
-        notes.append([col.label, "是" if col.required else "", "、".join((col.name, *col.aliases)), col.help,
-                      "、".join(allowed)])
+        notes.append(
+            [col.label, "是" if col.required else "", "、".join((col.name, *col.aliases)), col.help, "、".join(allowed)]
+        )
     notes.append([])
     notes.append(["第一行为列名，从第二行起每行一条记录；示例行请删除或改为真实数据。"])
     notes.append(["再次导入同一文件不会重复：有“外部编号”的按编号更新，没有的按“单位+名称”识别。"])
@@ -107,10 +120,15 @@ def _drop_downs(wb, ws, kind: ImportKind, vocab) -> None:
         for i, v in enumerate(values, start=2):
             sheet[f"{letter}{i}"] = v
         strict = col.name not in MULTI
-        dv = DataValidation(type="list", formula1=f"'{CHOICES_SHEET}'!${letter}$2:${letter}${len(values) + 1}",
-                            allow_blank=True, showErrorMessage=strict, showInputMessage=True,
-                            promptTitle=col.label[:32],
-                            prompt=("从下拉列表中选择" if strict else "可从列表选择，多个值用“、”分隔"))
+        dv = DataValidation(
+            type="list",
+            formula1=f"'{CHOICES_SHEET}'!${letter}$2:${letter}${len(values) + 1}",
+            allow_blank=True,
+            showErrorMessage=strict,
+            showInputMessage=True,
+            promptTitle=col.label[:32],
+            prompt=("从下拉列表中选择" if strict else "可从列表选择，多个值用“、”分隔"),
+        )
         if strict:
             dv.errorTitle, dv.error = col.label[:32], f"请从下拉列表中选择{col.label}"
         target = get_column_letter(n)

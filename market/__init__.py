@@ -1,4 +1,5 @@
 """郑州技术交易市场 — the web application."""
+
 import logging
 import os
 from importlib import resources
@@ -22,6 +23,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     from . import ratelimit  # noqa: F401  (registers the sqlitefile:// storage)
     from .extensions import csrf, db, limiter, login_manager, migrate
+
     db.init_app(app)
     limiter.init_app(app)
     migrate.init_app(app, db, directory=str(resources.files(__name__) / "migrations"))
@@ -31,14 +33,17 @@ def create_app(config: Config | dict | None = None) -> Flask:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "warning"
 
-    from . import models  # noqa: F401  (registers the tables)
+    from . import (
+        commands,
+        models,  # noqa: F401  (registers the tables)
+    )
     from .blueprints import register_blueprints
     from .errors import register_error_handlers
-    from . import commands
-    from .templating import register_template_helpers
-    from .security import register_input_guard, register_security_headers
     from .infra.notify import register_read_on_open
+    from .security import register_input_guard, register_security_headers
+    from .templating import register_template_helpers
     from .web import BoundedIntConverter
+
     app.url_map.converters["int"] = BoundedIntConverter
     register_blueprints(app)
     register_error_handlers(app)

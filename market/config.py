@@ -4,6 +4,7 @@ Everything the app writes (database, secret key, model, indexes, uploads) lives 
 folder, ``MARKET_DATA_DIR`` (default ``data/var`` in the checkout); `matching.folders` decides where
 it and the files shipped with the code are, for the app, the commands and the benchmarks alike.
 """
+
 import os
 import secrets
 from datetime import timedelta
@@ -54,7 +55,9 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.PAGE_SIZE = 20
         # rate limits (Flask-Limiter): counters shared by all server processes of the host
-        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or f"sqlitefile://{folder / 'ratelimit.sqlite'}"
+        self.RATELIMIT_STORAGE_URI = (
+            os.environ.get("RATELIMIT_STORAGE_URI") or f"sqlitefile://{folder / 'ratelimit.sqlite'}"
+        )
         self.RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") != "0"
         self.LOGIN_LIMIT_ADDRESS = os.environ.get("LOGIN_LIMIT_ADDRESS", "30 per 10 minutes")
         self.LOGIN_LIMIT_ACCOUNT_ADDRESS = os.environ.get("LOGIN_LIMIT_ACCOUNT_ADDRESS", "5 per 15 minutes")
@@ -74,8 +77,8 @@ class Config:
         self.MATCH_WEIGHTS = os.environ.get("MATCH_WEIGHTS") or str(folder / "matching" / "weights.json")
         self.SUGGESTIONS_PER_LISTING = int(os.environ.get("SUGGESTIONS_PER_LISTING", "5"))
         self.MATCH_STALL_DAYS = int(os.environ.get("MATCH_STALL_DAYS", "14"))
-        self.CONSENT_DAYS = int(os.environ.get("CONSENT_DAYS", "5"))   # working days to answer an introduction
-        self.CHALLENGE_OBJECTION_DAYS = int(os.environ.get("CHALLENGE_OBJECTION_DAYS", "7"))   # 揭榜公示期（天）
+        self.CONSENT_DAYS = int(os.environ.get("CONSENT_DAYS", "5"))  # working days to answer an introduction
+        self.CHALLENGE_OBJECTION_DAYS = int(os.environ.get("CHALLENGE_OBJECTION_DAYS", "7"))  # 揭榜公示期（天）
         self.MATCH_ABANDON_DAYS = int(os.environ.get("MATCH_ABANDON_DAYS", "90"))
         self.FEEDBACK_MIN_LABELS = int(os.environ.get("FEEDBACK_MIN_LABELS", "30"))
         # 申请对接: visitors' requests per address, and the reminder to the station when unanswered
@@ -97,5 +100,5 @@ class TestingConfig(Config):
         self.TESTING = True
         self.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{tmp_dir / 'test.db'}"
         self.MODEL_DIR = str(folders.model_dir())
-        self.EMBED_CACHE = str(folders.embed_cache())   # content-addressed: safe to share
+        self.EMBED_CACHE = str(folders.embed_cache())  # content-addressed: safe to share
         self.MATCHING_ENABLED = False

@@ -1,4 +1,5 @@
 """Error pages in Chinese; JSON errors with a stable code for API and JSON requests."""
+
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException

@@ -5,6 +5,7 @@ Counters are fixed windows; each hit is one ``INSERT â€¦ ON CONFLICT DO UPDATE â
 an immediate transaction, so concurrent hits from threads and processes are counted exactly.
 Deployments over several hosts point ``RATELIMIT_STORAGE_URI`` at Redis instead.
 """
+
 import os
 import sqlite3
 import threading
@@ -34,8 +35,10 @@ class SQLiteFileStorage(Storage):
                 os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS counter (key TEXT PRIMARY KEY, count INTEGER NOT NULL, "
-                         "expires REAL NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS counter (key TEXT PRIMARY KEY, count INTEGER NOT NULL, "
+                "expires REAL NOT NULL)"
+            )
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -47,8 +50,9 @@ class SQLiteFileStorage(Storage):
             count = conn.execute(
                 "INSERT INTO counter (key, count, expires) VALUES (?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET count = count + excluded.count RETURNING count",
-                (key, amount, now + expiry)).fetchone()[0]
-            if now > getattr(self._local, "swept", 0) + 60:      # drop long expired counters now and then
+                (key, amount, now + expiry),
+            ).fetchone()[0]
+            if now > getattr(self._local, "swept", 0) + 60:  # drop long expired counters now and then
                 conn.execute("DELETE FROM counter WHERE expires <= ?", (now,))
                 self._local.swept = now
             conn.execute("COMMIT")
@@ -58,8 +62,9 @@ class SQLiteFileStorage(Storage):
         return count
 
     def get(self, key: str) -> int:
-        row = self._db().execute("SELECT count FROM counter WHERE key = ? AND expires > ?",
-                                 (key, time.time())).fetchone()
+        row = (
+            self._db().execute("SELECT count FROM counter WHERE key = ? AND expires > ?", (key, time.time())).fetchone()
+        )
         return row[0] if row else 0
 
     def get_expiry(self, key: str) -> float:

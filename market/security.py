@@ -4,13 +4,24 @@ The app serves all its own scripts, styles and images, so the Content-Security-P
 the app's origin (no inline script or style, no framing: one-click POST buttons cannot be
 clickjacked).
 """
+
 from flask import Flask, abort, request
 from flask_login import current_user
 
-CSP = "; ".join((
-    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
-    "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
-))
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -35,12 +46,18 @@ def _has_nul(value) -> bool:
 def register_input_guard(app: Flask) -> None:
     """NUL characters never reach the database (PostgreSQL refuses them in text): a request carrying
     one in its path, query, form or JSON body is refused."""
+
     @app.before_request
     def refuse_nul():
-        if _has_nul(request.path) or _has_nul(list(request.args.items(multi=True))) or (
+        if (
+            _has_nul(request.path)
+            or _has_nul(list(request.args.items(multi=True)))
+            or (
                 request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
-                and _has_nul(list(request.form.items(multi=True)))) or (
-                request.is_json and _has_nul(request.get_json(silent=True))):
+                and _has_nul(list(request.form.items(multi=True)))
+            )
+            or (request.is_json and _has_nul(request.get_json(silent=True)))
+        ):
             abort(400, "请求中含有不允许的控制字符（NUL）")
 
 

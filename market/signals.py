@@ -6,6 +6,7 @@ signals): the sender does not know who listens, and nothing registers itself int
 - ``listing_withdrawn(listing, why=…, actor=…)``: a live listing was archived or expired.
   matches withdraws its open suggestions and consent requests, saying why.
 """
+
 from blinker import Namespace
 
 _signals = Namespace()

@@ -1,4 +1,5 @@
 """Filters and globals for the Jinja templates."""
+
 import re
 
 from flask import request, url_for
@@ -27,8 +28,12 @@ def register_template_helpers(app):
         unread = todo_count = 0
         if current_user.is_authenticated:
             from .services import todo
-            unread = db.session.scalar(select(func.count()).select_from(Notification).where(
-                Notification.user_id == current_user.id, Notification.read_at.is_(None)))
+
+            unread = db.session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
+            )
             todo_count = todo.count(current_user)
         return {"unread_count": unread, "todo_count": todo_count}
 

@@ -1,4 +1,5 @@
 """Helpers shared by the views: role checks and turning a submitted form into service input."""
+
 from functools import wraps
 
 from flask import abort, request
@@ -14,6 +15,7 @@ class BoundedIntConverter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
         from .validation.rules import MAX_ID
+
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max, signed=signed)
 
 
@@ -25,16 +27,21 @@ def roles_required(*roles):
             if not current_user.has_role(*roles):
                 abort(403)
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorator
 
 
 def semantic_search_limit(exempt_when=None):
     """A per-address budget for a model-backed search (the API's, the semantic browse)."""
     from flask import current_app
+
     from .extensions import limiter
-    return limiter.limit(lambda: current_app.config["SEARCH_LIMIT"], exempt_when=exempt_when,
-                         error_message="检索过于频繁，请稍后再试")
+
+    return limiter.limit(
+        lambda: current_app.config["SEARCH_LIMIT"], exempt_when=exempt_when, error_message="检索过于频繁，请稍后再试"
+    )
 
 
 def form_data(fields: tuple[Field, ...], form) -> dict:
@@ -57,6 +64,7 @@ def page_arg() -> int:
 def bounded_arg(name: str, default: int, low: int, high: int) -> int:
     """An integer query argument clamped to [low, high]; the default when it is not ASCII digits."""
     from .validation.rules import is_ascii_int
+
     value = request.args.get(name, "")
     return max(low, min(int(value), high)) if is_ascii_int(value) else default
 
@@ -65,6 +73,7 @@ def get_or_404(model, ident, visible=None):
     """The row, or 404 when it does not exist or ``visible(current_user, row)`` says no (a row
     one may not see is answered as if it did not exist)."""
     from .extensions import db
+
     obj = db.session.get(model, ident)
     if obj is None or (visible is not None and not visible(current_user, obj)):
         abort(404)

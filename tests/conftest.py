@@ -1,7 +1,8 @@
 """Fixtures: a fresh database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is set)."""
+
 import os
-from datetime import timedelta
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import MetaData
@@ -68,9 +69,14 @@ class Factory:
             org = self.org("高校" if role is Role.researcher else "民营企业")
         if station is None and role is Role.broker:
             station = self.station()
-        user = User(username=username or f"{Role(role).value}{self.n}", display_name=f"用户{self.n}",
-                    role=Role(role).value, org=org, station=station,
-                    org_state=OrgState.confirmed.value if org is not None else None)
+        user = User(
+            username=username or f"{Role(role).value}{self.n}",
+            display_name=f"用户{self.n}",
+            role=Role(role).value,
+            org=org,
+            station=station,
+            org_state=OrgState.confirmed.value if org is not None else None,
+        )
         user.set_password(PASSWORD)
         db.session.add(user)
         db.session.commit()
@@ -79,8 +85,9 @@ class Factory:
     def station(self, districts=("410105",)):
         self.n += 1
         host = self.org("服务机构")
-        st = Station(code=f"ST{self.n}", name=f"测试驿站{self.n}", host=host, region="410105",
-                     districts=list(districts))
+        st = Station(
+            code=f"ST{self.n}", name=f"测试驿站{self.n}", host=host, region="410105", districts=list(districts)
+        )
         db.session.add(st)
         db.session.flush()
         return st
@@ -150,6 +157,7 @@ def fake_engine(app, tmp_path):
     """Matching switched on with the deterministic fake embedder (the real model: tests marked model)."""
     from matching.engine import MatchEngine
     from tests.matching.fakes import FakeEmbedder
+
     app.config["MATCHING_ENABLED"] = True
     eng = MatchEngine(FakeEmbedder(), tmp_path / "index")
     eng.save_delay = 0.01
@@ -170,16 +178,23 @@ def switch(client, user):
 # an event's form and a 揭榜 application, as the organiser and a team fill them in
 def event_form(**over):
     start = utcnow() + timedelta(days=3)
-    return {"title": "盾构装备专场对接会", "kind": "对接会", "starts_at": f"{start:%Y-%m-%dT14:00}",
-            "ends_at": f"{start:%Y-%m-%dT17:00}", "place": "郑州技术交易市场大厅 2 楼路演厅", "capacity": "2",
-            "description": "盾构刀具与耐磨材料供需对接", **over}
+    return {
+        "title": "盾构装备专场对接会",
+        "kind": "对接会",
+        "starts_at": f"{start:%Y-%m-%dT14:00}",
+        "ends_at": f"{start:%Y-%m-%dT17:00}",
+        "place": "郑州技术交易市场大厅 2 楼路演厅",
+        "capacity": "2",
+        "description": "盾构刀具与耐磨材料供需对接",
+        **over,
+    }
 
 
 APPLICATION = {
     "team_name": "郑大超硬材料团队",
     "summary": "以梯度硬质合金刀圈配合激光熔覆修复，单刀掘进里程提高到 180 米以上，崩刃率低于 1.5%。",
     "solution": "刀圈基体采用 WC-Co 梯度烧结，表层硬度 HRC62，芯部韧性提高 40%；刃口激光熔覆 Ni60+WC 复合层，"
-                "现场可修复三次；配套刀具磨损在线监测。",
+    "现场可修复三次；配套刀具磨损在线监测。",
     "team": "张教授（负责人，材料）；李博士（工艺）；3 名工程师",
     "prior_results": "发明专利 ZL202110356789.4；在郑州地铁 5 号线试用 200 把",
 }

@@ -1,4 +1,5 @@
 """我的: a user's own listings, notifications and API token."""
+
 import hashlib
 import secrets
 
@@ -24,17 +25,26 @@ def dashboard():
 def _dashboard(new_token: str | None = None):
     mine = {k: listings.owned_by(current_user, k) for k in listings.KINDS.values()}
     expiring = [item for items in mine.values() for item in items if listings.expiring_soon(item)]
-    notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
-                               .order_by(Notification.created_at.desc()).limit(10)).all()
-    return render_template("account/dashboard.html", mine=mine, kinds=listings.KINDS, expiring=expiring,
-                           notes=notes, new_token=new_token)
+    notes = db.session.scalars(
+        select(Notification)
+        .where(Notification.user_id == current_user.id)
+        .order_by(Notification.created_at.desc())
+        .limit(10)
+    ).all()
+    return render_template(
+        "account/dashboard.html", mine=mine, kinds=listings.KINDS, expiring=expiring, notes=notes, new_token=new_token
+    )
 
 
 @bp.route("/notifications")
 @login_required
 def notifications():
-    notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
-                               .order_by(Notification.created_at.desc()).limit(200)).all()
+    notes = db.session.scalars(
+        select(Notification)
+        .where(Notification.user_id == current_user.id)
+        .order_by(Notification.created_at.desc())
+        .limit(200)
+    ).all()
     return render_template("account/notifications.html", notes=notes)
 
 
@@ -74,8 +84,12 @@ def new_token():
 @login_required
 def my_matches():
     rows = matches.of_party(current_user)
-    return render_template("account/matches.html", rows=rows, reason_of=matches.Reason.of,
-                           side_of=lambda m: matches.party_side(current_user, m))
+    return render_template(
+        "account/matches.html",
+        rows=rows,
+        reason_of=matches.Reason.of,
+        side_of=lambda m: matches.party_side(current_user, m),
+    )
 
 
 def _party_match(match_id) -> Match:
@@ -88,13 +102,22 @@ def my_match(match_id):
     m = _party_match(match_id)
     side = matches.party_side(current_user, m)
     mine, other = (m.need, m.achievement) if side == "need" else (m.achievement, m.need)
-    return render_template("account/match.html", m=m, side=side, mine=mine, other=other,
-                           other_private=listings.can_see_private(current_user, other),
-                           close_reasons=matches.CLOSE_REASONS, decline_reasons=matches.DECLINE_REASONS,
-                           action_labels=matches.ACTION_LABELS, reason=matches.Reason.of(m),
-                           events=matches.visible_events(m, current_user),
-                           answer=lambda s: matches.answer_label(m, s),
-                           contract=contracts.contract_of(m), can_apply=contracts.may_apply_for(current_user, m))
+    return render_template(
+        "account/match.html",
+        m=m,
+        side=side,
+        mine=mine,
+        other=other,
+        other_private=listings.can_see_private(current_user, other),
+        close_reasons=matches.CLOSE_REASONS,
+        decline_reasons=matches.DECLINE_REASONS,
+        action_labels=matches.ACTION_LABELS,
+        reason=matches.Reason.of(m),
+        events=matches.visible_events(m, current_user),
+        answer=lambda s: matches.answer_label(m, s),
+        contract=contracts.contract_of(m),
+        can_apply=contracts.may_apply_for(current_user, m),
+    )
 
 
 @bp.route("/matches/<int:match_id>/<action>", methods=["POST"])
@@ -131,17 +154,25 @@ def my_match_act(match_id, action):
 
 # ---- 本单位: membership --------------------------------------------------------------------
 
+
 @bp.route("/org")
 @login_required
 def org():
     own = current_user.org
-    orgs = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all() \
-        if current_user.has_role("researcher", "enterprise") and not current_user.org_confirmed else []
-    return render_template("account/org.html", org=own, pending=accounts.pending_members(current_user)
-                           if not current_user.is_admin else [u for u in accounts.pending_members(current_user)
-                                                                 if own is not None and u.org_id == own.id],
-                           members=accounts.members(own) if own is not None and current_user.org_confirmed else [],
-                           orgs=orgs)
+    orgs = (
+        db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
+        if current_user.has_role("researcher", "enterprise") and not current_user.org_confirmed
+        else []
+    )
+    return render_template(
+        "account/org.html",
+        org=own,
+        pending=accounts.pending_members(current_user)
+        if not current_user.is_admin
+        else [u for u in accounts.pending_members(current_user) if own is not None and u.org_id == own.id],
+        members=accounts.members(own) if own is not None and current_user.org_confirmed else [],
+        orgs=orgs,
+    )
 
 
 @bp.route("/org/join", methods=["POST"])

@@ -2,6 +2,7 @@
 
 The import is ingest's pipeline, run in a background thread; the page polls the job's status.
 """
+
 import csv
 import secrets
 import shutil
@@ -40,9 +41,11 @@ def imports():
         if not errors:
             path = _upload_path(suffix)
             upload.save(path)
-            options = pipeline.Options(dry_run=bool(values.get("dry_run")),
-                                       skip_invalid=bool(values.get("skip_invalid")),
-                                       duplicates="keep" if values.get("duplicates") == "keep" else "skip")
+            options = pipeline.Options(
+                dry_run=bool(values.get("dry_run")),
+                skip_invalid=bool(values.get("skip_invalid")),
+                duplicates="keep" if values.get("duplicates") == "keep" else "skip",
+            )
             try:
                 job = _start(kind, path, options, rules.safe_file_name(upload.filename, path.name))
             except pipeline.ImportFailed as e:
@@ -50,8 +53,9 @@ def imports():
             else:
                 return redirect(url_for(".import_job", job_id=job.id))
     jobs = db.session.scalars(select(ImportJob).order_by(ImportJob.id.desc()).limit(30)).all()
-    return render_template("admin/imports.html", jobs=jobs, kinds=kinds.KINDS, errors=errors, values=values,
-                           summary=counts_summary), (400 if errors else 200)
+    return render_template(
+        "admin/imports.html", jobs=jobs, kinds=kinds.KINDS, errors=errors, values=values, summary=counts_summary
+    ), (400 if errors else 200)
 
 
 def _upload_path(suffix: str) -> Path:
@@ -74,8 +78,14 @@ def _start(kind: str, path: Path, options: pipeline.Options, file_name: str) -> 
 
 #: a job that ended before writing anything: its counts are what the check found, not what was done
 NOTHING_WRITTEN = (ImportStatus.invalid.value, ImportStatus.checked.value)
-PLANNED_LABELS = {"create": "可新增", "update": "可更新", "unchanged": "未变", "invalid": "无效",
-                  "duplicate": "疑似重复", "skipped": "将因疑似重复跳过"}
+PLANNED_LABELS = {
+    "create": "可新增",
+    "update": "可更新",
+    "unchanged": "未变",
+    "invalid": "无效",
+    "duplicate": "疑似重复",
+    "skipped": "将因疑似重复跳过",
+}
 SHOWN_PROBLEMS = 50
 
 
@@ -112,10 +122,15 @@ def first_problems(job: ImportJob, n: int = SHOWN_PROBLEMS) -> list[list[str]]:
 @bp.route("/imports/<int:job_id>")
 def import_job(job_id):
     job = get_or_404(ImportJob, job_id)
-    return render_template("admin/import_job.html", job=job, kind=kinds.KINDS.get(job.kind),
-                           status=status_of(job), problems=first_problems(job), valid=valid_rows(job),
-                           may_import_valid=job.status in NOTHING_WRITTEN and valid_rows(job) > 0
-                           and Path(job.file_path).is_file())
+    return render_template(
+        "admin/import_job.html",
+        job=job,
+        kind=kinds.KINDS.get(job.kind),
+        status=status_of(job),
+        problems=first_problems(job),
+        valid=valid_rows(job),
+        may_import_valid=job.status in NOTHING_WRITTEN and valid_rows(job) > 0 and Path(job.file_path).is_file(),
+    )
 
 
 @bp.route("/imports/<int:job_id>/import-valid", methods=["POST"])
@@ -137,11 +152,22 @@ def import_valid(job_id):
 
 
 def status_of(job: ImportJob) -> dict:
-    return {"id": job.id, "kind": job.kind, "file": job.file_name, "status": job.status,
-            "status_label": job.status_label, "finished": job.finished, "rows_total": job.rows_total,
-            "rows_done": job.rows_done, "counts": job.counts or {}, "summary": counts_summary(job),
-            "progress": job.progress or {}, "message": job.message or "", "has_report": bool(job.report_path),
-            "has_rejects": bool(job.rejects_path)}
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "file": job.file_name,
+        "status": job.status,
+        "status_label": job.status_label,
+        "finished": job.finished,
+        "rows_total": job.rows_total,
+        "rows_done": job.rows_done,
+        "counts": job.counts or {},
+        "summary": counts_summary(job),
+        "progress": job.progress or {},
+        "message": job.message or "",
+        "has_report": bool(job.report_path),
+        "has_rejects": bool(job.rejects_path),
+    }
 
 
 @bp.route("/imports/<int:job_id>/status")

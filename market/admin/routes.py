@@ -1,10 +1,11 @@
 """管理: users and their roles, organisations, stations, taxonomies."""
-from flask import abort, flash, redirect, render_template, request, url_for
+
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 
 from ..extensions import db
-from ..models import Organisation, Role, Station, Term, User
+from ..models import Organisation, Role, Station, User
 from ..services import accounts, stations
 from ..validation import reference, rules
 from ..validation.fields import ValidationError
@@ -46,8 +47,13 @@ def user(user_id):
                     raise ValidationError({"": "不能停用自己的账号"})
                 target.active = not target.active
             else:
-                accounts.grant_role(current_user, target, request.form.get("role"),
-                                    station_id=request.form.get("station_id"), org_id=request.form.get("org_id"))
+                accounts.grant_role(
+                    current_user,
+                    target,
+                    request.form.get("role"),
+                    station_id=request.form.get("station_id"),
+                    org_id=request.form.get("org_id"),
+                )
             db.session.commit()
             flash("已保存", "success")
             return redirect(url_for(".user", user_id=target.id))
@@ -56,8 +62,9 @@ def user(user_id):
             errors = e.errors
     stations_ = db.session.scalars(select(Station).order_by(Station.id)).all()
     orgs = db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
-    return render_template("admin/user.html", target=target, roles=list(Role), stations=stations_, orgs=orgs,
-                           errors=errors), (400 if errors else 200)
+    return render_template(
+        "admin/user.html", target=target, roles=list(Role), stations=stations_, orgs=orgs, errors=errors
+    ), (400 if errors else 200)
 
 
 @bp.route("/orgs", methods=["GET", "POST"])
@@ -74,8 +81,13 @@ def orgs():
             db.session.rollback()
             errors = e.errors
     rows = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
-    return render_template("admin/orgs.html", orgs=rows, errors=errors, values=values,
-                           org_kinds=reference.vocab().names.get("org_kind", [])), (400 if errors else 200)
+    return render_template(
+        "admin/orgs.html",
+        orgs=rows,
+        errors=errors,
+        values=values,
+        org_kinds=reference.vocab().names.get("org_kind", []),
+    ), (400 if errors else 200)
 
 
 @bp.route("/stations", methods=["GET", "POST"])
@@ -94,8 +106,14 @@ def stations_():
             errors = e.errors
     rows = db.session.scalars(select(Station).order_by(Station.is_hall.desc(), Station.id)).all()
     orgs = db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
-    return render_template("admin/stations.html", stations=rows, orgs=orgs, errors=errors, values=values,
-                           regions=rules.zhengzhou_districts()), (400 if errors else 200)
+    return render_template(
+        "admin/stations.html",
+        stations=rows,
+        orgs=orgs,
+        errors=errors,
+        values=values,
+        regions=rules.zhengzhou_districts(),
+    ), (400 if errors else 200)
 
 
 @bp.route("/taxonomies", methods=["GET", "POST"])
@@ -113,24 +131,32 @@ def taxonomies():
             db.session.rollback()
             errors = e.errors
     v = reference.vocab()
-    return render_template("admin/taxonomies.html", vocab=v,
-                           labels=reference.TERM_KIND_LABELS, errors=errors), (400 if errors else 200)
+    return render_template("admin/taxonomies.html", vocab=v, labels=reference.TERM_KIND_LABELS, errors=errors), (
+        400 if errors else 200
+    )
 
 
 # ---- membership and organisation verification ------------------------------------------------
 
+
 @bp.route("/memberships")
 def memberships():
-    return render_template("admin/memberships.html", pending=accounts.pending_members(current_user),
-                           orgs=accounts.unverified_orgs(), errors={}, admins_of=accounts.org_admins)
+    return render_template(
+        "admin/memberships.html",
+        pending=accounts.pending_members(current_user),
+        orgs=accounts.unverified_orgs(),
+        errors={},
+        admins_of=accounts.org_admins,
+    )
 
 
 @bp.route("/memberships/<int:user_id>/<any(confirm, refuse):decision>", methods=["POST"])
 def decide_membership(user_id, decision):
     member = get_or_404(User, user_id)
     try:
-        accounts.decide_membership(member, current_user, decision == "confirm",
-                                   make_admin=request.form.get("org_admin") == "1")
+        accounts.decide_membership(
+            member, current_user, decision == "confirm", make_admin=request.form.get("org_admin") == "1"
+        )
         db.session.commit()
         flash(f"已{'确认' if decision == 'confirm' else '拒绝'}：{member.display_name} → {member.org.name}", "success")
     except ValidationError as e:
@@ -148,7 +174,11 @@ def verify_org(org_id):
         flash(f"单位“{org.name}”已核验", "success")
     except ValidationError as e:
         db.session.rollback()
-        return render_template("admin/memberships.html", pending=accounts.pending_members(current_user),
-                               orgs=accounts.unverified_orgs(), errors={org.id: e.errors},
-                               admins_of=accounts.org_admins), 400
+        return render_template(
+            "admin/memberships.html",
+            pending=accounts.pending_members(current_user),
+            orgs=accounts.unverified_orgs(),
+            errors={org.id: e.errors},
+            admins_of=accounts.org_admins,
+        ), 400
     return redirect(url_for(".memberships"))

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from . import routes, contracts, openapi  # noqa: E402,F401
+from . import contracts, openapi, routes  # noqa: E402,F401

@@ -1,4 +1,5 @@
 """JSON API (v1): technology contracts (with rights) and the public contract statistics."""
+
 from decimal import Decimal
 
 from flask import abort, g, jsonify, request
@@ -8,29 +9,73 @@ from ..extensions import db
 from ..models import Contract
 from ..services import contracts, stats
 from ..services.matches import ConcurrentChange
-from . import bp
 from ..web import bounded_arg
+from . import bp
 from .routes import _body, _jsonable
 
 
 def _party(c: Contract, side: str) -> dict:
-    return {k: getattr(c, f"{side}_{k}") for k in ("org_id", "name", "kind", "credit_code", "region", "country")} | \
-        {"nature": contracts.nature(getattr(c, f"{side}_kind"))}
+    return {k: getattr(c, f"{side}_{k}") for k in ("org_id", "name", "kind", "credit_code", "region", "country")} | {
+        "nature": contracts.nature(getattr(c, f"{side}_kind"))
+    }
 
 
 def serialize_contract(c: Contract) -> dict:
-    out = {"id": c.id, "number": c.number, "status": c.status, "status_label": c.status_label, "title": c.title,
-           "ctype": c.ctype, "subtype": c.subtype, "seller": _party(c, "seller"), "buyer": _party(c, "buyer"),
-           "station": c.station.code if c.station else None, "broker_id": c.broker_id, "match_id": c.match_id,
-           "amends": c.amends.number if c.amends else None, "has_file": bool(c.file_key),
-           "refusal": {"code": c.refusal_code, "reason": contracts.REFUSAL_REASONS.get(c.refusal_code),
-                       "note": c.refusal_note} if c.refusal_code else None,
-           "events": [{"action": e.action, "label": contracts.ACTION_LABELS.get(e.action, e.action),
-                       "from": e.from_status, "to": e.to_status, "note": e.note, "at": _jsonable(e.at)}
-                      for e in c.events]}
-    for name in ("amount", "tech_amount", "signed_on", "valid_from", "valid_until", "field", "ip_type", "goal",
-                 "planned_investment", "planned_output", "submitted_at", "due_on", "decided_at", "registered_on",
-                 "stat_date", "cancel_requested_at", "cancelled_at", "approved_tech_amount", "approved_note"):
+    out = {
+        "id": c.id,
+        "number": c.number,
+        "status": c.status,
+        "status_label": c.status_label,
+        "title": c.title,
+        "ctype": c.ctype,
+        "subtype": c.subtype,
+        "seller": _party(c, "seller"),
+        "buyer": _party(c, "buyer"),
+        "station": c.station.code if c.station else None,
+        "broker_id": c.broker_id,
+        "match_id": c.match_id,
+        "amends": c.amends.number if c.amends else None,
+        "has_file": bool(c.file_key),
+        "refusal": {
+            "code": c.refusal_code,
+            "reason": contracts.REFUSAL_REASONS.get(c.refusal_code),
+            "note": c.refusal_note,
+        }
+        if c.refusal_code
+        else None,
+        "events": [
+            {
+                "action": e.action,
+                "label": contracts.ACTION_LABELS.get(e.action, e.action),
+                "from": e.from_status,
+                "to": e.to_status,
+                "note": e.note,
+                "at": _jsonable(e.at),
+            }
+            for e in c.events
+        ],
+    }
+    for name in (
+        "amount",
+        "tech_amount",
+        "signed_on",
+        "valid_from",
+        "valid_until",
+        "field",
+        "ip_type",
+        "goal",
+        "planned_investment",
+        "planned_output",
+        "submitted_at",
+        "due_on",
+        "decided_at",
+        "registered_on",
+        "stat_date",
+        "cancel_requested_at",
+        "cancelled_at",
+        "approved_tech_amount",
+        "approved_note",
+    ):
         out[name] = _jsonable(getattr(c, name))
     return out
 
@@ -46,12 +91,20 @@ def _contract(contract_id: int) -> Contract:
 def contracts_list():
     if g.api_user is None:
         return json_error(401, "token_required", "查看合同需要登录或提供 Bearer 令牌")
-    page = db.paginate(contracts.visible_query(g.api_user, request.args.get("status", ""),
-                                               (request.args.get("q") or "").strip()[:50]),
-                       page=bounded_arg("page", 1, 1, 10000), per_page=bounded_arg("per_page", 20, 1, 100),
-                       error_out=False)
-    return jsonify({"items": [serialize_contract(c) for c in page.items], "page": page.page, "pages": page.pages,
-                    "total": page.total})
+    page = db.paginate(
+        contracts.visible_query(g.api_user, request.args.get("status", ""), (request.args.get("q") or "").strip()[:50]),
+        page=bounded_arg("page", 1, 1, 10000),
+        per_page=bounded_arg("per_page", 20, 1, 100),
+        error_out=False,
+    )
+    return jsonify(
+        {
+            "items": [serialize_contract(c) for c in page.items],
+            "page": page.page,
+            "pages": page.pages,
+            "total": page.total,
+        }
+    )
 
 
 @bp.get("/contracts/<int:contract_id>")
@@ -77,8 +130,11 @@ def _action_body() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(json_error(400, "invalid_json", "请求体应为 JSON 对象"))
-    wrong = {k: "应为文本" for k in ("code", "note", "approved_tech_amount") if k in data and data[k] is not None
-             and not isinstance(data[k], str)}
+    wrong = {
+        k: "应为文本"
+        for k in ("code", "note", "approved_tech_amount")
+        if k in data and data[k] is not None and not isinstance(data[k], str)
+    }
     if wrong:
         abort(json_error(422, "validation_failed", "提交的数据有误", wrong))
     return data
@@ -90,8 +146,9 @@ def contract_act(contract_id, action):
     c = _contract(contract_id)
     data = _action_body()
     steps = {
-        "register": lambda: contracts.register(c, g.api_user, approved=data.get("approved_tech_amount"),
-                                               approved_note=data.get("note") or ""),
+        "register": lambda: contracts.register(
+            c, g.api_user, approved=data.get("approved_tech_amount"), approved_note=data.get("note") or ""
+        ),
         "refuse": lambda: contracts.refuse(c, g.api_user, data.get("code"), data.get("note") or ""),
         "withdraw": lambda: contracts.withdraw(c, g.api_user, data.get("note") or ""),
         "cancel": lambda: contracts.cancel(c, g.api_user, data.get("note") or ""),
@@ -127,25 +184,45 @@ def stats_summary():
     """Public aggregates: totals, by month, the share from platform matches, progress to the target."""
     p = _period()
     progress = stats.progress(p.start.year)
-    return jsonify({"period": _period_json(p), "total": stats.totals(p).as_dict(),
-                    "by_month": [r.as_dict() for r in stats.series(p, "month")],
-                    "match_share": stats.match_share(p).as_dict(),
-                    "progress": {"year": progress.year,
-                                 "target": None if progress.target is None else str(progress.target),
-                                 "amount": str(progress.total.amount),
-                                 "ratio": None if progress.ratio is None else str(progress.ratio.quantize(Decimal("0.000001"))),
-                                 "elapsed": str(progress.elapsed.quantize(Decimal("0.0001"))),
-                                 "previous_amount": str(progress.previous.amount),
-                                 "change": None if progress.change is None else str(progress.change.quantize(Decimal("0.000001")))}})
+    return jsonify(
+        {
+            "period": _period_json(p),
+            "total": stats.totals(p).as_dict(),
+            "by_month": [r.as_dict() for r in stats.series(p, "month")],
+            "match_share": stats.match_share(p).as_dict(),
+            "progress": {
+                "year": progress.year,
+                "target": None if progress.target is None else str(progress.target),
+                "amount": str(progress.total.amount),
+                "ratio": None if progress.ratio is None else str(progress.ratio.quantize(Decimal("0.000001"))),
+                "elapsed": str(progress.elapsed.quantize(Decimal("0.0001"))),
+                "previous_amount": str(progress.previous.amount),
+                "change": None if progress.change is None else str(progress.change.quantize(Decimal("0.000001"))),
+            },
+        }
+    )
 
 
 @bp.get("/stats/<dimension>")
 def stats_dimension(dimension):
     if dimension not in stats.DIMENSIONS and dimension not in ("month", "quarter", "year"):
-        return json_error(404, "unknown_dimension",
-                          f"没有“{dimension}”这一统计维度（可选：{'、'.join(['month', 'quarter', 'year', *stats.DIMENSIONS])}）")
+        return json_error(
+            404,
+            "unknown_dimension",
+            f"没有“{dimension}”这一统计维度（可选：{'、'.join(['month', 'quarter', 'year', *stats.DIMENSIONS])}）",
+        )
     if not stats.may_see_table(g.api_user, dimension):
-        return json_error(403, "forbidden", "此统计仅对登记员和管理员开放（公开统计：" + "、".join(stats.PUBLIC_TABLES) + "）")
+        return json_error(
+            403, "forbidden", "此统计仅对登记员和管理员开放（公开统计：" + "、".join(stats.PUBLIC_TABLES) + "）"
+        )
     t = stats.table(dimension, _period())
-    return jsonify({"period": _period_json(_period()), "dimension": dimension, "title": t.title,
-                    "items": [r.as_dict() for r in t.rows], "total": t.total.as_dict(), "additive": t.additive})
+    return jsonify(
+        {
+            "period": _period_json(_period()),
+            "dimension": dimension,
+            "title": t.title,
+            "items": [r.as_dict() for r in t.rows],
+            "total": t.total.as_dict(),
+            "additive": t.additive,
+        }
+    )

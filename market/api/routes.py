@@ -1,4 +1,5 @@
 """JSON API (v1). Reads are public (private fields need rights); writes need a Bearer token."""
+
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,9 +10,9 @@ from sqlalchemy import select
 
 from ..errors import json_error
 from ..extensions import csrf, db
+from ..infra import match_engine
 from ..models import User
 from ..services import listings
-from ..infra import match_engine
 from ..validation import reference
 from ..validation.fields import ValidationError
 from ..web import bounded_arg, semantic_search_limit
@@ -30,9 +31,15 @@ def _jsonable(value):
 
 def serialize(listing, private: bool) -> dict:
     kind = listings.kind_of(listing)
-    out = {"id": listing.id, "kind": kind.name, "status": listing.status, "org": listing.org.name,
-           "org_region": listing.org.region,
-           "published_at": _jsonable(listing.published_at), "expires_at": _jsonable(listing.expires_at)}
+    out = {
+        "id": listing.id,
+        "kind": kind.name,
+        "status": listing.status,
+        "org": listing.org.name,
+        "org_region": listing.org.region,
+        "published_at": _jsonable(listing.published_at),
+        "expires_at": _jsonable(listing.expires_at),
+    }
     for f in kind.fields:
         if f.private and not private:
             continue
@@ -89,8 +96,14 @@ def list_(kind_name):
     f = listings.Filters.from_args(request.args)
     page = listings.browse(kind, f, bounded_arg("page", 1, 1, 10000), bounded_arg("per_page", 20, 1, 100))
     user = g.api_user
-    return jsonify({"items": [serialize(x, listings.can_see_private(user, x)) for x in page.items],
-                    "page": page.page, "pages": page.pages, "total": page.total})
+    return jsonify(
+        {
+            "items": [serialize(x, listings.can_see_private(user, x)) for x in page.items],
+            "page": page.page,
+            "pages": page.pages,
+            "total": page.total,
+        }
+    )
 
 
 def _get(kind, listing_id):
@@ -115,7 +128,11 @@ def create(kind_name):
     data = _body()
     if not isinstance(data.get("publish", False), bool):
         raise ValidationError({"publish": "类型不对，应为 true 或 false"})
-    if data.get("org_id") is not None and not isinstance(data["org_id"], (int, str)) or isinstance(data.get("org_id"), bool):
+    if (
+        data.get("org_id") is not None
+        and not isinstance(data["org_id"], (int, str))
+        or isinstance(data.get("org_id"), bool)
+    ):
         raise ValidationError({"org_id": "类型不对，应为单位编号"})
     listing = listings.create(kind, data, g.api_user, org_id=data.get("org_id"), publish=data.get("publish", False))
     db.session.commit()
@@ -161,8 +178,9 @@ def matches(kind_name, listing_id):
     k = bounded_arg("k", 10, 1, 50)
     min_score = request.args.get("min_score", type=float)
     found = match_engine.best_matches(listing, k=k, min_score=min_score if min_score is not None else 0.0)
-    return jsonify({"items": [{**s.match.as_dict(), "title": s.listing.title, "org": s.listing.org.name}
-                              for s in found]})
+    return jsonify(
+        {"items": [{**s.match.as_dict(), "title": s.listing.title, "org": s.listing.org.name} for s in found]}
+    )
 
 
 @bp.get("/search")
@@ -178,7 +196,9 @@ def semantic_search():
     if not match_engine.enabled():
         return json_error(503, "matching_disabled", "智能匹配未启用")
     f = listings.Filters.from_args(request.args)
-    hits = match_engine.semantic_search(kind.name, q, match_engine.filter_predicate(kind.name, f),
-                                    k=bounded_arg("k", 20, 1, 100))
-    return jsonify({"items": [{**h.match.as_dict(), "title": h.listing.title, "org": h.listing.org.name}
-                              for h in hits]})
+    hits = match_engine.semantic_search(
+        kind.name, q, match_engine.filter_predicate(kind.name, f), k=bounded_arg("k", 20, 1, 100)
+    )
+    return jsonify(
+        {"items": [{**h.match.as_dict(), "title": h.listing.title, "org": h.listing.org.name} for h in hits]}
+    )

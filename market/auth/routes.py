@@ -45,10 +45,19 @@ THROTTLED = "登录尝试过于频繁，请稍后再试"
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit("LOGIN_LIMIT_ADDRESS"), methods=["POST"], key_func=_address, error_message=THROTTLED,
-               deduct_when=lambda response: response.status_code == 401)
-@limiter.limit(_limit("LOGIN_LIMIT_ACCOUNT_ADDRESS"), methods=["POST"], key_func=lambda: f"{_account()}@{_address()}",
-               error_message=THROTTLED)
+@limiter.limit(
+    _limit("LOGIN_LIMIT_ADDRESS"),
+    methods=["POST"],
+    key_func=_address,
+    error_message=THROTTLED,
+    deduct_when=lambda response: response.status_code == 401,
+)
+@limiter.limit(
+    _limit("LOGIN_LIMIT_ACCOUNT_ADDRESS"),
+    methods=["POST"],
+    key_func=lambda: f"{_account()}@{_address()}",
+    error_message=THROTTLED,
+)
 @limiter.limit(_limit("LOGIN_LIMIT_ACCOUNT"), methods=["POST"], key_func=_account, error_message=THROTTLED)
 def login():
     """Throttled per address (failed attempts only, so many people behind one NAT can still sign in:
@@ -75,7 +84,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    current_user.new_session_token()        # every session and remember cookie of the user ends
+    current_user.new_session_token()  # every session and remember cookie of the user ends
     db.session.commit()
     logout_user()
     flash("已退出登录", "info")
@@ -93,11 +102,17 @@ def register():
             db.session.commit()
             login_user(user)
             if user.org_state == "pending":
-                flash(f"注册成功。加入“{user.org.name}”的申请已提交，经该单位管理员或平台管理员确认后，"
-                      "您才能以单位名义发布信息、查看本单位的合同与对接。", "success")
+                flash(
+                    f"注册成功。加入“{user.org.name}”的申请已提交，经该单位管理员或平台管理员确认后，"
+                    "您才能以单位名义发布信息、查看本单位的合同与对接。",
+                    "success",
+                )
             elif not user.org.verified:
-                flash(f"注册成功。您是“{user.org.name}”的单位管理员；平台管理员核验单位（统一社会信用代码）后，"
-                      "即可以单位名义发布信息。", "success")
+                flash(
+                    f"注册成功。您是“{user.org.name}”的单位管理员；平台管理员核验单位（统一社会信用代码）后，"
+                    "即可以单位名义发布信息。",
+                    "success",
+                )
             else:
                 flash("注册成功", "success")
             return redirect(url_for("account.dashboard"))
@@ -105,5 +120,10 @@ def register():
             db.session.rollback()
             errors = e.errors
     orgs = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
-    return render_template("auth/register.html", errors=errors, values=values, orgs=orgs,
-                           org_kinds=reference.vocab().names.get("org_kind", [])), (400 if errors else 200)
+    return render_template(
+        "auth/register.html",
+        errors=errors,
+        values=values,
+        orgs=orgs,
+        org_kinds=reference.vocab().names.get("org_kind", []),
+    ), (400 if errors else 200)

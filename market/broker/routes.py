@@ -1,4 +1,5 @@
 """经纪人工作台: the station queue, one match with both listings, the broker's decisions."""
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -24,9 +25,16 @@ def require_broker():
 def queue():
     f = matches.QueueFilters.from_args(request.args)
     page = db.paginate(matches.queue_query(current_user, f), page=page_arg(), per_page=20, error_out=False)
-    return render_template("broker/queue.html", page=page, filters=f, counts=matches.queue_counts(current_user),
-                           statuses=list(MatchStatus), vocab=reference.vocab(), reasons=matches.REJECT_REASONS,
-                           labels=FEATURE_LABELS)
+    return render_template(
+        "broker/queue.html",
+        page=page,
+        filters=f,
+        counts=matches.queue_counts(current_user),
+        statuses=list(MatchStatus),
+        vocab=reference.vocab(),
+        reasons=matches.REJECT_REASONS,
+        labels=FEATURE_LABELS,
+    )
 
 
 def _match(match_id) -> Match:
@@ -37,12 +45,20 @@ def _match(match_id) -> Match:
 @bp.route("/matches/<int:match_id>")
 def match(match_id):
     m = _match(match_id)
-    return render_template("broker/match.html", m=m, reject_reasons=matches.REJECT_REASONS,
-                           close_reasons=matches.CLOSE_REASONS, labels=FEATURE_LABELS,
-                           action_labels=matches.ACTION_LABELS, reason=matches.Reason.of(m),
-                           events=matches.visible_events(m, current_user), waiting=matches.waiting_on(m),
-                           answer=lambda side: matches.answer_label(m, side),
-                           contract=contracts.contract_of(m), can_apply=contracts.may_apply_for(current_user, m))
+    return render_template(
+        "broker/match.html",
+        m=m,
+        reject_reasons=matches.REJECT_REASONS,
+        close_reasons=matches.CLOSE_REASONS,
+        labels=FEATURE_LABELS,
+        action_labels=matches.ACTION_LABELS,
+        reason=matches.Reason.of(m),
+        events=matches.visible_events(m, current_user),
+        waiting=matches.waiting_on(m),
+        answer=lambda side: matches.answer_label(m, side),
+        contract=contracts.contract_of(m),
+        can_apply=contracts.may_apply_for(current_user, m),
+    )
 
 
 @bp.route("/matches/<int:match_id>/<action>", methods=["POST"])
@@ -93,18 +109,22 @@ def bulk_reject():
     if not ids:
         flash("请先勾选要处理的匹配", "warning")
         return redirect(request.referrer or url_for(".queue"))
-    chosen = [m for m in db.session.scalars(select(Match).where(Match.id.in_(ids)))
-              if matches.is_broker_for(current_user, m)]
+    chosen = [
+        m for m in db.session.scalars(select(Match).where(Match.id.in_(ids))) if matches.is_broker_for(current_user, m)
+    ]
     try:
-        done, problems = matches.bulk_reject(chosen, current_user, request.form.get("reason_code"),
-                                             (request.form.get("note") or "").strip())
+        done, problems = matches.bulk_reject(
+            chosen, current_user, request.form.get("reason_code"), (request.form.get("note") or "").strip()
+        )
     except ValidationError as e:
         db.session.rollback()
         flash("；".join(e.errors.values()), "danger")
         return redirect(request.referrer or url_for(".queue"))
     db.session.commit()
-    flash(f"已批量标记 {done} 条为未采纳" + (f"；{len(problems)} 条未处理：{'；'.join(problems)}" if problems else ""),
-          "success" if not problems else "warning")
+    flash(
+        f"已批量标记 {done} 条为未采纳" + (f"；{len(problems)} 条未处理：{'；'.join(problems)}" if problems else ""),
+        "success" if not problems else "warning",
+    )
     return redirect(request.referrer or url_for(".queue"))
 
 
@@ -117,5 +137,9 @@ def feedback_page():
         result = feedback.refit()
         db.session.commit()
         flash(result.message, "success" if result.replaced else "warning")
-    return render_template("broker/feedback.html", report=feedback.report(), result=result,
-                           min_labels=current_app.config["FEEDBACK_MIN_LABELS"])
+    return render_template(
+        "broker/feedback.html",
+        report=feedback.report(),
+        result=result,
+        min_labels=current_app.config["FEEDBACK_MIN_LABELS"],
+    )

@@ -1,25 +1,43 @@
 """揭榜挂帅: the calls, “我要揭榜”, the review page (stages, scores, criteria, experts), an
 application, and the public 公示 page with its objection form."""
+
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..extensions import db
+from ..infra import uploads
 from ..models import Achievement, ChallengeApplication, ListingStatus, Need
 from ..services import challenges
-from ..infra import uploads
 from ..validation.fields import ValidationError
 from . import bp
 
-LOG_LABELS = {"apply": "提交申请", "pass": "通过形式审查", "shortlist": "入围答辩", "award": "揭榜成功", "drop": "未通过",
-              "score": "评分", "criteria": "修改评审标准", "expert": "指定专家", "publicity": "结果公示",
-              "objection": "异议", "finalise": "确认结果"}
+LOG_LABELS = {
+    "apply": "提交申请",
+    "pass": "通过形式审查",
+    "shortlist": "入围答辩",
+    "award": "揭榜成功",
+    "drop": "未通过",
+    "score": "评分",
+    "criteria": "修改评审标准",
+    "expert": "指定专家",
+    "publicity": "结果公示",
+    "objection": "异议",
+    "finalise": "确认结果",
+}
 
 
 def _need(need_id) -> Need:
     need = db.session.get(Need, need_id)
-    if need is None or not need.is_challenge or (not need.is_published and not challenges.is_reviewer(current_user, need)
-                                                 and not challenges.is_owner(current_user, need)):
+    if (
+        need is None
+        or not need.is_challenge
+        or (
+            not need.is_published
+            and not challenges.is_reviewer(current_user, need)
+            and not challenges.is_owner(current_user, need)
+        )
+    ):
         abort(404)
     return need
 
@@ -39,8 +57,9 @@ def _problem(err) -> str:
 def index():
     rows = challenges.open_challenges()
     mine = challenges.of_applicant(current_user) if current_user.is_authenticated else []
-    return render_template("challenges/index.html", rows=rows, peek=challenges.peek, mine=mine,
-                           closed=challenges.open_for_applications)
+    return render_template(
+        "challenges/index.html", rows=rows, peek=challenges.peek, mine=mine, closed=challenges.open_for_applications
+    )
 
 
 @bp.route("/<int:need_id>")
@@ -48,12 +67,21 @@ def call(need_id):
     need = _need(need_id)
     mine = None
     if current_user.is_authenticated:
-        mine = db.session.scalar(select(ChallengeApplication).where(ChallengeApplication.need_id == need.id,
-                                                                    ChallengeApplication.applicant_id == current_user.id))
-    return render_template("challenges/call.html", need=need, ch=challenges.peek(need),
-                           criteria=challenges.criteria_of(need), closed=challenges.open_for_applications(need),
-                           mine=mine, count=len(challenges.applications(need)),
-                           may_review=challenges.is_reviewer(current_user, need) or challenges.is_owner(current_user, need))
+        mine = db.session.scalar(
+            select(ChallengeApplication).where(
+                ChallengeApplication.need_id == need.id, ChallengeApplication.applicant_id == current_user.id
+            )
+        )
+    return render_template(
+        "challenges/call.html",
+        need=need,
+        ch=challenges.peek(need),
+        criteria=challenges.criteria_of(need),
+        closed=challenges.open_for_applications(need),
+        mine=mine,
+        count=len(challenges.applications(need)),
+        may_review=challenges.is_reviewer(current_user, need) or challenges.is_owner(current_user, need),
+    )
 
 
 @bp.route("/<int:need_id>/apply", methods=["GET", "POST"])
@@ -67,8 +95,9 @@ def apply(need_id):
     if request.method == "POST":
         values = request.form.to_dict()
         try:
-            app = challenges.apply(need, current_user, values, request.files.get("attachment"),
-                                   values.get("achievement_id"))
+            app = challenges.apply(
+                need, current_user, values, request.files.get("attachment"), values.get("achievement_id")
+            )
             db.session.commit()
             flash("揭榜申请已提交，进入形式审查", "success")
             return redirect(url_for(".application", app_id=app.id))
@@ -79,10 +108,20 @@ def apply(need_id):
         except ValidationError as err:
             db.session.rollback()
             errors = err.errors
-    own = db.session.scalars(select(Achievement).where(Achievement.owner_id == current_user.id,
-                                                       Achievement.status == ListingStatus.published.value)).all()
-    return render_template("challenges/apply.html", need=need, fields=challenges.FIELDS, values=values,
-                           errors=errors, own=own, max_mb=uploads.max_bytes() // (1024 * 1024)), 422 if errors else 200
+    own = db.session.scalars(
+        select(Achievement).where(
+            Achievement.owner_id == current_user.id, Achievement.status == ListingStatus.published.value
+        )
+    ).all()
+    return render_template(
+        "challenges/apply.html",
+        need=need,
+        fields=challenges.FIELDS,
+        values=values,
+        errors=errors,
+        own=own,
+        max_mb=uploads.max_bytes() // (1024 * 1024),
+    ), 422 if errors else 200
 
 
 @bp.route("/<int:need_id>/review")
@@ -92,14 +131,23 @@ def review(need_id):
     staff, owner = challenges.is_reviewer(current_user, need), challenges.is_owner(current_user, need)
     if not (staff or owner):
         abort(404)
-    return render_template("challenges/review.html", need=need, ch=challenges.peek(need), apps=challenges.applications(need),
-                           criteria=challenges.criteria_of(need), staff=staff, owner=owner,
-                           is_staff=current_user.is_staff, experts=challenges.experts(need),
-                           objections=challenges.objections(need) if current_user.is_staff else [],
-                           history=challenges.history(need), labels=LOG_LABELS,
-                           in_window=challenges.in_objection_window(challenges.peek(need)),
-                           see=lambda a: challenges.may_see_confidential(current_user, a),
-                           scored=lambda a: challenges.has_scored(a, current_user))
+    return render_template(
+        "challenges/review.html",
+        need=need,
+        ch=challenges.peek(need),
+        apps=challenges.applications(need),
+        criteria=challenges.criteria_of(need),
+        staff=staff,
+        owner=owner,
+        is_staff=current_user.is_staff,
+        experts=challenges.experts(need),
+        objections=challenges.objections(need) if current_user.is_staff else [],
+        history=challenges.history(need),
+        labels=LOG_LABELS,
+        in_window=challenges.in_objection_window(challenges.peek(need)),
+        see=lambda a: challenges.may_see_confidential(current_user, a),
+        scored=lambda a: challenges.has_scored(a, current_user),
+    )
 
 
 def _back(need):
@@ -153,13 +201,20 @@ def finalise(need_id):
 def application(app_id):
     app = _application(app_id)
     need = app.need
-    return render_template("challenges/application.html", a=app, need=need,
-                           see=challenges.may_see_confidential(current_user, app),
-                           staff=current_user.is_staff, criteria=challenges.criteria_of(need),
-                           may_score=challenges.is_reviewer(current_user, need) and app.stage == "review"
-                           and current_user.id not in (need.owner_id, app.applicant_id),
-                           scored=challenges.has_scored(app, current_user),
-                           show_scores=challenges.is_reviewer(current_user, need), errors={})
+    return render_template(
+        "challenges/application.html",
+        a=app,
+        need=need,
+        see=challenges.may_see_confidential(current_user, app),
+        staff=current_user.is_staff,
+        criteria=challenges.criteria_of(need),
+        may_score=challenges.is_reviewer(current_user, need)
+        and app.stage == "review"
+        and current_user.id not in (need.owner_id, app.applicant_id),
+        scored=challenges.has_scored(app, current_user),
+        show_scores=challenges.is_reviewer(current_user, need),
+        errors={},
+    )
 
 
 @bp.route("/applications/<int:app_id>/move/<action>", methods=["POST"])
@@ -205,8 +260,13 @@ def attachment(app_id):
     path = uploads.path_of(app.file_key, challenges.FILE_AREA)
     if path is None:
         abort(404)
-    response = send_file(path, mimetype=app.file_mime, as_attachment=True, max_age=0,
-                         download_name=uploads.download_name(app.file_mime, f"揭榜材料-{app.id}"))
+    response = send_file(
+        path,
+        mimetype=app.file_mime,
+        as_attachment=True,
+        max_age=0,
+        download_name=uploads.download_name(app.file_mime, f"揭榜材料-{app.id}"),
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -232,5 +292,12 @@ def result(need_id):
         except ValidationError as err:
             db.session.rollback()
             errors = err.errors
-    return render_template("challenges/result.html", need=need, ch=ch, a=ch.awarded, errors=errors, values=values,
-                           in_window=challenges.in_objection_window(ch)), 422 if errors else 200
+    return render_template(
+        "challenges/result.html",
+        need=need,
+        ch=ch,
+        a=ch.awarded,
+        errors=errors,
+        values=values,
+        in_window=challenges.in_objection_window(ch),
+    ), 422 if errors else 200

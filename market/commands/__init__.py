@@ -1,11 +1,24 @@
 """The `market` commands, one module per area, added to `app.cli` by the app factory."""
+
 from flask import Flask
 
 from . import events, feedback, index, jobs, serve, setup, stats, users
 
-COMMANDS = (setup.init_db_command, setup.seed_demo, setup.setup, index.index, serve.serve,
-            jobs.expire, jobs.suggest, jobs.remind, jobs.remind_requests,
-            events.events, feedback.feedback, stats.stats, users.create_admin)
+COMMANDS = (
+    setup.init_db_command,
+    setup.seed_demo,
+    setup.setup,
+    index.index,
+    serve.serve,
+    jobs.expire,
+    jobs.suggest,
+    jobs.remind,
+    jobs.remind_requests,
+    events.events,
+    feedback.feedback,
+    stats.stats,
+    users.create_admin,
+)
 
 
 def init_app(app: Flask) -> None:

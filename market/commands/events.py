@@ -1,4 +1,5 @@
 """`events remind`: the hall's and stations' events."""
+
 import click
 from flask.cli import with_appcontext
 
@@ -13,6 +14,7 @@ events = click.Group("events", help="The hall's and stations' events.")
 def remind(hours):
     """Remind everyone confirmed for an event starting soon (once each; run hourly or daily)."""
     from ..services import events as service
+
     n = service.remind_upcoming(hours=hours)
     db.session.commit()
     click.echo(f"reminded: {n}")

@@ -1,4 +1,5 @@
 """`market index rebuild|check|stats`: the FAISS/keyword indexes."""
+
 import click
 from flask.cli import with_appcontext
 
@@ -10,6 +11,7 @@ index = click.Group("index", help="The FAISS/keyword indexes of 成果库 and �
 def rebuild():
     """Rebuild both indexes from the database (embeddings come from the cache when known)."""
     from ..infra import match_engine
+
     for report in match_engine.sync_all(rebuild=True):
         click.echo(str(report))
 
@@ -19,6 +21,7 @@ def rebuild():
 def check():
     """Compare the saved indexes with the database; exit status 1 on drift."""
     from ..infra import match_engine
+
     eng = match_engine.engine(sync=False)
     ok = True
     for kind in match_engine.KIND_MODELS:
@@ -33,6 +36,7 @@ def check():
 def stats():
     """Sizes of the indexes in this process after syncing them with the database."""
     from ..infra import match_engine
+
     eng = match_engine.engine()
     for kind, sizes in eng.stats().items():
         click.echo(f"{kind}: {sizes}")

@@ -1,4 +1,5 @@
 """The daily jobs: `expire`, `suggest`, `remind`, `remind-requests`."""
+
 import click
 from flask.cli import with_appcontext
 
@@ -10,6 +11,7 @@ from ..extensions import db
 def expire():
     """Take expired listings down and tell owners whose listings expire soon (run daily)."""
     from ..services import listings
+
     counts = listings.expire_due()
     sent = listings.notify_expiring()
     db.session.commit()
@@ -21,6 +23,7 @@ def expire():
 def suggest():
     """Create match suggestions for every published need (after a bulk import, say)."""
     from ..services import matches
+
     created = matches.suggest_all()
     db.session.commit()
     click.echo(f"{created} new suggestions")
@@ -33,11 +36,13 @@ def suggest():
 def remind(stall_days, abandon_days):
     """Remind brokers and parties of stalled matches and of unanswered consent requests; close abandoned ones (run daily)."""
     from ..services import matches
+
     counts = matches.remind_stalled(stall_days=stall_days, abandon_days=abandon_days)
     consent = matches.remind_consent()
     db.session.commit()
-    click.echo(f"reminded: {counts['reminded']}; closed as abandoned: {counts['abandoned']}; "
-               f"consent reminders: {consent}")
+    click.echo(
+        f"reminded: {counts['reminded']}; closed as abandoned: {counts['abandoned']}; consent reminders: {consent}"
+    )
 
 
 @click.command("remind-requests")
@@ -46,6 +51,7 @@ def remind(stall_days, abandon_days):
 def remind_requests(days):
     """Remind stations of 申请对接 requests unanswered after N working days (run daily; once each)."""
     from ..services import contact
+
     sent = contact.remind_unanswered(days=days)
     db.session.commit()
     click.echo(f"unanswered requests reminded: {sent}")

@@ -1,4 +1,5 @@
 """Getting a database and the matching files ready: `init-db`, `seed-demo`, `setup`."""
+
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ def init_db() -> None:
     """Apply every migration and seed the reference taxonomies (safe to repeat)."""
     upgrade()
     from ..validation import reference
+
     reference.seed_taxonomies()
     db.session.commit()
 
@@ -20,7 +22,9 @@ def init_db() -> None:
 def prepare_matching() -> None:
     """Convert the model if needed, then check the indexes against the database and repair drift."""
     from matching.e5convert import ensure_model
+
     from ..infra import match_engine
+
     ensure_model(Path(current_app.config["MODEL_DIR"]))
     for report in match_engine.sync_all():
         click.echo(f"index {report}")
@@ -43,6 +47,7 @@ def init_db_command():
 def seed_demo():
     """Load the demo organisations, stations, accounts and listings (idempotent)."""
     from ..demo import seed as demo
+
     demo.load(log=click.echo)
     db.session.commit()
 
@@ -57,9 +62,11 @@ def setup(demo):
     click.echo(f"database ready: {safe_url()}")
     if current_app.config["MATCHING_ENABLED"]:
         from matching.e5convert import ensure_model
+
         ensure_model(Path(current_app.config["MODEL_DIR"]))
     if demo:
         from ..demo import seed as demo_data
+
         demo_data.load(log=click.echo)
         db.session.commit()
     if current_app.config["MATCHING_ENABLED"]:

@@ -1,4 +1,5 @@
 """`market create-admin`."""
+
 import click
 from flask.cli import with_appcontext
 
@@ -13,6 +14,7 @@ def create_admin(username, password):
     """Create an administrator account."""
     from ..models import Role, User
     from ..services.accounts import check_password
+
     if msg := check_password(password, username):
         raise click.ClickException(msg)
     user = User(username=username, display_name=username, role=Role.admin.value)

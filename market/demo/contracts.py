@@ -7,10 +7,12 @@ histories are what the live system would have produced. Research organisations a
 and enterprises mostly buyers; a few parties outside Zhengzhou (and abroad) give 输出 and 吸纳.
 Matches in 对接中/洽谈中, when there are any, get a contract and become 已签约.
 """
+
 import io
 import math
 import random
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -21,8 +23,8 @@ from ..extensions import db
 from ..models import Achievement, Contract, Match, MatchStatus, Need, Organisation, Role, Station, User, utcnow
 from ..services import contracts, stations
 from ..validation import workdays
-from ..validation.rules import CREDIT_CHARS, credit_code_check_digit
 from ..validation.fields import ValidationError
+from ..validation.rules import CREDIT_CHARS, credit_code_check_digit
 
 SEED = 20261
 PREFIX = "DEMO-C-"
@@ -52,10 +54,15 @@ OUTSIDE_SELLERS = (
 )
 TYPE_WEIGHTS = (("技术开发", 34), ("技术服务", 30), ("技术咨询", 14), ("技术转让", 13), ("技术许可", 9))
 REFUSAL_NOTES = {
-    "1": "合同尚未经双方法定代表人签字生效，请生效后再申请。", "2": "合同标的为设备买卖，不属于技术合同。",
-    "3": "合同未约定价款支付方式和金额。", "4": "涉及技术出口限制目录，需先办理出口许可。",
-    "5": "合同名称为技术开发，内容实为设备采购，请更正。", "6": "第八条限制买方改进技术，属于妨碍技术进步条款。",
-    "7": "未提供专利证书复印件。", "8": "买方印章名称与营业执照不符。", "9": "同一合同已在其他登记机构登记。",
+    "1": "合同尚未经双方法定代表人签字生效，请生效后再申请。",
+    "2": "合同标的为设备买卖，不属于技术合同。",
+    "3": "合同未约定价款支付方式和金额。",
+    "4": "涉及技术出口限制目录，需先办理出口许可。",
+    "5": "合同名称为技术开发，内容实为设备采购，请更正。",
+    "6": "第八条限制买方改进技术，属于妨碍技术进步条款。",
+    "7": "未提供专利证书复印件。",
+    "8": "买方印章名称与营业执照不符。",
+    "9": "同一合同已在其他登记机构登记。",
 }
 CANCEL_NOTES = ("双方协商一致解除合同", "合同约定的研发任务终止", "买方破产清算，合同无法履行", "合同被确认无效")
 
@@ -68,7 +75,7 @@ class Spec:
     actor: User
     raw: dict
     submitted: datetime
-    outcome: str                      # registered | refused | withdrawn | pending
+    outcome: str  # registered | refused | withdrawn | pending
     decided: datetime | None = None
     refusal: str | None = None
     change_at: datetime | None = None
@@ -85,11 +92,13 @@ def _scan(spec: "Spec") -> FileStorage | None:
     if spec.refusal == "7" or int(spec.key[-4:]) % 12 == 5:
         return None
     text = f"BT /F1 16 Tf 72 770 Td (Demo contract scan {spec.key}) Tj ET"
-    pdf = ("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-           "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R"
-           "/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
-           f"4 0 obj<</Length {len(text)}>>stream\n{text}\nendstream\nendobj\n"
-           "5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    pdf = (
+        "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        "3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R"
+        "/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
+        f"4 0 obj<</Length {len(text)}>>stream\n{text}\nendstream\nendobj\n"
+        "5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
     return FileStorage(io.BytesIO(pdf.encode()), filename="合同扫描件.pdf", content_type="application/pdf")
 
 
@@ -116,13 +125,20 @@ def _log_uniform(rng: random.Random, low: int, high: int, unit: int = 1000) -> D
 def _amounts(rng: random.Random, ctype: str, subtype: str) -> tuple[Decimal, Decimal]:
     r = rng.random()
     if ctype == "技术开发":
-        amount = _log_uniform(rng, 20_000_000, 60_000_000, 10_000) if r < 0.04 else \
-            _log_uniform(rng, 5_000_000, 20_000_000, 10_000) if r < 0.12 else \
-            _log_uniform(rng, 200_000, 5_000_000) if r < 0.9 else _log_uniform(rng, 50_000, 200_000)
+        amount = (
+            _log_uniform(rng, 20_000_000, 60_000_000, 10_000)
+            if r < 0.04
+            else _log_uniform(rng, 5_000_000, 20_000_000, 10_000)
+            if r < 0.12
+            else _log_uniform(rng, 200_000, 5_000_000)
+            if r < 0.9
+            else _log_uniform(rng, 50_000, 200_000)
+        )
         ratio = rng.randint(70, 100)
     elif ctype == "技术转让":
-        amount = _log_uniform(rng, 10_000_000, 30_000_000, 10_000) if r < 0.06 else \
-            _log_uniform(rng, 100_000, 8_000_000)
+        amount = (
+            _log_uniform(rng, 10_000_000, 30_000_000, 10_000) if r < 0.06 else _log_uniform(rng, 100_000, 8_000_000)
+        )
         ratio = rng.randint(92, 100)
     elif ctype == "技术许可":
         amount = _log_uniform(rng, 50_000, 3_000_000)
@@ -141,13 +157,18 @@ def _amounts(rng: random.Random, ctype: str, subtype: str) -> tuple[Decimal, Dec
 def _title(rng: random.Random, ctype: str, subtype: str, topic: str, field: str) -> str:
     topic = topic if len(topic) <= 36 else topic[:36]
     return {
-        "委托开发": f"{topic}委托开发", "合作开发": f"{topic}合作开发",
-        "专利权转让": f"{topic}专利权转让", "专利申请权转让": f"{topic}专利申请权转让",
-        "技术秘密转让": f"{topic}技术秘密转让", "专利实施许可": f"{topic}专利实施许可",
-        "技术秘密许可": f"{topic}技术秘密许可", "其他": f"{topic}技术{ctype[2:]}",
+        "委托开发": f"{topic}委托开发",
+        "合作开发": f"{topic}合作开发",
+        "专利权转让": f"{topic}专利权转让",
+        "专利申请权转让": f"{topic}专利申请权转让",
+        "技术秘密转让": f"{topic}技术秘密转让",
+        "专利实施许可": f"{topic}专利实施许可",
+        "技术秘密许可": f"{topic}技术秘密许可",
+        "其他": f"{topic}技术{ctype[2:]}",
         "技术咨询": rng.choice((f"{topic}技术可行性论证", f"{topic}技术咨询", f"{topic}工艺路线评估")),
         "技术服务": rng.choice((f"{topic}技术服务", f"{topic}检测与工艺优化服务", f"{topic}现场技术指导")),
-        "技术中介": f"{topic}成果转化中介服务", "技术培训": f"{field}专业技术培训（{topic[:12]}）",
+        "技术中介": f"{topic}成果转化中介服务",
+        "技术培训": f"{field}专业技术培训（{topic[:12]}）",
     }[subtype]
 
 
@@ -155,8 +176,11 @@ def _ip_type(rng: random.Random, ctype: str, subtype: str, field: str) -> str | 
     if "技术秘密" in subtype:
         return "技术秘密"
     if ctype in ("技术转让", "技术许可"):
-        return "软件著作权" if field == "电子信息" and rng.random() < 0.3 else \
-            rng.choice(("发明专利", "发明专利", "发明专利", "实用新型"))
+        return (
+            "软件著作权"
+            if field == "电子信息" and rng.random() < 0.3
+            else rng.choice(("发明专利", "发明专利", "发明专利", "实用新型"))
+        )
     if ctype == "技术开发":
         return rng.choice(("发明专利", "发明专利", None, "技术秘密", "软件著作权" if field == "电子信息" else None))
     return None
@@ -169,8 +193,10 @@ def _month_days(rng: random.Random, start: date, end: date, n: int) -> list[date
     while (y, m) <= (end.year, end.month):
         months.append((y, m))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    weights = [(1 + 0.8 * i / max(len(months) - 1, 1)) * {12: 1.6, 2: 0.6, 1: 0.9}.get(mm, 1.0)
-               for i, (_, mm) in enumerate(months)]
+    weights = [
+        (1 + 0.8 * i / max(len(months) - 1, 1)) * {12: 1.6, 2: 0.6, 1: 0.9}.get(mm, 1.0)
+        for i, (_, mm) in enumerate(months)
+    ]
     days = []
     for y, m in rng.choices(months, weights=weights, k=n):
         first = max(date(y, m, 1), start)
@@ -193,12 +219,14 @@ class _World:
             if user.station_id is not None and user.username.startswith("broker."):
                 self.brokers.setdefault(user.station_id, user)
         self.members = {}
-        for user in db.session.scalars(select(User).where(User.role.in_((Role.researcher.value, Role.enterprise.value)))
-                                       .order_by(User.username)):
+        for user in db.session.scalars(
+            select(User).where(User.role.in_((Role.researcher.value, Role.enterprise.value))).order_by(User.username)
+        ):
             self.members.setdefault(user.org_id, user)
         self.admin = db.session.scalar(select(User).where(User.role == Role.admin.value).order_by(User.id))
-        self.registrar = db.session.scalar(select(User).where(User.role == Role.registrar.value).order_by(User.id)) \
-            or self.admin
+        self.registrar = (
+            db.session.scalar(select(User).where(User.role == Role.registrar.value).order_by(User.id)) or self.admin
+        )
         self.topics = {}
         for a in db.session.scalars(select(Achievement).order_by(Achievement.id)):
             self.topics.setdefault(a.org_id, []).append((a.title, a.field))
@@ -225,15 +253,21 @@ def _party_raw(side: str, party) -> dict:
     return {f"{side}_{k}": v for k, v in party.items()}
 
 
-def _application(rng: random.Random, w: _World, submitted: date, *, seller=None, buyer=None, ctype=None,
-                 match: Match | None = None) -> tuple[User, dict]:
+def _application(
+    rng: random.Random, w: _World, submitted: date, *, seller=None, buyer=None, ctype=None, match: Match | None = None
+) -> tuple[User, dict]:
     """The applicant and the form values of one application."""
     ctype = ctype or rng.choices([t for t, _ in TYPE_WEIGHTS], weights=[p for _, p in TYPE_WEIGHTS])[0]
     subtype = rng.choice(contracts.TYPES[ctype])
     if seller is None:
         r = rng.random()
-        seller = rng.choice(w.research) if r < 0.8 else rng.choice(w.enterprises) if r < 0.93 \
+        seller = (
+            rng.choice(w.research)
+            if r < 0.8
+            else rng.choice(w.enterprises)
+            if r < 0.93
             else rng.choice(w.outside_sellers)
+        )
     if buyer is None:
         r = rng.random()
         if isinstance(seller, dict):
@@ -245,8 +279,11 @@ def _application(rng: random.Random, w: _World, submitted: date, *, seller=None,
         else:
             buyer = rng.choice([o for o in w.research if o is not seller])
     seller_org = seller if isinstance(seller, Organisation) else None
-    topics = w.topics.get(seller_org.id if seller_org else None) or \
-        (w.topics.get(buyer.id) if isinstance(buyer, Organisation) else None) or [("关键共性技术", "先进制造")]
+    topics = (
+        w.topics.get(seller_org.id if seller_org else None)
+        or (w.topics.get(buyer.id) if isinstance(buyer, Organisation) else None)
+        or [("关键共性技术", "先进制造")]
+    )
     topic, field = match.achievement.title if match else None, match.achievement.field if match else None
     if topic is None:
         topic, field = rng.choice(topics)
@@ -254,14 +291,30 @@ def _application(rng: random.Random, w: _World, submitted: date, *, seller=None,
     signed = submitted - timedelta(days=rng.randint(4, 60))
     start = signed + timedelta(days=rng.choice((0, 0, 0, 7, 15)))
     months = {"技术开发": (12, 36), "技术转让": (24, 60), "技术许可": (12, 60)}.get(ctype, (3, 12))
-    raw = {"title": _title(rng, ctype, subtype, topic, field), "ctype": ctype, "subtype": subtype,
-           "amount": str(amount), "tech_amount": str(tech), "signed_on": signed.isoformat(),
-           "valid_from": start.isoformat(),
-           "valid_until": (start + timedelta(days=30 * rng.randint(*months))).isoformat(), "field": field,
-           "ip_type": _ip_type(rng, ctype, subtype, field) or "",
-           "goal": rng.choice(("促进工业发展", "促进工业发展", "农林牧渔业发展" if field == "农业" else "促进工业发展",
-                               *contracts.GOALS[:8], "", "")),
-           **_party_raw("seller", seller), **_party_raw("buyer", buyer)}
+    raw = {
+        "title": _title(rng, ctype, subtype, topic, field),
+        "ctype": ctype,
+        "subtype": subtype,
+        "amount": str(amount),
+        "tech_amount": str(tech),
+        "signed_on": signed.isoformat(),
+        "valid_from": start.isoformat(),
+        "valid_until": (start + timedelta(days=30 * rng.randint(*months))).isoformat(),
+        "field": field,
+        "ip_type": _ip_type(rng, ctype, subtype, field) or "",
+        "goal": rng.choice(
+            (
+                "促进工业发展",
+                "促进工业发展",
+                "农林牧渔业发展" if field == "农业" else "促进工业发展",
+                *contracts.GOALS[:8],
+                "",
+                "",
+            )
+        ),
+        **_party_raw("seller", seller),
+        **_party_raw("buyer", buyer),
+    }
     if ctype == "技术转让":
         raw["planned_investment"] = str(amount * rng.randint(2, 6))
         raw["planned_output"] = str(amount * rng.randint(5, 25))
@@ -289,8 +342,14 @@ def _plan(rng: random.Random, w: _World, today: date) -> list[Spec]:
 
     def add(outcome: str, decided_day: date | None, submitted_day: date, **kw) -> Spec:
         actor, raw = _application(rng, w, submitted_day, **kw)
-        spec = Spec(f"{PREFIX}{len(specs) + 1:04d}", actor, raw, _at(submitted_day, rng), outcome,
-                    _at(decided_day, rng) if decided_day else None)
+        spec = Spec(
+            f"{PREFIX}{len(specs) + 1:04d}",
+            actor,
+            raw,
+            _at(submitted_day, rng),
+            outcome,
+            _at(decided_day, rng) if decided_day else None,
+        )
         specs.append(spec)
         return spec
 
@@ -306,8 +365,11 @@ def _plan(rng: random.Random, w: _World, today: date) -> list[Spec]:
     for ago in (1, 2, 3, 5, 6, 8, 11, 14, 23, 27)[:PENDING]:
         add("pending", None, _working_day(today - timedelta(days=ago), -1))
 
-    linkable = db.session.scalars(select(Match).where(Match.status.in_(
-        (MatchStatus.introduced.value, MatchStatus.negotiating.value))).order_by(Match.id)).all()
+    linkable = db.session.scalars(
+        select(Match)
+        .where(Match.status.in_((MatchStatus.introduced.value, MatchStatus.negotiating.value)))
+        .order_by(Match.id)
+    ).all()
     for i, match in enumerate(linkable[:48:2]):  # half of them: the rest stay with the brokers' workflow
         if match.achievement.org_id == match.need.org_id:
             continue
@@ -321,8 +383,15 @@ def _plan(rng: random.Random, w: _World, today: date) -> list[Spec]:
         else:  # a match the demo has just introduced: its contract is filed and registered right after
             submitted_at = introduced + timedelta(minutes=1 + i)
             decided_at = submitted_at + timedelta(seconds=30)
-        actor, raw = _application(rng, w, submitted_at.date(), seller=match.achievement.org, buyer=match.need.org,
-                                  match=match, ctype=rng.choice(("技术开发", "技术开发", "技术转让", "技术许可")))
+        actor, raw = _application(
+            rng,
+            w,
+            submitted_at.date(),
+            seller=match.achievement.org,
+            buyer=match.need.org,
+            match=match,
+            ctype=rng.choice(("技术开发", "技术开发", "技术转让", "技术许可")),
+        )
         specs.append(Spec(f"{PREFIX}{len(specs) + 1:04d}", actor, raw, submitted_at, "registered", decided_at))
 
     registered = [s for s in specs if s.outcome == "registered" and s.decided.date() < today - timedelta(days=40)]
@@ -330,14 +399,20 @@ def _plan(rng: random.Random, w: _World, today: date) -> list[Spec]:
     for spec in registered[:CHANGES]:
         spec.change_at = spec.decided + timedelta(days=rng.randint(10, 30), hours=1)
         spec.change_decided = spec.change_at + timedelta(days=rng.randint(3, 12))
-    for spec in registered[CHANGES:CHANGES + CANCELLED]:
+    for spec in registered[CHANGES : CHANGES + CANCELLED]:
         spec.cancel_request_at = spec.decided + timedelta(days=rng.randint(20, 35))
         spec.cancelled = spec.cancel_request_at + timedelta(days=rng.randint(2, 8))
-    recent = [s for s in specs if s.outcome == "registered" and s.change_at is None and s.cancel_request_at is None
-              and today - timedelta(days=60) < s.decided.date() < today - timedelta(days=10)]
+    recent = [
+        s
+        for s in specs
+        if s.outcome == "registered"
+        and s.change_at is None
+        and s.cancel_request_at is None
+        and today - timedelta(days=60) < s.decided.date() < today - timedelta(days=10)
+    ]
     if len(recent) >= 3:
-        recent[0].change_at = _at(today - timedelta(days=2), rng)             # a change waiting for the registrar
-        recent[1].cancel_request_at = _at(today - timedelta(days=4), rng)     # a cancellation request waiting
+        recent[0].change_at = _at(today - timedelta(days=2), rng)  # a change waiting for the registrar
+        recent[1].cancel_request_at = _at(today - timedelta(days=4), rng)  # a cancellation request waiting
         recent[2].cancel_request_at = _at(today - timedelta(days=6), rng)
     return specs
 
@@ -347,8 +422,12 @@ def _changed(rng: random.Random, raw: dict) -> dict:
     amount = amount.quantize(Decimal("1"))
     ratio = Decimal(raw["tech_amount"]) / Decimal(raw["amount"])
     until = date.fromisoformat(str(raw["valid_until"])) + timedelta(days=30 * rng.randint(3, 12))
-    return {**raw, "amount": str(amount), "tech_amount": str((amount * ratio).quantize(Decimal("0.01"))),
-            "valid_until": until.isoformat()}
+    return {
+        **raw,
+        "amount": str(amount),
+        "tech_amount": str((amount * ratio).quantize(Decimal("0.01"))),
+        "valid_until": until.isoformat(),
+    }
 
 
 def load(today: date | None = None, log=print) -> dict[str, int]:
@@ -407,7 +486,9 @@ def load(today: date | None = None, log=print) -> dict[str, int]:
         elif step == "cancel_request":
             contracts.request_cancel(c, spec.actor, rng.choice(CANCEL_NOTES), now=at)
         elif step == "cancel":
-            contracts.cancel(c, w.registrar, "经核实，" + (c.cancel_request_note or "双方协商解除"), now=at, notify=False)
+            contracts.cancel(
+                c, w.registrar, "经核实，" + (c.cancel_request_note or "双方协商解除"), now=at, notify=False
+            )
             counts["cancelled"] += 1
     db.session.flush()
     log("demo: technology contracts " + ", ".join(f"{k} {v}" for k, v in counts.items()))

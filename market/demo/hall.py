@@ -1,5 +1,6 @@
 """Demo events (past and upcoming, some with recorded pairs) and two 揭榜挂帅 challenges at
 different stages (专家评审; 揭榜成功 in 公示). Idempotent: nothing is added when demo events exist."""
+
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -23,8 +24,10 @@ EVENTS = [
     (21, 14, "政策宣讲", "技术合同登记与税收优惠政策解读", "ZZU", "郑州大学技术转移驿站", 50, None),
     (35, 9, "路演", "新能源与节能环保成果路演", "HALL", "交易大厅 2 楼路演厅", 80, "新能源与高效节能"),
 ]
-TEAM = {"team": "项目负责人（教授）1 名，副教授 2 名，博士后 1 名，在读博士 3 名；合作企业工程师 2 名负责中试",
-        "prior_results": "相关发明专利 3 项；国家重点研发计划课题 1 项；小批量样件已通过用户台架测试"}
+TEAM = {
+    "team": "项目负责人（教授）1 名，副教授 2 名，博士后 1 名，在读博士 3 名；合作企业工程师 2 名负责中试",
+    "prior_results": "相关发明专利 3 项；国家重点研发计划课题 1 项；小批量样件已通过用户台架测试",
+}
 
 
 def _listings(model, field: str | None, n: int) -> list:
@@ -39,22 +42,30 @@ def load(log=print) -> dict[str, int]:
         return {"events": 0}
     stations = {s.code: s for s in db.session.scalars(select(Station))}
     admin = db.session.scalar(select(User).where(User.username == "admin"))
-    members = db.session.scalars(select(User).where(User.role.in_((Role.researcher.value, Role.enterprise.value)))
-                                 .order_by(User.id).limit(24)).all()
+    members = db.session.scalars(
+        select(User).where(User.role.in_((Role.researcher.value, Role.enterprise.value))).order_by(User.id).limit(24)
+    ).all()
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     made, pairs = 0, 0
     for i, (days, hour, kind, title, code, place, capacity, field) in enumerate(EVENTS):
         station = stations.get(code) or stations["HALL"]
         start = today + timedelta(days=days, hours=hour)
         achs, needs = (_listings(Achievement, field, 3), _listings(Need, field, 2)) if field else ([], [])
-        raw = {"title": title, "kind": kind, "starts_at": f"{start:%Y-%m-%dT%H:%M}",
-               "ends_at": f"{start + timedelta(hours=3):%Y-%m-%dT%H:%M}", "place": place or "",
-               "online_url": "" if place else "https://live.zztm.example/room/2026", "capacity": str(capacity),
-               "description": f"{title}。主办：{station.name}。欢迎高校院所、企业和投资机构报名参加。",
-               "achievement_ids": ",".join(str(a.id) for a in achs), "need_ids": ",".join(str(n.id) for n in needs)}
+        raw = {
+            "title": title,
+            "kind": kind,
+            "starts_at": f"{start:%Y-%m-%dT%H:%M}",
+            "ends_at": f"{start + timedelta(hours=3):%Y-%m-%dT%H:%M}",
+            "place": place or "",
+            "online_url": "" if place else "https://live.zztm.example/room/2026",
+            "capacity": str(capacity),
+            "description": f"{title}。主办：{station.name}。欢迎高校院所、企业和投资机构报名参加。",
+            "achievement_ids": ",".join(str(a.id) for a in achs),
+            "need_ids": ",".join(str(n.id) for n in needs),
+        }
         e = events.create(raw, admin, station)
-        signed_up_at = min(utcnow(), start - timedelta(days=2))      # past events: before they happened
-        for u in members[i % 5: i % 5 + min(capacity + 2, 9)]:
+        signed_up_at = min(utcnow(), start - timedelta(days=2))  # past events: before they happened
+        for u in members[i % 5 : i % 5 + min(capacity + 2, 9)]:
             events.signup(e, u, now=signed_up_at)
         events.signup(e, None, {"name": "王访客", "phone": f"1380371{i:04d}"}, now=signed_up_at)
         if days < 0:
@@ -77,35 +88,51 @@ def _need(ext_id: str) -> Need | None:
 
 
 def _applicants(n: int) -> list[User]:
-    return db.session.scalars(select(User).where(User.role == Role.researcher.value, User.org_id.is_not(None))
-                              .order_by(User.id).limit(n)).all()
+    return db.session.scalars(
+        select(User).where(User.role == Role.researcher.value, User.org_id.is_not(None)).order_by(User.id).limit(n)
+    ).all()
 
 
 # 揭榜 applications: need → [(applicant index or None for a fixed team name, team, summary, solution)]
 APPLICATIONS = {
-    "N-EM-002": [                          # 大直径盾构主轴承 — 专家评审 under way
-        (0, "主轴承攻关团队",
-         "采用渗碳轴承钢真空冶炼与精密辗环工艺，配合滚道感应淬火与寿命仿真，三年内完成 8 米级主轴承样机并通过台架试验。",
-         "一、材料：高纯净渗碳轴承钢，氧含量≤6 ppm；二、工艺：大型环件精密辗扩、滚道感应淬火、超精研；"
-         "三、验证：1:1 台架加速寿命试验，目标寿命≥10000 h；四、进度：第一年材料与工艺，第二年样机，第三年工程验证。"),
-        (1, "重载轴承团队",
-         "以三排圆柱滚子结构优化和在线状态监测为重点，先做 6 米级样机，再放大到 8 米级，降低国产化风险。",
-         "结构方面采用三排滚子优化接触应力分布；制造方面与省内轴承企业联合辗环、热处理；"
-         "配套振动与温度在线监测系统，提供全寿命数据；分两期实施，总经费 1800 万元。"),
-        (2, "轴承数字孪生小组",
-         "提出基于数字孪生的主轴承健康管理方案，用于现有进口主轴承的寿命预测与维护优化。",
-         "建立主轴承多体动力学模型与磨损模型，结合现场振动、温度与油液数据进行寿命预测，指导换装与维护，"
-         "降低停机风险；不涉及新轴承的设计与制造。"),
+    "N-EM-002": [  # 大直径盾构主轴承 — 专家评审 under way
+        (
+            0,
+            "主轴承攻关团队",
+            "采用渗碳轴承钢真空冶炼与精密辗环工艺，配合滚道感应淬火与寿命仿真，三年内完成 8 米级主轴承样机并通过台架试验。",
+            "一、材料：高纯净渗碳轴承钢，氧含量≤6 ppm；二、工艺：大型环件精密辗扩、滚道感应淬火、超精研；"
+            "三、验证：1:1 台架加速寿命试验，目标寿命≥10000 h；四、进度：第一年材料与工艺，第二年样机，第三年工程验证。",
+        ),
+        (
+            1,
+            "重载轴承团队",
+            "以三排圆柱滚子结构优化和在线状态监测为重点，先做 6 米级样机，再放大到 8 米级，降低国产化风险。",
+            "结构方面采用三排滚子优化接触应力分布；制造方面与省内轴承企业联合辗环、热处理；"
+            "配套振动与温度在线监测系统，提供全寿命数据；分两期实施，总经费 1800 万元。",
+        ),
+        (
+            2,
+            "轴承数字孪生小组",
+            "提出基于数字孪生的主轴承健康管理方案，用于现有进口主轴承的寿命预测与维护优化。",
+            "建立主轴承多体动力学模型与磨损模型，结合现场振动、温度与油液数据进行寿命预测，指导换装与维护，"
+            "降低停机风险；不涉及新轴承的设计与制造。",
+        ),
     ],
-    "N-IE-001": [                          # NDIR 红外敏感元件 — 揭榜成功, 公示 under way
-        (3, "红外传感团队",
-         "采用 MEMS 热电堆双通道结构与窄带滤光片国产化，元件响应率与温漂达到进口同类水平，可批量供货。",
-         "双通道热电堆芯片：响应率≥150 V/W，通道一致性≤3%；4.26 μm / 3.91 μm 窄带滤光片自研；"
-         "TO-39 封装，-40–85 ℃ 温漂≤0.2%/℃；已建 6 英寸 MEMS 中试线。"),
-        (4, "光电器件组",
-         "基于热释电材料的双通道探测元件，成本低，适合民用燃气报警器。",
-         "采用钽酸锂热释电晶片和自研前置放大电路，双通道差分输出；成本约为进口件的 40%，"
-         "响应速度略低于进口件，适合对成本敏感的家用燃气报警器。"),
+    "N-IE-001": [  # NDIR 红外敏感元件 — 揭榜成功, 公示 under way
+        (
+            3,
+            "红外传感团队",
+            "采用 MEMS 热电堆双通道结构与窄带滤光片国产化，元件响应率与温漂达到进口同类水平，可批量供货。",
+            "双通道热电堆芯片：响应率≥150 V/W，通道一致性≤3%；4.26 μm / 3.91 μm 窄带滤光片自研；"
+            "TO-39 封装，-40–85 ℃ 温漂≤0.2%/℃；已建 6 英寸 MEMS 中试线。",
+        ),
+        (
+            4,
+            "光电器件组",
+            "基于热释电材料的双通道探测元件，成本低，适合民用燃气报警器。",
+            "采用钽酸锂热释电晶片和自研前置放大电路，双通道差分输出；成本约为进口件的 40%，"
+            "响应速度略低于进口件，适合对成本敏感的家用燃气报警器。",
+        ),
     ],
 }
 
@@ -114,9 +141,19 @@ def _applied(ext_id: str, people: list[User]) -> list:
     need = _need(ext_id)
     if need is None or len(people) < 5:
         return []
-    return [challenges.apply(need, people[i], {"team_name": f"{people[i].org.name}{team}" if i != 2 else team,
-                                               "summary": summary, "solution": solution, **TEAM})
-            for i, team, summary, solution in APPLICATIONS[ext_id]]
+    return [
+        challenges.apply(
+            need,
+            people[i],
+            {
+                "team_name": f"{people[i].org.name}{team}" if i != 2 else team,
+                "summary": summary,
+                "solution": solution,
+                **TEAM,
+            },
+        )
+        for i, team, summary, solution in APPLICATIONS[ext_id]
+    ]
 
 
 def _score(app, reviewer: User, marks: tuple, comment: str = "") -> None:

@@ -1,4 +1,5 @@
 """申请对接 (to the station serving a listing) and the hall's service desk."""
+
 from functools import partial
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
@@ -25,6 +26,7 @@ def home():
 
 # ---- 申请对接 ------------------------------------------------------------------------------
 
+
 def _listing(kind_name: str, listing_id: int):
     kind = listings.KINDS.get(kind_name) or abort(404)
     listing = get_or_404(kind.model, listing_id, listings.can_view)
@@ -34,8 +36,12 @@ def _listing(kind_name: str, listing_id: int):
 
 
 @bp.route("/contact/<any(need, achievement):kind_name>/<int:listing_id>", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["CONTACT_LIMIT"], methods=["POST"],
-               error_message="提交申请对接过于频繁，请稍后再试", exempt_when=lambda: current_user.is_authenticated)
+@limiter.limit(
+    lambda: current_app.config["CONTACT_LIMIT"],
+    methods=["POST"],
+    error_message="提交申请对接过于频繁，请稍后再试",
+    exempt_when=lambda: current_user.is_authenticated,
+)
 def contact_form(kind_name, listing_id):
     kind, listing = _listing(kind_name, listing_id)
     station = stations.serving(listing)
@@ -51,19 +57,37 @@ def contact_form(kind_name, listing_id):
         else:
             flash(f"申请已提交，{req.station.name}的技术经纪人会尽快回复", "success")
             if token:
-                return _private(render_template("desk/contact_sent.html", req=req,
-                                                link=url_for(".visitor", token=token, _external=True)))
+                return _private(
+                    render_template(
+                        "desk/contact_sent.html", req=req, link=url_for(".visitor", token=token, _external=True)
+                    )
+                )
             return redirect(url_for(".request_detail", request_id=req.id))
-    return render_template("desk/contact_form.html", kind=kind, listing=listing, station=station, values=values,
-                           errors=errors, fields=contact.FIELDS), (400 if errors else 200)
+    return render_template(
+        "desk/contact_form.html",
+        kind=kind,
+        listing=listing,
+        station=station,
+        values=values,
+        errors=errors,
+        fields=contact.FIELDS,
+    ), (400 if errors else 200)
 
 
 @bp.route("/r/<token>")
 def visitor(token):
     req = contact.by_token(token) or abort(404)
-    return _private(render_template("desk/contact.html", req=req, handle=False, show_contact=True,
-                                    listing=contact.listing_of(req), action_labels=contact.ACTION_LABELS,
-                                    status_labels=CONTACT_LABELS))
+    return _private(
+        render_template(
+            "desk/contact.html",
+            req=req,
+            handle=False,
+            show_contact=True,
+            listing=contact.listing_of(req),
+            action_labels=contact.ACTION_LABELS,
+            status_labels=CONTACT_LABELS,
+        )
+    )
 
 
 def _private(html: str):
@@ -90,9 +114,15 @@ def _request(request_id) -> ContactRequest:
 def request_detail(request_id):
     req = _request(request_id)
     handle = contact.can_handle(current_user, req)
-    return render_template("desk/contact.html", req=req, handle=handle, show_contact=True,
-                           listing=contact.listing_of(req), action_labels=contact.ACTION_LABELS,
-                           status_labels=CONTACT_LABELS)
+    return render_template(
+        "desk/contact.html",
+        req=req,
+        handle=handle,
+        show_contact=True,
+        listing=contact.listing_of(req),
+        action_labels=contact.ACTION_LABELS,
+        status_labels=CONTACT_LABELS,
+    )
 
 
 @bp.route("/requests/<int:request_id>/<any(reply, close):action>", methods=["POST"])
@@ -100,10 +130,18 @@ def request_detail(request_id):
 def request_act(request_id, action):
     req = _request(request_id)
     form = request.form
-    run = partial(contact.reply if action == "reply" else contact.close, req, current_user,
-                  form.get("reply" if action == "reply" else "note", ""), version=form.get("version"))
-    return _step(run, "回复已发送，申请人会看到" if action == "reply" else "申请已关闭",
-                 url_for(".request_detail", request_id=req.id))
+    run = partial(
+        contact.reply if action == "reply" else contact.close,
+        req,
+        current_user,
+        form.get("reply" if action == "reply" else "note", ""),
+        version=form.get("version"),
+    )
+    return _step(
+        run,
+        "回复已发送，申请人会看到" if action == "reply" else "申请已关闭",
+        url_for(".request_detail", request_id=req.id),
+    )
 
 
 def _step(run, done: str, back: str):
@@ -124,11 +162,16 @@ def _step(run, done: str, back: str):
 @bp.route("/mine")
 @login_required
 def mine():
-    return render_template("desk/mine.html", contacts=contact.mine(current_user), services=desk.mine(current_user),
-                           may_request=desk.may_request(current_user))
+    return render_template(
+        "desk/mine.html",
+        contacts=contact.mine(current_user),
+        services=desk.mine(current_user),
+        may_request=desk.may_request(current_user),
+    )
 
 
 # ---- the hall's service desk ----------------------------------------------------------------
+
 
 @bp.route("/services/new", methods=["GET", "POST"])
 @login_required
@@ -146,8 +189,9 @@ def service_new():
         except ValidationError as e:
             db.session.rollback()
             errors = e.errors
-    return render_template("desk/service_form.html", values=values, errors=errors, services=SERVICES), \
-        (400 if errors else 200)
+    return render_template("desk/service_form.html", values=values, errors=errors, services=SERVICES), (
+        400 if errors else 200
+    )
 
 
 @bp.route("/services")
@@ -155,8 +199,9 @@ def service_new():
 def services():
     status = request.args.get("status", "open")
     page = db.paginate(desk.queue(current_user, status), page=page_arg(), per_page=20, error_out=False)
-    return render_template("desk/services.html", page=page, status=status, statuses=list(ServiceStatus),
-                           staff=desk.is_staff(current_user))
+    return render_template(
+        "desk/services.html", page=page, status=status, statuses=list(ServiceStatus), staff=desk.is_staff(current_user)
+    )
 
 
 def _service(service_id) -> ServiceRequest:
@@ -168,9 +213,15 @@ def _service(service_id) -> ServiceRequest:
 def service_detail(service_id):
     req = _service(service_id)
     handler = desk.is_staff(current_user) or req.broker_id == current_user.id
-    return render_template("desk/service.html", req=req, staff=desk.is_staff(current_user), handler=handler,
-                           brokers=desk.assignable_brokers() if desk.is_staff(current_user) else [],
-                           action_labels=desk.ACTION_LABELS, status_labels=SERVICE_LABELS)
+    return render_template(
+        "desk/service.html",
+        req=req,
+        staff=desk.is_staff(current_user),
+        handler=handler,
+        brokers=desk.assignable_brokers() if desk.is_staff(current_user) else [],
+        action_labels=desk.ACTION_LABELS,
+        status_labels=SERVICE_LABELS,
+    )
 
 
 @bp.route("/services/<int:service_id>/<any(accept, assign, start, finish, refuse, note):action>", methods=["POST"])
@@ -181,6 +232,13 @@ def service_act(service_id, action):
     if action == "note":
         run = partial(desk.add_note, req, current_user, form.get("note", ""))
     else:
-        run = partial(desk.act, req, action, current_user, form.get("note", ""), broker_id=form.get("broker_id"),
-                      version=form.get("version"))
+        run = partial(
+            desk.act,
+            req,
+            action,
+            current_user,
+            form.get("note", ""),
+            broker_id=form.get("broker_id"),
+            version=form.get("version"),
+        )
     return _step(run, f"已{desk.ACTION_LABELS[action]}", url_for(".service_detail", service_id=req.id))

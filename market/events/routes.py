@@ -1,5 +1,6 @@
 """活动: the calendar, an event's page and sign-up, the organiser's pages (edit, check-in, attendance
 export, pairs that met, history)."""
+
 import calendar
 from datetime import date
 from urllib.parse import quote
@@ -9,10 +10,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..extensions import db
+from ..infra import exports
 from ..models import Achievement, Event, EventSignup, Need, Station
 from ..models.event import EVENT_KINDS
 from ..services import events
-from ..infra import exports
 from ..validation import rules
 from ..validation.fields import ValidationError
 from . import bp
@@ -54,11 +55,21 @@ def index():
         by_day.setdefault(e.starts_at.day, []).append(e)
     prev = (year - 1, 12) if month == 1 else (year, month - 1)
     nxt = (year + 1, 1) if month == 12 else (year, month + 1)
-    return render_template("events/index.html", year=year, month=month, weeks=calendar.Calendar().monthdayscalendar(year, month),
-                           by_day=by_day, rows=rows, kind=kind, kinds=EVENT_KINDS, today=date.today(),
-                           prev=f"{prev[0]}-{prev[1]:02d}", nxt=f"{nxt[0]}-{nxt[1]:02d}",
-                           may_create=current_user.is_authenticated and events.may_organise(current_user, current_user.station),
-                           upcoming=events.upcoming_events(limit=5))
+    return render_template(
+        "events/index.html",
+        year=year,
+        month=month,
+        weeks=calendar.Calendar().monthdayscalendar(year, month),
+        by_day=by_day,
+        rows=rows,
+        kind=kind,
+        kinds=EVENT_KINDS,
+        today=date.today(),
+        prev=f"{prev[0]}-{prev[1]:02d}",
+        nxt=f"{nxt[0]}-{nxt[1]:02d}",
+        may_create=current_user.is_authenticated and events.may_organise(current_user, current_user.station),
+        upcoming=events.upcoming_events(limit=5),
+    )
 
 
 @bp.route("/<int:event_id>")
@@ -66,10 +77,20 @@ def detail(event_id):
     e = _event(event_id)
     needs, achievements = events.presented(e)
     mine = events.my_signup(e, current_user)
-    return render_template("events/detail.html", e=e, seats=events.seats(e), needs=needs, achievements=achievements,
-                           mine=mine, position=events.waiting_position(mine) if mine else None,
-                           closed=events.open_for_signup(e), where=events.where(e), errors={}, values={},
-                           organiser=events.may_organise(current_user, e.station))
+    return render_template(
+        "events/detail.html",
+        e=e,
+        seats=events.seats(e),
+        needs=needs,
+        achievements=achievements,
+        mine=mine,
+        position=events.waiting_position(mine) if mine else None,
+        closed=events.open_for_signup(e),
+        where=events.where(e),
+        errors={},
+        values={},
+        organiser=events.may_organise(current_user, e.station),
+    )
 
 
 @bp.route("/<int:event_id>/signup", methods=["POST"])
@@ -85,10 +106,20 @@ def signup(event_id):
     except ValidationError as err:
         db.session.rollback()
         needs, achievements = events.presented(e)
-        return render_template("events/detail.html", e=e, seats=events.seats(e), needs=needs,
-                               achievements=achievements, mine=None, position=None, closed=None,
-                               where=events.where(e), errors=err.errors, values=request.form,
-                               organiser=events.may_organise(current_user, e.station)), 422
+        return render_template(
+            "events/detail.html",
+            e=e,
+            seats=events.seats(e),
+            needs=needs,
+            achievements=achievements,
+            mine=None,
+            position=None,
+            closed=None,
+            where=events.where(e),
+            errors=err.errors,
+            values=request.form,
+            organiser=events.may_organise(current_user, e.station),
+        ), 422
     if row.status == "confirmed":
         flash("报名成功，名额已确认" + ("" if row.user_id else "。请保存本页链接，可随时取消报名"), "success")
     else:
@@ -127,22 +158,32 @@ def visitor(token):
         abort(404)
     if request.method == "POST":
         return _cancel(row, url_for(".visitor", token=token))
-    return render_template("events/visitor.html", s=row, e=row.event, position=events.waiting_position(row),
-                           where=events.where(row.event))
+    return render_template(
+        "events/visitor.html", s=row, e=row.event, position=events.waiting_position(row), where=events.where(row.event)
+    )
 
 
 def _form_values(e: Event | None) -> dict:
     if e is None:
         return {"kind": "路演", "capacity": "50"}
-    return {"title": e.title, "kind": e.kind_label, "starts_at": f"{e.starts_at:%Y-%m-%dT%H:%M}",
-            "ends_at": f"{e.ends_at:%Y-%m-%dT%H:%M}", "place": e.place or "", "online_url": e.online_url or "",
-            "capacity": str(e.capacity), "description": e.description,
-            "achievement_ids": ",".join(map(str, e.achievement_ids or [])),
-            "need_ids": ",".join(map(str, e.need_ids or []))}
+    return {
+        "title": e.title,
+        "kind": e.kind_label,
+        "starts_at": f"{e.starts_at:%Y-%m-%dT%H:%M}",
+        "ends_at": f"{e.ends_at:%Y-%m-%dT%H:%M}",
+        "place": e.place or "",
+        "online_url": e.online_url or "",
+        "capacity": str(e.capacity),
+        "description": e.description,
+        "achievement_ids": ",".join(map(str, e.achievement_ids or [])),
+        "need_ids": ",".join(map(str, e.need_ids or [])),
+    }
 
 
 def _stations_for(user) -> list[Station]:
-    rows = db.session.scalars(select(Station).where(Station.active.is_(True)).order_by(Station.is_hall.desc(), Station.id))
+    rows = db.session.scalars(
+        select(Station).where(Station.active.is_(True)).order_by(Station.is_hall.desc(), Station.id)
+    )
     return [s for s in rows if events.may_organise(user, s)]
 
 
@@ -165,8 +206,15 @@ def new():
         except ValidationError as err:
             db.session.rollback()
             errors = err.errors
-    return render_template("events/form.html", e=None, values=values, errors=errors, fields=events.FIELDS,
-                           kinds=EVENT_KINDS, stations=choices), 422 if errors else 200
+    return render_template(
+        "events/form.html",
+        e=None,
+        values=values,
+        errors=errors,
+        fields=events.FIELDS,
+        kinds=EVENT_KINDS,
+        stations=choices,
+    ), 422 if errors else 200
 
 
 @bp.route("/<int:event_id>/edit", methods=["GET", "POST"])
@@ -180,14 +228,25 @@ def edit(event_id):
             changes = events.update_event(e, values, current_user)
             told = len(events.active_signups(e))
             db.session.commit()
-            flash(("已保存：" + "；".join(changes) + (f"。已通知 {told} 位报名者" if told else ""))
-                  if changes else "没有改动", "success")
+            flash(
+                ("已保存：" + "；".join(changes) + (f"。已通知 {told} 位报名者" if told else ""))
+                if changes
+                else "没有改动",
+                "success",
+            )
             return redirect(url_for(".detail", event_id=e.id))
         except ValidationError as err:
             db.session.rollback()
             errors = err.errors
-    return render_template("events/form.html", e=e, values=values, errors=errors, fields=events.FIELDS,
-                           kinds=EVENT_KINDS, stations=[e.station]), 422 if errors else 200
+    return render_template(
+        "events/form.html",
+        e=e,
+        values=values,
+        errors=errors,
+        fields=events.FIELDS,
+        kinds=EVENT_KINDS,
+        stations=[e.station],
+    ), 422 if errors else 200
 
 
 @bp.route("/<int:event_id>/cancel", methods=["POST"])
@@ -213,9 +272,18 @@ def manage(event_id):
     if q:
         rows = [s for s in rows if q in s.name or q in (s.phone or "") or q in (s.org_name or "")]
     needs, achievements = events.pair_choices(e)
-    return render_template("events/manage.html", e=e, rows=rows, q=q, seats=events.seats(e), needs=needs,
-                           achievements=achievements, pairs=events.pairs(e), history=events.history(e),
-                           labels=events.LOG_LABELS)
+    return render_template(
+        "events/manage.html",
+        e=e,
+        rows=rows,
+        q=q,
+        seats=events.seats(e),
+        needs=needs,
+        achievements=achievements,
+        pairs=events.pairs(e),
+        history=events.history(e),
+        labels=events.LOG_LABELS,
+    )
 
 
 @bp.route("/<int:event_id>/checkin/<int:signup_id>", methods=["POST"])
@@ -265,7 +333,8 @@ def attendance(event_id, fmt):
     if fmt == "csv":
         body, mime = exports.csv_bytes(cols, rows), "text/csv; charset=utf-8"
     else:
-        body = exports.xlsx_bytes("签到表", cols, rows, [f"{e.title}", f"{e.starts_at:%Y-%m-%d %H:%M} {events.where(e)}"])
+        body = exports.xlsx_bytes(
+            "签到表", cols, rows, [f"{e.title}", f"{e.starts_at:%Y-%m-%d %H:%M} {events.where(e)}"]
+        )
         mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mime,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return Response(body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

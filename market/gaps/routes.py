@@ -1,4 +1,5 @@
 """供需缺口 at /matching/gaps: needs nobody can meet yet, and — for staff — 成果 nobody has asked for."""
+
 from flask import abort, render_template
 from flask_login import current_user
 

@@ -8,6 +8,7 @@ or CR, and not a plain number) gets a leading apostrophe; an XLSX text cell is a
 string (marked quote-prefixed when it looks like a formula), so Excel neither runs it nor turns it
 into a formula when edited.
 """
+
 import csv
 import io
 import re

@@ -4,6 +4,7 @@ The engine is created once per process, synced against the database on first use
 step from one place: a session hook collects changed listings at flush and applies them to the
 engine after the transaction commits (published → indexed, anything else → removed).
 """
+
 import logging
 import sys
 import threading
@@ -36,16 +37,22 @@ def doc_from(listing, parents: dict[str, str] | None = None) -> Doc:
         return float(v) if v is not None else None
 
     return Doc(
-        id=listing.id, kind=listing.kind, title=listing.title, text=listing.public_text,
-        keywords=tuple(listing.keywords or ()), extra=(listing.indicators or "") if is_need else "",
-        field=listing.field, chain=listing.chain, chain_parent=parents.get(listing.chain or ""),
+        id=listing.id,
+        kind=listing.kind,
+        title=listing.title,
+        text=listing.public_text,
+        keywords=tuple(listing.keywords or ()),
+        extra=(listing.indicators or "") if is_need else "",
+        field=listing.field,
+        chain=listing.chain,
+        chain_parent=parents.get(listing.chain or ""),
         stage=stage_index(listing.wanted_maturity if is_need else listing.maturity),
         modes=tuple((listing.coop_modes if is_need else listing.transfer_modes) or ()),
         price_min=money(listing.budget_min if is_need else listing.price_min),
         price_max=money(listing.budget_max if is_need else listing.price_max),
         region=listing.org.region if listing.org else None,
         bottleneck=bool(getattr(listing, "bottleneck", False)),
-        tokens=tuple(map(sys.intern, (listing.search_text or "").split())),   # one copy of each term
+        tokens=tuple(map(sys.intern, (listing.search_text or "").split())),  # one copy of each term
     )
 
 
@@ -63,12 +70,14 @@ def published_docs(kind: str) -> list[Doc]:
 
 # ---- the engine -----------------------------------------------------------------------------
 
+
 def enabled() -> bool:
     return has_app_context() and current_app.config.get("MATCHING_ENABLED", False)
 
 
 def build_engine(app) -> MatchEngine:
     from matching.embedder import Embedder
+
     cfg = app.config
     embedder = Embedder(Path(cfg["MODEL_DIR"]), cache_path=Path(cfg["EMBED_CACHE"]))
     params = IndexParams(hnsw_threshold=cfg.get("HNSW_THRESHOLD", 50_000))
@@ -104,6 +113,7 @@ def sync_all(rebuild: bool = False) -> list:
 
 # ---- keeping the index in step after commit -------------------------------------------------
 
+
 @event.listens_for(Session, "after_flush")
 def _collect(session, flush_context):
     touched = session.info.setdefault("listings_touched", set())
@@ -136,7 +146,7 @@ def _apply(session):
         return
     eng = current_app.extensions.get("match_engine")
     if eng is None:
-        return           # the engine syncs from the database when first used
+        return  # the engine syncs from the database when first used
     upserts = [d for d in pending.values() if d is not None]
     removals = [(k, i) for (k, i), d in pending.items() if d is None]
     try:
@@ -159,6 +169,7 @@ def _discard(session):
 
 
 # ---- queries --------------------------------------------------------------------------------
+
 
 @dataclass
 class Suggestion:
@@ -268,8 +279,13 @@ def gaps(user=None) -> dict:
     staff = user is not None and user.is_authenticated and user.is_staff
     eng = engine()
     if eng is None:
-        return {"needs": [], "achievements": [] if staff else None, "cutoff": None, "relative": None,
-                "evidence_cutoff": None}
+        return {
+            "needs": [],
+            "achievements": [] if staff else None,
+            "cutoff": None,
+            "relative": None,
+            "evidence_cutoff": None,
+        }
     w = eng.weights
     key = (eng.version, w.cutoff, w.suggest_relative, w.evidence_cutoff, w.veto_unmet, w.suggest_max)
     if _gap_cache.get("key") != key:
@@ -288,10 +304,25 @@ def gaps(user=None) -> dict:
         lonely = [(i, best_for_ach.get(i, 0.0)) for i in eng.libraries["achievement"].docs if i not in reached]
         _gap_cache.update(key=key, needs=open_needs, achievements=lonely, cutoff=cutoff)
     needs = {x.id: x for x in db.session.scalars(select(Need).where(Need.id.in_([n[0] for n in _gap_cache["needs"]])))}
-    achs = {x.id: x for x in db.session.scalars(
-        select(Achievement).where(Achievement.id.in_([a[0] for a in _gap_cache["achievements"]])))} if staff else {}
-    open_needs = sorted(((needs[i], best) for i, best, _ in _gap_cache["needs"] if i in needs),
-                        key=lambda t: (not t[0].bottleneck, not t[0].is_challenge, t[1]))
+    achs = (
+        {
+            x.id: x
+            for x in db.session.scalars(
+                select(Achievement).where(Achievement.id.in_([a[0] for a in _gap_cache["achievements"]]))
+            )
+        }
+        if staff
+        else {}
+    )
+    open_needs = sorted(
+        ((needs[i], best) for i, best, _ in _gap_cache["needs"] if i in needs),
+        key=lambda t: (not t[0].bottleneck, not t[0].is_challenge, t[1]),
+    )
     lonely = sorted(((achs[i], best) for i, best in _gap_cache["achievements"] if i in achs), key=lambda t: t[1])
-    return {"needs": open_needs, "achievements": lonely if staff else None, "cutoff": _gap_cache["cutoff"],
-            "relative": w.suggest_relative, "evidence_cutoff": w.evidence_cutoff}
+    return {
+        "needs": open_needs,
+        "achievements": lonely if staff else None,
+        "cutoff": _gap_cache["cutoff"],
+        "relative": w.suggest_relative,
+        "evidence_cutoff": w.evidence_cutoff,
+    }

@@ -3,6 +3,7 @@
 E-mails are queued on the session and sent only after the transaction commits, so a rolled-back
 change never mails anyone.
 """
+
 import logging
 import smtplib
 from email.message import EmailMessage
@@ -36,9 +37,11 @@ def mail(to: str, title: str, body: str = "", link: str | None = None) -> None:
 
 def mark_read(user: User, *links: str) -> int:
     """Opening the item a notice points to reads it."""
-    rows = db.session.scalars(select(Notification).where(Notification.user_id == user.id,
-                                                         Notification.link.in_(links),
-                                                         Notification.read_at.is_(None))).all()
+    rows = db.session.scalars(
+        select(Notification).where(
+            Notification.user_id == user.id, Notification.link.in_(links), Notification.read_at.is_(None)
+        )
+    ).all()
     for n in rows:
         n.read_at = utcnow()
     return len(rows)

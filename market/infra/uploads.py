@@ -1,5 +1,6 @@
 """Uploaded files (scanned contracts): type checked by content, size limited, stored under
 UPLOAD_DIR (outside the static folder) with random names; only the services hand them out."""
+
 import os
 import re
 import secrets

@@ -1,14 +1,15 @@
 """成果库 and 问题库: one blueprint registered twice (/achievements, /needs)."""
+
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import Organisation
 from matching.features import LABELS as FEATURE_LABELS
 
-from ..services import listings
+from ..extensions import db
 from ..infra import match_engine
+from ..models import Organisation
+from ..services import listings
 from ..validation import reference
 from ..validation.fields import ValidationError
 from ..web import form_data, get_or_404, page_arg, semantic_search_limit
@@ -22,8 +23,7 @@ def pull_kind(endpoint, values):
 
 def _ctx(**extra):
     v = reference.vocab()
-    return {"kind": g.kind, "vocab": v,
-            "regions": listings.region_choices(), "bp": request.blueprint, **extra}
+    return {"kind": g.kind, "vocab": v, "regions": listings.region_choices(), "bp": request.blueprint, **extra}
 
 
 @bp.route("/")
@@ -35,34 +35,53 @@ def browse():
     if semantic:
         hits = match_engine.semantic_search(g.kind.name, f.q, match_engine.filter_predicate(g.kind.name, f))
         if request.args.get("all") != "1":
-            hits, left_out = match_engine.relevance_floor(hits, current_app.config["SEARCH_MIN_SCORE"],
-                                                      current_app.config["SEARCH_MIN_SHARE"])
+            hits, left_out = match_engine.relevance_floor(
+                hits, current_app.config["SEARCH_MIN_SCORE"], current_app.config["SEARCH_MIN_SHARE"]
+            )
         page = listings.ListPage([h.listing for h in hits], page_arg(), current_app.config["PAGE_SIZE"])
         scores = {h.listing.id: h for h in hits}
     else:
         page, scores = listings.browse(g.kind, f, page_arg()), {}
-    return render_template("listings/browse.html", **_ctx(
-        page=page, filters=f, terms=listings.keyword_terms(f.q), semantic=semantic, scores=scores,
-        left_out=left_out, semantic_available=match_engine.enabled()))
+    return render_template(
+        "listings/browse.html",
+        **_ctx(
+            page=page,
+            filters=f,
+            terms=listings.keyword_terms(f.q),
+            semantic=semantic,
+            scores=scores,
+            left_out=left_out,
+            semantic_available=match_engine.enabled(),
+        ),
+    )
 
 
 @bp.route("/<int:listing_id>")
 def detail(listing_id):
     listing = get_or_404(g.kind.model, listing_id, listings.can_view)
     suggestions = match_engine.best_matches(listing) if listing.is_published else []
-    return render_template("listings/detail.html", **_ctx(
-        listing=listing, private=listings.can_see_private(current_user, listing),
-        editable=listings.can_edit(current_user, listing),
-        expiring=listings.expiring_soon(listing), suggestions=suggestions,
-        other=listings.other_kind(g.kind), labels=FEATURE_LABELS, matching_on=match_engine.enabled(),
-        close_reasons=listings.CLOSE_REASONS))
+    return render_template(
+        "listings/detail.html",
+        **_ctx(
+            listing=listing,
+            private=listings.can_see_private(current_user, listing),
+            editable=listings.can_edit(current_user, listing),
+            expiring=listings.expiring_soon(listing),
+            suggestions=suggestions,
+            other=listings.other_kind(g.kind),
+            labels=FEATURE_LABELS,
+            matching_on=match_engine.enabled(),
+            close_reasons=listings.CLOSE_REASONS,
+        ),
+    )
 
 
 def _client_orgs():
     if current_user.has_role(g.kind.author_role):
         return []
-    return db.session.scalars(select(Organisation).where(Organisation.kind.in_(g.kind.org_kinds))
-                              .order_by(Organisation.name)).all()
+    return db.session.scalars(
+        select(Organisation).where(Organisation.kind.in_(g.kind.org_kinds)).order_by(Organisation.name)
+    ).all()
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -80,11 +99,19 @@ def new():
             if not request.form.get("confirm_duplicate"):
                 duplicates = listings.similar_to_new(g.kind, values, current_user, org_id)
                 if duplicates:
-                    return render_template("listings/form.html", **_ctx(
-                        errors={}, values={**values, "org_id": org_id}, listing=None,
-                        client_orgs=_client_orgs(), duplicates=duplicates)), 409
-            listing = listings.create(g.kind, values, current_user, org_id=org_id,
-                                      publish=request.form.get("action") == "publish")
+                    return render_template(
+                        "listings/form.html",
+                        **_ctx(
+                            errors={},
+                            values={**values, "org_id": org_id},
+                            listing=None,
+                            client_orgs=_client_orgs(),
+                            duplicates=duplicates,
+                        ),
+                    ), 409
+            listing = listings.create(
+                g.kind, values, current_user, org_id=org_id, publish=request.form.get("action") == "publish"
+            )
             db.session.commit()
             flash(f"{g.kind.label}已{'发布' if listing.is_published else '保存为草稿'}", "success")
             return redirect(url_for(".detail", listing_id=listing.id))
@@ -92,8 +119,9 @@ def new():
             db.session.rollback()
             errors = e.errors
         values["org_id"] = request.form.get("org_id")
-    return render_template("listings/form.html", **_ctx(errors=errors, values=values, listing=None,
-                                                        client_orgs=_client_orgs())), (400 if errors else 200)
+    return render_template(
+        "listings/form.html", **_ctx(errors=errors, values=values, listing=None, client_orgs=_client_orgs())
+    ), (400 if errors else 200)
 
 
 @bp.route("/<int:listing_id>/edit", methods=["GET", "POST"])
@@ -116,8 +144,9 @@ def edit(listing_id):
         except ValidationError as e:
             db.session.rollback()
             errors = e.errors
-    return render_template("listings/form.html", **_ctx(errors=errors, values=values, listing=listing,
-                                                        client_orgs=[])), (400 if errors else 200)
+    return render_template(
+        "listings/form.html", **_ctx(errors=errors, values=values, listing=listing, client_orgs=[])
+    ), (400 if errors else 200)
 
 
 @bp.route("/<int:listing_id>/publish", methods=["POST"])
@@ -140,8 +169,9 @@ def archive(listing_id):
         flash("请勾选“确认下架”", "danger")
         return redirect(url_for(".detail", listing_id=listing.id))
     try:
-        listings.archive_listing(listing, current_user, request.form.get("close_reason"),
-                                 request.form.get("close_note", ""))
+        listings.archive_listing(
+            listing, current_user, request.form.get("close_reason"), request.form.get("close_note", "")
+        )
     except ValidationError as e:
         db.session.rollback()
         flash("；".join(e.errors.values()), "danger")

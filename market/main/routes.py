@@ -21,10 +21,12 @@ def index():
         "stations": db.session.scalar(select(func.count()).select_from(Station).where(Station.is_hall.is_(False))),
         "orgs": db.session.scalar(select(func.count()).select_from(Organisation)),
     }
-    latest_a = db.session.scalars(select(Achievement).where(Achievement.status == published)
-                                  .order_by(Achievement.published_at.desc()).limit(6)).all()
-    latest_n = db.session.scalars(select(Need).where(Need.status == published)
-                                  .order_by(Need.bottleneck.desc(), Need.published_at.desc()).limit(6)).all()
+    latest_a = db.session.scalars(
+        select(Achievement).where(Achievement.status == published).order_by(Achievement.published_at.desc()).limit(6)
+    ).all()
+    latest_n = db.session.scalars(
+        select(Need).where(Need.status == published).order_by(Need.bottleneck.desc(), Need.published_at.desc()).limit(6)
+    ).all()
     return render_template("main/index.html", stats=stats, latest_a=latest_a, latest_n=latest_n)
 
 

@@ -1,5 +1,6 @@
 """揭榜挂帅: a challenge need's call (criteria, reviewers, result and 公示), the teams' applications,
 the reviewers' scores, objections to the result, and the history of every step."""
+
 import enum
 from datetime import datetime
 
@@ -12,19 +13,24 @@ from .user import User
 
 
 class Stage(str, enum.Enum):
-    screening = "screening"     # 形式审查
-    review = "review"           # 专家评审
-    defence = "defence"         # 入围答辩
-    awarded = "awarded"         # 揭榜成功
-    dropped = "dropped"         # 未通过（reason, at which stage）
+    screening = "screening"  # 形式审查
+    review = "review"  # 专家评审
+    defence = "defence"  # 入围答辩
+    awarded = "awarded"  # 揭榜成功
+    dropped = "dropped"  # 未通过（reason, at which stage）
 
     @property
     def label(self) -> str:
         return STAGE_LABELS[self]
 
 
-STAGE_LABELS = {Stage.screening: "形式审查", Stage.review: "专家评审", Stage.defence: "入围答辩",
-                Stage.awarded: "揭榜成功", Stage.dropped: "未通过"}
+STAGE_LABELS = {
+    Stage.screening: "形式审查",
+    Stage.review: "专家评审",
+    Stage.defence: "入围答辩",
+    Stage.awarded: "揭榜成功",
+    Stage.dropped: "未通过",
+}
 
 
 class Challenge(TimestampMixin, Model):
@@ -33,8 +39,8 @@ class Challenge(TimestampMixin, Model):
     __tablename__ = "challenge"
 
     need_id: Mapped[int] = mapped_column(ForeignKey("need.id"), primary_key=True)
-    criteria: Mapped[list] = mapped_column(JSON, default=list)        # [{"name": …, "weight": int}, …]
-    expert_ids: Mapped[list] = mapped_column(JSON, default=list)      # reviewers besides brokers
+    criteria: Mapped[list] = mapped_column(JSON, default=list)  # [{"name": …, "weight": int}, …]
+    expert_ids: Mapped[list] = mapped_column(JSON, default=list)  # reviewers besides brokers
     awarded_id: Mapped[int | None] = mapped_column(ForeignKey("challenge_application.id", use_alter=True))
     publicity_from: Mapped[datetime | None] = mapped_column(DateTime)
     objection_until: Mapped[datetime | None] = mapped_column(DateTime)
@@ -75,8 +81,7 @@ class ChallengeApplication(TimestampMixin, Model):
     need: Mapped[Need] = relationship()
     applicant: Mapped[User] = relationship()
     achievement: Mapped[Achievement | None] = relationship()
-    scores: Mapped[list["ChallengeScore"]] = relationship(back_populates="application",
-                                                          order_by="ChallengeScore.id")
+    scores: Mapped[list["ChallengeScore"]] = relationship(back_populates="application", order_by="ChallengeScore.id")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -98,8 +103,8 @@ class ChallengeScore(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("challenge_application.id"), index=True)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    marks: Mapped[dict] = mapped_column(JSON)          # criterion name → 0–100
-    total: Mapped[float] = mapped_column(Float)        # weighted by the criteria
+    marks: Mapped[dict] = mapped_column(JSON)  # criterion name → 0–100
+    total: Mapped[float] = mapped_column(Float)  # weighted by the criteria
     comment: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

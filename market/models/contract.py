@@ -4,6 +4,7 @@ A row is one version of a contract. A change (变更) is a new row that ``amends
 when it is registered the old row becomes ``superseded``. Cancellation (注销) is a status and an
 event. Nothing is ever deleted.
 """
+
 import enum
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,8 +33,12 @@ class ContractStatus(str, enum.Enum):
 
 
 CONTRACT_STATUS_LABELS = {
-    ContractStatus.pending: "待登记", ContractStatus.registered: "已登记", ContractStatus.refused: "未予登记",
-    ContractStatus.withdrawn: "已撤回", ContractStatus.superseded: "已变更", ContractStatus.cancelled: "已注销",
+    ContractStatus.pending: "待登记",
+    ContractStatus.registered: "已登记",
+    ContractStatus.refused: "未予登记",
+    ContractStatus.withdrawn: "已撤回",
+    ContractStatus.superseded: "已变更",
+    ContractStatus.cancelled: "已注销",
 }
 
 
@@ -63,7 +68,7 @@ class Contract(TimestampMixin, Model):
 
     amount: Mapped[Decimal] = mapped_column(Money)
     tech_amount: Mapped[Decimal] = mapped_column(Money)
-    approved_tech_amount: Mapped[Decimal | None] = mapped_column(Money)   # 核定技术交易额 (the registrar's)
+    approved_tech_amount: Mapped[Decimal | None] = mapped_column(Money)  # 核定技术交易额 (the registrar's)
     approved_note: Mapped[str | None] = mapped_column(Text)
     signed_on: Mapped[date] = mapped_column(Date, index=True)
     valid_from: Mapped[date] = mapped_column(Date)

@@ -1,5 +1,6 @@
 """Reaching the network: 申请对接 requests to a station, the hall's service desk, the history of
 both, and the history of a station page's edits."""
+
 import enum
 from datetime import datetime
 
@@ -31,8 +32,14 @@ class ServiceStatus(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"submitted": "待受理", "accepted": "已受理", "assigned": "已分派", "in_progress": "办理中",
-                "done": "已办结", "refused": "已拒绝"}[self.value]
+        return {
+            "submitted": "待受理",
+            "accepted": "已受理",
+            "assigned": "已分派",
+            "in_progress": "办理中",
+            "done": "已办结",
+            "refused": "已拒绝",
+        }[self.value]
 
 
 SERVICES = {
@@ -50,9 +57,9 @@ class ContactRequest(TimestampMixin, Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
-    listing_kind: Mapped[str] = mapped_column(String(12))       # need | achievement
+    listing_kind: Mapped[str] = mapped_column(String(12))  # need | achievement
     listing_id: Mapped[int] = mapped_column(index=True)
-    listing_title: Mapped[str] = mapped_column(String(200))     # as it was when asked
+    listing_title: Mapped[str] = mapped_column(String(200))  # as it was when asked
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     name: Mapped[str] = mapped_column(String(40))
     org_name: Mapped[str] = mapped_column(String(100))
@@ -63,7 +70,7 @@ class ContactRequest(TimestampMixin, Model):
     reply: Mapped[str | None] = mapped_column(Text)
     replied_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     replied_at: Mapped[datetime | None] = mapped_column(DateTime)
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)   # a visitor's private link
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # a visitor's private link
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(default=1)
 

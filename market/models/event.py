@@ -1,5 +1,6 @@
 """The hall's and stations' events (路演、对接会、培训、政策宣讲): sign-ups with a waiting list, check-in,
 the pairs that met there, and a history of every change."""
+
 import enum
 from datetime import datetime
 
@@ -35,12 +36,12 @@ class Event(TimestampMixin, Model):
     online_url: Mapped[str | None] = mapped_column(String(300))
     capacity: Mapped[int] = mapped_column(default=50)
     description: Mapped[str] = mapped_column(Text, default="")
-    achievement_ids: Mapped[list] = mapped_column(JSON, default=list)   # 成果 presented
-    need_ids: Mapped[list] = mapped_column(JSON, default=list)          # needs presented
+    achievement_ids: Mapped[list] = mapped_column(JSON, default=list)  # 成果 presented
+    need_ids: Mapped[list] = mapped_column(JSON, default=list)  # needs presented
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
-    seat_lock: Mapped[int] = mapped_column(default=0)   # bumped first in every seat change: serialises them
+    seat_lock: Mapped[int] = mapped_column(default=0)  # bumped first in every seat change: serialises them
 
     station: Mapped[Station] = relationship()
     created_by: Mapped[User | None] = relationship()
@@ -68,8 +69,8 @@ class EventSignup(TimestampMixin, Model):
     email: Mapped[str | None] = mapped_column(String(120))
     org_name: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(12), index=True)
-    queued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)   # place in the waiting list
-    token: Mapped[str] = mapped_column(String(32), unique=True)            # a visitor's link to cancel
+    queued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # place in the waiting list
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # a visitor's link to cancel
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
 

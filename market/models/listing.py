@@ -1,4 +1,5 @@
 """成果 (Achievement) and 需求 (Need): two tables sharing one listing shape."""
+
 import enum
 from datetime import date, datetime
 from decimal import Decimal
@@ -38,7 +39,7 @@ class ListingMixin(TimestampMixin):
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     expires_at: Mapped[date | None] = mapped_column(Date, index=True)
     search_text: Mapped[str] = mapped_column(Text, default="")
-    close_reason: Mapped[str | None] = mapped_column(String(20))      # why its owner took it down
+    close_reason: Mapped[str | None] = mapped_column(String(20))  # why its owner took it down
     close_note: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
 

@@ -1,8 +1,9 @@
 """A suggested pairing of a 需求 and a 成果, and its lifecycle (every step is kept)."""
+
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, false, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, TimestampMixin, utcnow
@@ -26,8 +27,12 @@ class MatchStatus(str, enum.Enum):
 
 
 MATCH_STATUS_LABELS = {
-    MatchStatus.suggested: "待审核", MatchStatus.accepted: "待双方同意", MatchStatus.rejected: "未采纳",
-    MatchStatus.introduced: "对接中", MatchStatus.negotiating: "洽谈中", MatchStatus.contracted: "已签约",
+    MatchStatus.suggested: "待审核",
+    MatchStatus.accepted: "待双方同意",
+    MatchStatus.rejected: "未采纳",
+    MatchStatus.introduced: "对接中",
+    MatchStatus.negotiating: "洽谈中",
+    MatchStatus.contracted: "已签约",
     MatchStatus.closed: "已关闭",
 }
 
@@ -54,8 +59,8 @@ class Match(TimestampMixin, Model):
     introduced_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
-    offered_at: Mapped[datetime | None] = mapped_column(DateTime)    # the parties were asked: they see it from then
-    consent_due: Mapped[date | None] = mapped_column(Date)            # answer 同意对接 / 暂不考虑 by then
+    offered_at: Mapped[datetime | None] = mapped_column(DateTime)  # the parties were asked: they see it from then
+    consent_due: Mapped[date | None] = mapped_column(Date)  # answer 同意对接 / 暂不考虑 by then
     version: Mapped[int] = mapped_column(default=1)
     source: Mapped[str] = mapped_column(String(12), default="system", server_default="system")
 

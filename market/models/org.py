@@ -17,7 +17,7 @@ class Organisation(TimestampMixin, Model):
     kind: Mapped[str] = mapped_column(String(20))
     credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
     region: Mapped[str] = mapped_column(String(6), index=True)
-    verified_at: Mapped[datetime | None] = mapped_column(DateTime)   # by a platform admin, 信用代码 checked
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime)  # by a platform admin, 信用代码 checked
 
     @property
     def verified(self) -> bool:
@@ -50,7 +50,9 @@ class Station(TimestampMixin, Model):
     phone: Mapped[str | None] = mapped_column(String(40))
     hours: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
-    served_orgs: Mapped[list | None] = mapped_column(JSON, default=list)   # organisation ids it serves besides its districts
+    served_orgs: Mapped[list | None] = mapped_column(
+        JSON, default=list
+    )  # organisation ids it serves besides its districts
 
     host: Mapped[Organisation] = relationship()
     brokers: Mapped[list["User"]] = relationship(back_populates="station")  # noqa: F821

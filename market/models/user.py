@@ -3,7 +3,8 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, String, true as sa_true
+from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -24,14 +25,18 @@ class Role(str, enum.Enum):
 
 
 ROLE_LABELS = {
-    Role.researcher: "科研人员", Role.enterprise: "企业用户", Role.broker: "技术经纪人",
-    Role.registrar: "登记员", Role.admin: "管理员",
+    Role.researcher: "科研人员",
+    Role.enterprise: "企业用户",
+    Role.broker: "技术经纪人",
+    Role.registrar: "登记员",
+    Role.admin: "管理员",
 }
 SELF_SERVICE_ROLES = (Role.researcher, Role.enterprise)
 
 
 class OrgState(str, enum.Enum):
     """An account's membership of its organisation."""
+
     pending = "pending"
     confirmed = "confirmed"
     refused = "refused"
@@ -39,6 +44,8 @@ class OrgState(str, enum.Enum):
     @property
     def label(self) -> str:
         return {"pending": "待确认", "confirmed": "已确认", "refused": "未获确认"}[self.value]
+
+
 PASSWORD_METHOD = "scrypt"  # tests lower the cost; production keeps werkzeug's default
 
 
@@ -61,9 +68,9 @@ class User(UserMixin, TimestampMixin, Model):
     org_admin: Mapped[bool] = mapped_column(default=False)
     org_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     org_decided_at: Mapped[datetime | None] = mapped_column(DateTime)
-    session_token: Mapped[str | None] = mapped_column(String(32))   # rotated at logout: ends every session
-    station_admin: Mapped[bool] = mapped_column(default=False)      # a broker who edits the station's page
-    expertise: Mapped[str | None] = mapped_column(String(100))      # a broker's 领域, shown on the station page
+    session_token: Mapped[str | None] = mapped_column(String(32))  # rotated at logout: ends every session
+    station_admin: Mapped[bool] = mapped_column(default=False)  # a broker who edits the station's page
+    expertise: Mapped[str | None] = mapped_column(String(100))  # a broker's 领域, shown on the station page
     email_notices: Mapped[bool] = mapped_column(default=True, server_default=sa_true())  # notices by e-mail too
 
     org: Mapped[Organisation | None] = relationship()

@@ -6,6 +6,7 @@ platform admin verifies the organisation (统一社会信用代码). Joining an 
 request that the organisation's confirmed administrator-member or a platform admin confirms; until
 then the account sees and acts on its own records only (``User.member_org_id`` is None).
 """
+
 import re
 import secrets
 
@@ -21,14 +22,51 @@ from ..validation.fields import ValidationError
 _USERNAME = re.compile(r"[A-Za-z0-9_.\-@]{3,40}")
 MIN_PASSWORD = 10
 COMMON_PASSWORDS = {
-    "1234567890", "12345678910", "0123456789", "1111111111", "0000000000", "1234512345", "1qaz2wsx3edc",
-    "qwertyuiop", "1q2w3e4r5t", "password12", "password123", "passw0rd12", "abcdefghij", "abc1234567",
-    "a123456789", "woaini1314", "iloveyou12", "qwerty1234", "zxcvbnm123", "asdfghjkl1", "admin12345",
-    "administrator", "p@ssw0rd12", "aa12345678", "qq12345678", "5201314520", "1314520520", "demo123456",
+    "1234567890",
+    "12345678910",
+    "0123456789",
+    "1111111111",
+    "0000000000",
+    "1234512345",
+    "1qaz2wsx3edc",
+    "qwertyuiop",
+    "1q2w3e4r5t",
+    "password12",
+    "password123",
+    "passw0rd12",
+    "abcdefghij",
+    "abc1234567",
+    "a123456789",
+    "woaini1314",
+    "iloveyou12",
+    "qwerty1234",
+    "zxcvbnm123",
+    "asdfghjkl1",
+    "admin12345",
+    "administrator",
+    "p@ssw0rd12",
+    "aa12345678",
+    "qq12345678",
+    "5201314520",
+    "1314520520",
+    "demo123456",
 }
 # names that would pass an account off as the platform or its staff
-RESERVED_NAME_PARTS = ("管理员", "系统", "平台", "登记员", "经纪人", "客服", "官方", "交易市场", "工作人员",
-                       "admin", "root", "system", "support")
+RESERVED_NAME_PARTS = (
+    "管理员",
+    "系统",
+    "平台",
+    "登记员",
+    "经纪人",
+    "客服",
+    "官方",
+    "交易市场",
+    "工作人员",
+    "admin",
+    "root",
+    "system",
+    "support",
+)
 
 
 def check_password(password: str, username: str = "", display_name: str = "") -> str | None:
@@ -127,8 +165,14 @@ def register(form: dict) -> User:
             errors["org_id"] = "所选单位不存在"
     elif org_id == "new":
         try:
-            new_org = validate_org({"name": form.get("org_name"), "kind": form.get("org_kind"),
-                                    "credit_code": form.get("credit_code"), "region": form.get("region")})
+            new_org = validate_org(
+                {
+                    "name": form.get("org_name"),
+                    "kind": form.get("org_kind"),
+                    "credit_code": form.get("credit_code"),
+                    "region": form.get("region"),
+                }
+            )
         except ValidationError as e:
             errors.update(e.errors)
             new_org = None
@@ -136,25 +180,34 @@ def register(form: dict) -> User:
         errors["org_id"] = "请选择所在单位，或新建单位"
     allowed = RESEARCH_KINDS if role == Role.researcher.value else ENTERPRISE_KINDS
     kind = org.kind if org else (form.get("org_kind") or "")
-    if role in (Role.researcher.value, Role.enterprise.value) and kind and kind not in allowed \
-            and "org_id" not in errors and "org_kind" not in errors:
-        errors["org_id" if org else "org_kind"] = \
+    if (
+        role in (Role.researcher.value, Role.enterprise.value)
+        and kind
+        and kind not in allowed
+        and "org_id" not in errors
+        and "org_kind" not in errors
+    ):
+        errors["org_id" if org else "org_kind"] = (
             f"{'科研人员' if role == Role.researcher.value else '企业用户'}的单位性质应为{'、'.join(allowed)}"
+        )
     if errors:
         raise ValidationError(errors)
     creates_org = org is None
     if creates_org:
         org = Organisation(**new_org, verified_at=None)
         db.session.add(org)
-    user = User(username=username, display_name=display_name, role=role, org=org,
-                email=email or None, phone=phone or None)
+    user = User(
+        username=username, display_name=display_name, role=role, org=org, email=email or None, phone=phone or None
+    )
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
     if creates_org:
         user.org_state, user.org_admin, user.org_requested_at = OrgState.confirmed.value, True, utcnow()
-        _tell_admins(f"新单位待核验：{org.name}", f"{display_name}（{username}）注册时新建了单位“{org.name}”，"
-                     "请核对统一社会信用代码后核验。")
+        _tell_admins(
+            f"新单位待核验：{org.name}",
+            f"{display_name}（{username}）注册时新建了单位“{org.name}”，请核对统一社会信用代码后核验。",
+        )
     else:
         request_membership(user, org)
     db.session.flush()
@@ -163,21 +216,31 @@ def register(form: dict) -> User:
 
 # ---- membership ---------------------------------------------------------------------------
 
+
 def _tell_admins(title: str, body: str, link: str = "/admin/memberships") -> None:
     from ..infra.notify import notify
+
     for admin in db.session.scalars(select(User).where(User.role == Role.admin.value, User.active.is_(True))):
         notify(admin, title, body, link)
 
 
 def org_admins(org: Organisation) -> list[User]:
-    return db.session.scalars(select(User).where(
-        User.org_id == org.id, User.org_admin.is_(True), User.org_state == OrgState.confirmed.value,
-        User.active.is_(True)).order_by(User.id)).all()
+    return db.session.scalars(
+        select(User)
+        .where(
+            User.org_id == org.id,
+            User.org_admin.is_(True),
+            User.org_state == OrgState.confirmed.value,
+            User.active.is_(True),
+        )
+        .order_by(User.id)
+    ).all()
 
 
 def request_membership(user: User, org: Organisation) -> User:
     """Ask to join ``org``; the organisation's administrator-members and the platform admins are told."""
     from ..infra.notify import notify
+
     if user.org_id == org.id and user.org_state in (OrgState.pending.value, OrgState.confirmed.value):
         return user
     user.org, user.org_state, user.org_admin = org, OrgState.pending.value, False
@@ -201,6 +264,7 @@ def can_decide(actor: User | None, member: User) -> bool:
 
 def decide_membership(member: User, actor: User, confirm: bool, make_admin: bool = False) -> User:
     from ..infra.notify import notify
+
     if not can_decide(actor, member):
         raise PermissionError("只有该单位的管理员或平台管理员可以确认成员")
     if member.org_state != OrgState.pending.value:
@@ -211,8 +275,12 @@ def decide_membership(member: User, actor: User, confirm: bool, make_admin: bool
     db.session.flush()
     org = member.org
     if confirm:
-        notify(member, f"已确认您为“{org.name}”的成员",
-               "您现在可以以本单位名义发布信息、申请合同登记，并查看本单位的合同与对接。", "/me/org")
+        notify(
+            member,
+            f"已确认您为“{org.name}”的成员",
+            "您现在可以以本单位名义发布信息、申请合同登记，并查看本单位的合同与对接。",
+            "/me/org",
+        )
     else:
         notify(member, f"加入“{org.name}”的申请未获确认", "如有疑问，请联系该单位或平台管理员。", "/me/org")
     return member
@@ -229,13 +297,19 @@ def pending_members(actor: User) -> list[User]:
 
 
 def members(org: Organisation) -> list[User]:
-    return db.session.scalars(select(User).where(User.org_id == org.id, User.org_state == OrgState.confirmed.value)
-                              .order_by(User.org_admin.desc(), User.id)).all()
+    return db.session.scalars(
+        select(User)
+        .where(User.org_id == org.id, User.org_state == OrgState.confirmed.value)
+        .order_by(User.org_admin.desc(), User.id)
+    ).all()
 
 
 def unverified_orgs() -> list[Organisation]:
-    return db.session.scalars(select(Organisation).where(Organisation.verified_at.is_(None))
-                              .order_by(Organisation.created_at, Organisation.id)).all()
+    return db.session.scalars(
+        select(Organisation)
+        .where(Organisation.verified_at.is_(None))
+        .order_by(Organisation.created_at, Organisation.id)
+    ).all()
 
 
 def verify_org(org: Organisation, admin: User, credit_code: str) -> Organisation:
@@ -252,6 +326,7 @@ def verify_org(org: Organisation, admin: User, credit_code: str) -> Organisation
     org.credit_code, org.verified_at = code, utcnow()
     db.session.flush()
     from ..infra.notify import notify
+
     for user in org_admins(org):
         notify(user, f"单位“{org.name}”已通过核验", "本单位的成员现在可以以单位名义发布信息、申请合同登记。", "/me/org")
     return org
@@ -267,6 +342,7 @@ _DUMMY_HASH: dict[str, str] = {}
 def _dummy_hash() -> str:
     """A hash made like real ones, checked for unknown names so they answer as slowly as a wrong password."""
     from ..models import user as user_model
+
     method = user_model.PASSWORD_METHOD
     if method not in _DUMMY_HASH:
         _DUMMY_HASH[method] = generate_password_hash(secrets.token_hex(16), method=method)

@@ -13,6 +13,7 @@ need's owner sees every application's team name and summary, and its confidentia
 team, prior results, attachment) only once it has passed 形式审查 — the hall screens first, so the
 owner never reads the proposals it turns away.
 """
+
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -20,17 +21,35 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import (Achievement, Challenge, ChallengeApplication, ChallengeLog, ChallengeObjection, ChallengeScore,
-                      ListingStatus, Match, MatchEvent, MatchStatus, Need, Stage, User, utcnow)
-from ..models.challenge import STAGE_LABELS
-from . import matches
-from ..validation import rules
 from ..infra import uploads
 from ..infra.notify import notify
+from ..models import (
+    Achievement,
+    Challenge,
+    ChallengeApplication,
+    ChallengeLog,
+    ChallengeObjection,
+    ChallengeScore,
+    ListingStatus,
+    Match,
+    MatchEvent,
+    MatchStatus,
+    Need,
+    Stage,
+    User,
+    utcnow,
+)
+from ..models.challenge import STAGE_LABELS
+from ..validation import rules
 from ..validation.fields import Field, ValidationError, Vocab, clean
+from . import matches
 
-DEFAULT_CRITERIA = [{"name": "技术先进性", "weight": 40}, {"name": "方案可行性", "weight": 30},
-                    {"name": "团队实力与前期成果", "weight": 20}, {"name": "经费与进度合理性", "weight": 10}]
+DEFAULT_CRITERIA = [
+    {"name": "技术先进性", "weight": 40},
+    {"name": "方案可行性", "weight": 30},
+    {"name": "团队实力与前期成果", "weight": 20},
+    {"name": "经费与进度合理性", "weight": 10},
+]
 FIELDS = (
     Field("team_name", "团队名称", required=True, max_len=100, min_len=2),
     Field("summary", "方案摘要（需求方可见）", "longtext", required=True, max_len=1000, min_len=20),
@@ -86,14 +105,30 @@ def criteria_of(need: Need) -> list[dict]:
     return ch.criteria if ch is not None else DEFAULT_CRITERIA
 
 
-def _log(need: Need, actor: User | None, action: str, note: str = "", app: ChallengeApplication | None = None,
-         before: str | None = None, after: str | None = None):
-    db.session.add(ChallengeLog(need_id=need.id, application_id=app.id if app else None,
-                                actor_id=actor.id if actor else None, action=action, from_stage=before,
-                                to_stage=after, note=note))
+def _log(
+    need: Need,
+    actor: User | None,
+    action: str,
+    note: str = "",
+    app: ChallengeApplication | None = None,
+    before: str | None = None,
+    after: str | None = None,
+):
+    db.session.add(
+        ChallengeLog(
+            need_id=need.id,
+            application_id=app.id if app else None,
+            actor_id=actor.id if actor else None,
+            action=action,
+            from_stage=before,
+            to_stage=after,
+            note=note,
+        )
+    )
 
 
 # ---- roles ------------------------------------------------------------------------------------
+
 
 def is_owner(user: User | None, need: Need) -> bool:
     return user is not None and user.is_authenticated and need.owner_id == user.id
@@ -132,6 +167,7 @@ def _require_staff(user: User) -> None:
 
 # ---- the owner's criteria and the reviewers ---------------------------------------------------
 
+
 def parse_criteria(text: str) -> list[dict]:
     """“名称:权重” per line (weights are whole numbers adding up to 100)."""
     out, errors = [], []
@@ -163,8 +199,12 @@ def set_criteria(need: Need, text: str, actor: User) -> Challenge:
     if not (is_owner(actor, need) or (actor.is_authenticated and actor.is_staff)):
         raise ChallengeError("只有需求方或技术经纪人可以设定评审标准")
     criteria = parse_criteria(text)
-    if db.session.scalar(select(func.count()).select_from(ChallengeScore).join(ChallengeApplication)
-                         .where(ChallengeApplication.need_id == need.id)):
+    if db.session.scalar(
+        select(func.count())
+        .select_from(ChallengeScore)
+        .join(ChallengeApplication)
+        .where(ChallengeApplication.need_id == need.id)
+    ):
         raise ChallengeError("已有评审打分，评审标准不能再修改")
     ch = get(need)
     before = "、".join(f"{c['name']}{c['weight']}" for c in ch.criteria)
@@ -186,8 +226,12 @@ def assign_expert(need: Need, username: str, actor: User) -> User:
         raise ValidationError({"username": f"{expert.display_name} 已是评审专家"})
     ch.expert_ids = [*ch.expert_ids, expert.id]
     _log(need, actor, "expert", f"指定评审专家：{expert.display_name}")
-    notify(expert, f"评审邀请：揭榜挂帅“{need.title}”", "请在截止后对进入专家评审的申请打分。",
-           f"/challenges/{need.id}/review")
+    notify(
+        expert,
+        f"评审邀请：揭榜挂帅“{need.title}”",
+        "请在截止后对进入专家评审的申请打分。",
+        f"/challenges/{need.id}/review",
+    )
     db.session.flush()
     return expert
 
@@ -198,6 +242,7 @@ def experts(need: Need) -> list[User]:
 
 
 # ---- applying ---------------------------------------------------------------------------------
+
 
 def open_for_applications(need: Need, today: date | None = None) -> str | None:
     """None, or why no application is taken."""
@@ -213,16 +258,20 @@ def open_for_applications(need: Need, today: date | None = None) -> str | None:
     return None
 
 
-def apply(need: Need, actor: User, raw: dict, file=None, achievement_id=None,
-          today: date | None = None) -> ChallengeApplication:
+def apply(
+    need: Need, actor: User, raw: dict, file=None, achievement_id=None, today: date | None = None
+) -> ChallengeApplication:
     if why := open_for_applications(need, today):
         raise ChallengeError(why)
     if need.owner_id == actor.id:
         raise ChallengeError("不能揭自己发布的榜")
     if actor.org_id is None:
         raise ChallengeError("请先在账户中填写所在单位，再提交揭榜申请")
-    if db.session.scalar(select(ChallengeApplication.id).where(ChallengeApplication.need_id == need.id,
-                                                               ChallengeApplication.applicant_id == actor.id)):
+    if db.session.scalar(
+        select(ChallengeApplication.id).where(
+            ChallengeApplication.need_id == need.id, ChallengeApplication.applicant_id == actor.id
+        )
+    ):
         raise ChallengeError("您已提交过该榜的揭榜申请，每个账号只能申请一次")
     errors, values = {}, {}
     try:
@@ -240,8 +289,9 @@ def apply(need: Need, actor: User, raw: dict, file=None, achievement_id=None,
         errors["attachment"] = f"附件：{e}"
     if errors:
         raise ValidationError(errors)
-    app = ChallengeApplication(need_id=need.id, applicant_id=actor.id, achievement=ach, **values,
-                               stage=Stage.screening.value)
+    app = ChallengeApplication(
+        need_id=need.id, applicant_id=actor.id, achievement=ach, **values, stage=Stage.screening.value
+    )
     stored = uploads.save(upload, FILE_AREA) if upload else None
     if stored:
         app.file_key, app.file_name, app.file_mime = stored.key, stored.name, stored.mime
@@ -266,19 +316,25 @@ def link_of(app: ChallengeApplication) -> str:
 
 
 def applications(need: Need) -> list[ChallengeApplication]:
-    return db.session.scalars(select(ChallengeApplication).where(ChallengeApplication.need_id == need.id)
-                              .order_by(ChallengeApplication.id)).all()
+    return db.session.scalars(
+        select(ChallengeApplication).where(ChallengeApplication.need_id == need.id).order_by(ChallengeApplication.id)
+    ).all()
 
 
 def of_applicant(user: User) -> list[ChallengeApplication]:
-    return db.session.scalars(select(ChallengeApplication).where(ChallengeApplication.applicant_id == user.id)
-                              .order_by(ChallengeApplication.id.desc())).all()
+    return db.session.scalars(
+        select(ChallengeApplication)
+        .where(ChallengeApplication.applicant_id == user.id)
+        .order_by(ChallengeApplication.id.desc())
+    ).all()
 
 
 # ---- the stages -------------------------------------------------------------------------------
 
+
 def _flush() -> None:
     from sqlalchemy.orm.exc import StaleDataError
+
     try:
         db.session.flush()
     except StaleDataError:
@@ -293,8 +349,10 @@ def move(app: ChallengeApplication, action: str, actor: User, reason: str = "", 
         raise ChallengeError("未知的操作")
     allowed, to = MOVES[action]
     if Stage(app.stage) not in allowed:
-        raise ChallengeError(f"该申请当前为“{app.stage_label}”，不能{MOVE_LABELS[action]}"
-                             f"（只能从{'、'.join(s.label for s in allowed)}进行）")
+        raise ChallengeError(
+            f"该申请当前为“{app.stage_label}”，不能{MOVE_LABELS[action]}"
+            f"（只能从{'、'.join(s.label for s in allowed)}进行）"
+        )
     reason = rules.strip_invisible(reason or "", keep_newlines=True).strip()
     need = app.need
     if action == "drop" and not reason:
@@ -310,10 +368,12 @@ def move(app: ChallengeApplication, action: str, actor: User, reason: str = "", 
         app.dropped_at_stage, app.drop_reason = before, reason
     _log(need, actor, action, reason, app, before, to.value)
     _flush()
-    body = {"pass": "您的申请已通过形式审查，进入专家评审。需求方现在可以查看您的方案。",
-            "shortlist": f"您的申请入围答辩（评审均分 {app.average}）。驿站将与您约定答辩时间。",
-            "award": "恭喜，您的团队揭榜成功！结果将公示，公示期满后进入洽谈。",
-            "drop": f"很遗憾，您的申请在{STAGE_LABELS[Stage(before)]}阶段未通过。原因：{reason}"}[action]
+    body = {
+        "pass": "您的申请已通过形式审查，进入专家评审。需求方现在可以查看您的方案。",
+        "shortlist": f"您的申请入围答辩（评审均分 {app.average}）。驿站将与您约定答辩时间。",
+        "award": "恭喜，您的团队揭榜成功！结果将公示，公示期满后进入洽谈。",
+        "drop": f"很遗憾，您的申请在{STAGE_LABELS[Stage(before)]}阶段未通过。原因：{reason}",
+    }[action]
     notify(app.applicant, f"揭榜进展：{need.title} — {to.label}", body, link_of(app))
     if action == "award":
         _publish_result(ch, app, actor, now or utcnow())
@@ -329,8 +389,12 @@ def _publish_result(ch: Challenge, app: ChallengeApplication, actor: User, now: 
         if other.id != app.id and other.stage in (Stage.screening.value, Stage.review.value, Stage.defence.value):
             move(other, "drop", actor, "本榜已由其他团队揭榜成功")
     if need.owner:
-        notify(need.owner, f"揭榜结果公示：{need.title}", f"揭榜团队：{app.team_name}，公示期 {days} 天。",
-               f"/challenges/{need.id}/result")
+        notify(
+            need.owner,
+            f"揭榜结果公示：{need.title}",
+            f"揭榜团队：{app.team_name}，公示期 {days} 天。",
+            f"/challenges/{need.id}/result",
+        )
     _flush()
 
 
@@ -357,10 +421,10 @@ def score(app: ChallengeApplication, reviewer: User, marks: dict, comment: str =
     if errors:
         raise ValidationError(errors)
     total = round(sum(clean_marks[c["name"]] * c["weight"] for c in criteria) / sum(c["weight"] for c in criteria), 2)
-    get(need)                 # the criteria are fixed from the first score on
+    get(need)  # the criteria are fixed from the first score on
     s = ChallengeScore(application_id=app.id, reviewer_id=reviewer.id, marks=clean_marks, total=total, comment=comment)
     try:
-        with db.session.begin_nested():         # two submits at once: the unique pair keeps one
+        with db.session.begin_nested():  # two submits at once: the unique pair keeps one
             db.session.add(s)
             db.session.flush()
     except IntegrityError:
@@ -372,8 +436,14 @@ def score(app: ChallengeApplication, reviewer: User, marks: dict, comment: str =
 
 
 def _scored(app: ChallengeApplication, reviewer: User) -> bool:
-    return db.session.scalar(select(ChallengeScore.id).where(ChallengeScore.application_id == app.id,
-                                                             ChallengeScore.reviewer_id == reviewer.id)) is not None
+    return (
+        db.session.scalar(
+            select(ChallengeScore.id).where(
+                ChallengeScore.application_id == app.id, ChallengeScore.reviewer_id == reviewer.id
+            )
+        )
+        is not None
+    )
 
 
 def has_scored(app: ChallengeApplication, reviewer: User) -> bool:
@@ -381,6 +451,7 @@ def has_scored(app: ChallengeApplication, reviewer: User) -> bool:
 
 
 # ---- 公示, objections, confirmation ----------------------------------------------------------
+
 
 def in_objection_window(ch: Challenge | None, now: datetime | None = None) -> bool:
     return bool(ch and ch.objection_until and not ch.finalised_at and (now or utcnow()) < ch.objection_until)
@@ -392,10 +463,15 @@ def object_to(need: Need, raw: dict, user: User | None = None, now: datetime | N
         raise ChallengeError("该榜尚未公示结果")
     if not in_objection_window(ch, now):
         raise ChallengeError(f"公示期已于 {ch.objection_until:%Y-%m-%d %H:%M} 结束，不再受理异议")
-    values = clean((Field("name", "姓名或单位", required=True, max_len=40, min_len=2),
-                    Field("contact", "联系方式", required=True, max_len=120, min_len=5),
-                    Field("text", "异议内容与理由", "longtext", required=True, max_len=3000, min_len=10)),
-                   raw, Vocab(names={}))
+    values = clean(
+        (
+            Field("name", "姓名或单位", required=True, max_len=40, min_len=2),
+            Field("contact", "联系方式", required=True, max_len=120, min_len=5),
+            Field("text", "异议内容与理由", "longtext", required=True, max_len=3000, min_len=10),
+        ),
+        raw,
+        Vocab(names={}),
+    )
     o = ChallengeObjection(need_id=need.id, user_id=user.id if user and user.is_authenticated else None, **values)
     db.session.add(o)
     _log(need, user if user and user.is_authenticated else None, "objection", values["name"])
@@ -407,18 +483,21 @@ def object_to(need: Need, raw: dict, user: User | None = None, now: datetime | N
 
 def _brokers_of(need: Need) -> list[User]:
     from . import stations
+
     station = stations.route_for(need.org, need.station)
     return [u for u in (station.brokers if station else []) if u.active]
 
 
 def objections(need: Need) -> list[ChallengeObjection]:
-    return db.session.scalars(select(ChallengeObjection).where(ChallengeObjection.need_id == need.id)
-                              .order_by(ChallengeObjection.id)).all()
+    return db.session.scalars(
+        select(ChallengeObjection).where(ChallengeObjection.need_id == need.id).order_by(ChallengeObjection.id)
+    ).all()
 
 
 def finalise(need: Need, actor: User, note: str = "", now: datetime | None = None) -> Match:
     """After the objection window: the awarded pair becomes a match in 洽谈中 (source 揭榜挂帅)."""
     from . import stations
+
     _require_staff(actor)
     now = now or utcnow()
     ch = peek(need)
@@ -437,16 +516,35 @@ def finalise(need: Need, actor: User, note: str = "", now: datetime | None = Non
     m = db.session.scalar(select(Match).where(Match.need_id == need.id, Match.achievement_id == ach.id))
     text = f"揭榜挂帅结果确认：{app.team_name} 揭榜成功" + (f"；{note}" if note else "")
     if m is None:
-        m = Match(need=need, achievement=ach, score=(app.average or 0) / 100, source="challenge",
-                  station=stations.route_for(need.org, need.station), broker=actor, introduced_at=now,
-                  status=MatchStatus.introduced.value)
+        m = Match(
+            need=need,
+            achievement=ach,
+            score=(app.average or 0) / 100,
+            source="challenge",
+            station=stations.route_for(need.org, need.station),
+            broker=actor,
+            introduced_at=now,
+            status=MatchStatus.introduced.value,
+        )
         db.session.add(m)
         db.session.add(MatchEvent(match=m, actor=actor, action="introduce", to_status=m.status, note=text))
-    elif m.status in (MatchStatus.suggested.value, MatchStatus.accepted.value, MatchStatus.rejected.value,
-                      MatchStatus.closed.value):
+    elif m.status in (
+        MatchStatus.suggested.value,
+        MatchStatus.accepted.value,
+        MatchStatus.rejected.value,
+        MatchStatus.closed.value,
+    ):
         m.source, m.introduced_at = "challenge", now
-        db.session.add(MatchEvent(match=m, actor=actor, action="introduce", from_status=m.status,
-                                  to_status=MatchStatus.introduced.value, note=text))
+        db.session.add(
+            MatchEvent(
+                match=m,
+                actor=actor,
+                action="introduce",
+                from_status=m.status,
+                to_status=MatchStatus.introduced.value,
+                note=text,
+            )
+        )
         m.status = MatchStatus.introduced.value
     db.session.flush()
     if m.status == MatchStatus.introduced.value:
@@ -464,11 +562,22 @@ def finalise(need: Need, actor: User, note: str = "", now: datetime | None = Non
 def _achievement_from(app: ChallengeApplication) -> Achievement:
     """The team's solution as a 成果 (a draft of the applicant's, never published by this)."""
     need = app.need
-    ach = Achievement(title=f"{app.team_name}：{need.title}揭榜方案"[:200], summary=app.summary, detail=app.solution,
-                      keywords=list(need.keywords or []), field=need.field, chain=need.chain, maturity="中试",
-                      contact_name=app.applicant.display_name, contact_phone=app.applicant.phone or "",
-                      contact_email=app.applicant.email, status=ListingStatus.draft.value,
-                      org_id=app.applicant.org_id, owner_id=app.applicant_id, station_id=need.station_id)
+    ach = Achievement(
+        title=f"{app.team_name}：{need.title}揭榜方案"[:200],
+        summary=app.summary,
+        detail=app.solution,
+        keywords=list(need.keywords or []),
+        field=need.field,
+        chain=need.chain,
+        maturity="中试",
+        contact_name=app.applicant.display_name,
+        contact_phone=app.applicant.phone or "",
+        contact_email=app.applicant.email,
+        status=ListingStatus.draft.value,
+        org_id=app.applicant.org_id,
+        owner_id=app.applicant_id,
+        station_id=need.station_id,
+    )
     db.session.add(ach)
     db.session.flush()
     app.achievement = ach
@@ -476,14 +585,17 @@ def _achievement_from(app: ChallengeApplication) -> Achievement:
 
 
 def history(need: Need) -> list[ChallengeLog]:
-    return db.session.scalars(select(ChallengeLog).where(ChallengeLog.need_id == need.id)
-                              .order_by(ChallengeLog.id)).all()
+    return db.session.scalars(
+        select(ChallengeLog).where(ChallengeLog.need_id == need.id).order_by(ChallengeLog.id)
+    ).all()
 
 
 def open_challenges() -> list[Need]:
-    return db.session.scalars(select(Need).where(Need.challenge_reward.is_not(None),
-                                                 Need.status == ListingStatus.published.value)
-                              .order_by(Need.challenge_deadline.desc().nulls_last(), Need.id)).all()
+    return db.session.scalars(
+        select(Need)
+        .where(Need.challenge_reward.is_not(None), Need.status == ListingStatus.published.value)
+        .order_by(Need.challenge_deadline.desc().nulls_last(), Need.id)
+    ).all()
 
 
 def result_of(need: Need) -> Challenge | None:

@@ -6,6 +6,7 @@ closes it (已关闭); the member reads the reply in their account, a visitor th
 station's brokers and platform admins only. Unanswered requests are reminded after
 ``CONTACT_REMIND_WORKDAYS`` working days, once.
 """
+
 import hashlib
 import secrets
 from datetime import date
@@ -14,12 +15,12 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
-from ..models import ContactRequest, ContactStatus, Role, User, utcnow
-from . import listings, stations
-from ..validation import reference, workdays
-from .desk import ConcurrentChange, TransitionError, check_version, flush, record  # noqa: F401 (re-exported)
 from ..infra.notify import notify
+from ..models import ContactRequest, ContactStatus, Role, User, utcnow
+from ..validation import reference, workdays
 from ..validation.fields import Field, ValidationError, clean
+from . import listings, stations
+from .desk import ConcurrentChange, TransitionError, check_version, flush, record  # noqa: F401 (re-exported)
 
 FIELDS = (
     Field("name", "姓名", required=True, min_len=2, max_len=40),
@@ -39,8 +40,12 @@ def defaults_for(user) -> dict:
     """A member's form starts from their account."""
     if not getattr(user, "is_authenticated", False):
         return {}
-    return {"name": user.display_name, "org_name": user.org.name if user.org else "",
-            "phone": user.phone or "", "email": user.email or ""}
+    return {
+        "name": user.display_name,
+        "org_name": user.org.name if user.org else "",
+        "phone": user.phone or "",
+        "email": user.email or "",
+    }
 
 
 def submit(listing, data: dict, user: User | None = None) -> tuple[ContactRequest, str | None]:
@@ -65,33 +70,51 @@ def submit(listing, data: dict, user: User | None = None) -> tuple[ContactReques
     if _open_duplicate(listing, values, member):
         raise ValidationError({"": "您已就此信息提交过申请对接，驿站经纪人回复前请勿重复提交"})
     token = None if member else secrets.token_urlsafe(24)
-    req = ContactRequest(station_id=station.id, listing_kind=listing.kind, listing_id=listing.id,
-                         listing_title=listing.title, user=member, token_hash=_hash(token) if token else None,
-                         status=ContactStatus.pending.value, **values)
+    req = ContactRequest(
+        station_id=station.id,
+        listing_kind=listing.kind,
+        listing_id=listing.id,
+        listing_title=listing.title,
+        user=member,
+        token_hash=_hash(token) if token else None,
+        status=ContactStatus.pending.value,
+        **values,
+    )
     db.session.add(req)
     record(req, member, "submit", None)
     db.session.flush()
     for broker in _answerers(station):
-        notify(broker, f"新的申请对接：{listing.title[:60]}", f"{req.org_name} {req.name}：{req.message[:200]}",
-               link=f"/desk/requests/{req.id}", key=f"contact:{req.id}:new:{broker.id}")
+        notify(
+            broker,
+            f"新的申请对接：{listing.title[:60]}",
+            f"{req.org_name} {req.name}：{req.message[:200]}",
+            link=f"/desk/requests/{req.id}",
+            key=f"contact:{req.id}:new:{broker.id}",
+        )
     if token and req.email:
-        _mail_visitor(req, "您的申请对接已提交",
-                      f"{station.name}已收到您就“{listing.title}”提出的申请对接。经纪人回复后可通过下面的链接查看：",
-                      f"/desk/r/{token}")
+        _mail_visitor(
+            req,
+            "您的申请对接已提交",
+            f"{station.name}已收到您就“{listing.title}”提出的申请对接。经纪人回复后可通过下面的链接查看：",
+            f"/desk/r/{token}",
+        )
     return req, token
 
 
 def _answerers(station) -> list[User]:
     """Who is told of a request: the station's brokers; the platform admins while it has none."""
-    return stations.brokers(station) or list(db.session.scalars(
-        select(User).where(User.role == Role.admin.value, User.active.is_(True)).order_by(User.id)))
+    return stations.brokers(station) or list(
+        db.session.scalars(select(User).where(User.role == Role.admin.value, User.active.is_(True)).order_by(User.id))
+    )
 
 
 def _open_duplicate(listing, values: dict, member: User | None) -> bool:
     """The same person already waits for an answer about the same listing."""
     stmt = select(ContactRequest.id).where(
-        ContactRequest.listing_kind == listing.kind, ContactRequest.listing_id == listing.id,
-        ContactRequest.status == ContactStatus.pending.value)
+        ContactRequest.listing_kind == listing.kind,
+        ContactRequest.listing_id == listing.id,
+        ContactRequest.status == ContactStatus.pending.value,
+    )
     if member is not None:
         stmt = stmt.where(ContactRequest.user_id == member.id)
     else:
@@ -108,6 +131,7 @@ def _mail_visitor(req: ContactRequest, subject: str, body: str, link: str | None
 
 
 # ---- who sees what ---------------------------------------------------------------------------
+
 
 def can_handle(user, req: ContactRequest) -> bool:
     """The station's own brokers and platform admins: they see the contact details and answer."""
@@ -133,6 +157,7 @@ def listing_of(req: ContactRequest):
 
 # ---- the broker's side ----------------------------------------------------------------------
 
+
 def reply(req: ContactRequest, actor: User, text: str, version=None, token: str | None = None) -> ContactRequest:
     if not can_handle(actor, req):
         raise TransitionError("只有该驿站的技术经纪人或管理员可以回复")
@@ -150,7 +175,9 @@ def reply(req: ContactRequest, actor: User, text: str, version=None, token: str 
     if req.user is not None:
         notify(req.user, subject, text, link=f"/desk/requests/{req.id}", key=f"contact:{req.id}:reply:{req.version}")
     elif req.email:
-        _mail_visitor(req, subject, f"关于“{req.listing_title}”：\n{text}\n\n请使用提交申请时保存的专属链接查看详情。", None)
+        _mail_visitor(
+            req, subject, f"关于“{req.listing_title}”：\n{text}\n\n请使用提交申请时保存的专属链接查看详情。", None
+        )
     return req
 
 
@@ -191,8 +218,11 @@ def queue_counts(user) -> dict[str, int]:
 
 
 def mine(user) -> list[ContactRequest]:
-    return list(db.session.scalars(select(ContactRequest).where(ContactRequest.user_id == user.id)
-                                   .order_by(ContactRequest.id.desc())))
+    return list(
+        db.session.scalars(
+            select(ContactRequest).where(ContactRequest.user_id == user.id).order_by(ContactRequest.id.desc())
+        )
+    )
 
 
 def remind_unanswered(today: date | None = None, days: int | None = None) -> int:
@@ -200,18 +230,23 @@ def remind_unanswered(today: date | None = None, days: int | None = None) -> int
     today = today or date.today()
     days = current_app.config["CONTACT_REMIND_WORKDAYS"] if days is None else days
     sent = 0
-    for req in db.session.scalars(select(ContactRequest).where(ContactRequest.status == ContactStatus.pending.value,
-                                                               ContactRequest.reminded_at.is_(None))):
+    for req in db.session.scalars(
+        select(ContactRequest).where(
+            ContactRequest.status == ContactStatus.pending.value, ContactRequest.reminded_at.is_(None)
+        )
+    ):
         if workdays.add_working_days(req.created_at.date(), days) > today:
             continue
         for broker in _answerers(req.station):
-            notify(broker, f"申请对接已 {days} 个工作日未回复：{req.listing_title[:60]}",
-                   f"{req.org_name} {req.name} 于 {req.created_at:%Y-%m-%d} 提交，请尽快回复。",
-                   link=f"/desk/requests/{req.id}", key=f"contact:{req.id}:remind:{broker.id}")
+            notify(
+                broker,
+                f"申请对接已 {days} 个工作日未回复：{req.listing_title[:60]}",
+                f"{req.org_name} {req.name} 于 {req.created_at:%Y-%m-%d} 提交，请尽快回复。",
+                link=f"/desk/requests/{req.id}",
+                key=f"contact:{req.id}:remind:{broker.id}",
+            )
         req.reminded_at = utcnow()
         record(req, None, "remind", req.status, f"{days} 个工作日未回复")
         sent += 1
     db.session.flush()
     return sent
-
-

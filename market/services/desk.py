@@ -6,14 +6,15 @@
 Every step is a DeskEvent (who, when, from, to, note); the member is told of each. Shared with
 申请对接 (services/contact.py): the event record, the refusal of a move, the version check.
 """
+
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import SERVICES, DeskEvent, Role, ServiceRequest, ServiceStatus, Station, User
-from . import matches
-from ..validation import reference, rules
 from ..infra.notify import notify
+from ..models import SERVICES, DeskEvent, Role, ServiceRequest, ServiceStatus, Station, User
+from ..validation import reference, rules
 from ..validation.fields import Field, ValidationError, clean
+from . import matches
 
 OPEN = (ServiceStatus.submitted, ServiceStatus.accepted, ServiceStatus.assigned, ServiceStatus.in_progress)
 
@@ -51,12 +52,23 @@ FIELDS = (
     Field("service", "服务类型", required=True),
     Field("description", "需求描述", "longtext", required=True, min_len=10, max_len=2000),
 )
-ACTION_LABELS = {"submit": "提交申请", "accept": "受理", "assign": "分派经纪人", "start": "开始办理",
-                 "finish": "办结", "refuse": "拒绝", "note": "备注"}
+ACTION_LABELS = {
+    "submit": "提交申请",
+    "accept": "受理",
+    "assign": "分派经纪人",
+    "start": "开始办理",
+    "finish": "办结",
+    "refuse": "拒绝",
+    "note": "备注",
+}
 # action → (allowed from, to, who: "staff" = the hall | "handler" = the assigned broker or the hall)
 TRANSITIONS = {
     "accept": ((ServiceStatus.submitted,), ServiceStatus.accepted, "staff"),
-    "assign": ((ServiceStatus.submitted, ServiceStatus.accepted, ServiceStatus.assigned), ServiceStatus.assigned, "staff"),
+    "assign": (
+        (ServiceStatus.submitted, ServiceStatus.accepted, ServiceStatus.assigned),
+        ServiceStatus.assigned,
+        "staff",
+    ),
     "start": ((ServiceStatus.assigned,), ServiceStatus.in_progress, "handler"),
     "finish": ((ServiceStatus.in_progress,), ServiceStatus.done, "handler"),
     "refuse": (OPEN, ServiceStatus.refused, "staff"),
@@ -64,8 +76,9 @@ TRANSITIONS = {
 
 
 def hall() -> Station | None:
-    return db.session.scalar(select(Station).where(Station.is_hall.is_(True), Station.active.is_(True))
-                             .order_by(Station.id))
+    return db.session.scalar(
+        select(Station).where(Station.is_hall.is_(True), Station.active.is_(True)).order_by(Station.id)
+    )
 
 
 def is_staff(user) -> bool:
@@ -92,20 +105,35 @@ def submit(user: User, data: dict) -> ServiceRequest:
     values = clean(FIELDS, data, reference.vocab())
     if values["service"] not in SERVICES:
         raise ValidationError({"service": f"服务类型：请从 {'、'.join(SERVICES.values())} 中选择"})
-    same = db.session.scalar(select(ServiceRequest.id).where(
-        ServiceRequest.user_id == user.id, ServiceRequest.service == values["service"],
-        ServiceRequest.description == values["description"], ServiceRequest.status.in_([s.value for s in OPEN])))
+    same = db.session.scalar(
+        select(ServiceRequest.id).where(
+            ServiceRequest.user_id == user.id,
+            ServiceRequest.service == values["service"],
+            ServiceRequest.description == values["description"],
+            ServiceRequest.status.in_([s.value for s in OPEN]),
+        )
+    )
     if same:
         raise ValidationError({"": f"您已提交过相同的服务申请（编号 {same}），正在办理中，请勿重复提交"})
     station = hall()
-    req = ServiceRequest(service=values["service"], description=values["description"], user=user,
-                         station_id=station.id if station else None, status=ServiceStatus.submitted.value)
+    req = ServiceRequest(
+        service=values["service"],
+        description=values["description"],
+        user=user,
+        station_id=station.id if station else None,
+        status=ServiceStatus.submitted.value,
+    )
     db.session.add(req)
     record(req, user, "submit", None)
     db.session.flush()
     for staff in _hall_staff():
-        notify(staff, f"新的大厅服务申请：{req.service_label}", values["description"][:200],
-               link=f"/desk/services/{req.id}", key=f"service:{req.id}:new:{staff.id}")
+        notify(
+            staff,
+            f"新的大厅服务申请：{req.service_label}",
+            values["description"][:200],
+            link=f"/desk/services/{req.id}",
+            key=f"service:{req.id}:new:{staff.id}",
+        )
     return req
 
 
@@ -113,17 +141,22 @@ def _hall_staff() -> list[User]:
     station = hall()
     if station is None:
         return []
-    return list(db.session.scalars(select(User).where(User.station_id == station.id, User.active.is_(True),
-                                                      User.role == Role.broker.value)))
+    return list(
+        db.session.scalars(
+            select(User).where(User.station_id == station.id, User.active.is_(True), User.role == Role.broker.value)
+        )
+    )
 
 
 def assignable_brokers() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == Role.broker.value, User.active.is_(True))
-                                   .order_by(User.station_id, User.id)))
+    return list(
+        db.session.scalars(
+            select(User).where(User.role == Role.broker.value, User.active.is_(True)).order_by(User.station_id, User.id)
+        )
+    )
 
 
-def act(req: ServiceRequest, action: str, actor: User, note: str = "", broker_id=None,
-        version=None) -> ServiceRequest:
+def act(req: ServiceRequest, action: str, actor: User, note: str = "", broker_id=None, version=None) -> ServiceRequest:
     if action not in TRANSITIONS:
         raise TransitionError("未知的操作")
     check_version(req, version)
@@ -133,8 +166,10 @@ def act(req: ServiceRequest, action: str, actor: User, note: str = "", broker_id
     if who == "handler" and not (is_staff(actor) or req.broker_id == actor.id):
         raise TransitionError("只有分派的经纪人或交易大厅可以这样做")
     if ServiceStatus(req.status) not in allowed:
-        raise TransitionError(f"当前状态为“{req.status_label}”，不能{ACTION_LABELS[action]}"
-                              f"（只能从{'、'.join(s.label for s in allowed)}进行）")
+        raise TransitionError(
+            f"当前状态为“{req.status_label}”，不能{ACTION_LABELS[action]}"
+            f"（只能从{'、'.join(s.label for s in allowed)}进行）"
+        )
     note = (note or "").strip()
     if len(note) > 2000:
         raise ValidationError({"note": f"说明最多 2000 个字，现有 {len(note)} 个"})
@@ -157,11 +192,21 @@ def act(req: ServiceRequest, action: str, actor: User, note: str = "", broker_id
     record(req, actor, action, before, note)
     flush()
     link = f"/desk/services/{req.id}"
-    notify(req.user, f"您的服务申请“{req.service_label}”{to.label}", note, link=link,
-           key=f"service:{req.id}:{action}:{req.version}")
+    notify(
+        req.user,
+        f"您的服务申请“{req.service_label}”{to.label}",
+        note,
+        link=link,
+        key=f"service:{req.id}:{action}:{req.version}",
+    )
     if broker is not None:
-        notify(broker, f"分派给您的大厅服务：{req.service_label}", req.description[:200], link=link,
-               key=f"service:{req.id}:assigned:{broker.id}:{req.version}")
+        notify(
+            broker,
+            f"分派给您的大厅服务：{req.service_label}",
+            req.description[:200],
+            link=link,
+            key=f"service:{req.id}:assigned:{broker.id}:{req.version}",
+        )
     return req
 
 
@@ -189,5 +234,8 @@ def queue(user, status: str = "open"):
 
 
 def mine(user) -> list[ServiceRequest]:
-    return list(db.session.scalars(select(ServiceRequest).where(ServiceRequest.user_id == user.id)
-                                   .order_by(ServiceRequest.id.desc())))
+    return list(
+        db.session.scalars(
+            select(ServiceRequest).where(ServiceRequest.user_id == user.id).order_by(ServiceRequest.id.desc())
+        )
+    )

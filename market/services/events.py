@@ -6,17 +6,33 @@ Seats: every change to the seats of an event starts with an UPDATE of the event 
 so the row stays locked until commit (PostgreSQL) or the write lock is held (SQLite) while the
 confirmed places are counted: of two sign-ups for the last seat one gets it, the other waits.
 """
+
 import secrets
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
 from ..extensions import db
-from ..models import (Achievement, Event, EventLog, EventPair, EventSignup, ListingStatus, Match, MatchEvent,
-                      MatchStatus, Need, Role, SignupStatus, Station, User, utcnow)
+from ..infra.notify import mail, notify
+from ..models import (
+    Achievement,
+    Event,
+    EventLog,
+    EventPair,
+    EventSignup,
+    ListingStatus,
+    Match,
+    MatchEvent,
+    MatchStatus,
+    Need,
+    Role,
+    SignupStatus,
+    Station,
+    User,
+    utcnow,
+)
 from ..models.event import EVENT_KINDS
 from ..validation import rules
-from ..infra.notify import mail, notify
 from ..validation.fields import Field, ValidationError, Vocab, clean
 
 SS = SignupStatus
@@ -38,11 +54,25 @@ VISITOR_FIELDS = (
     Field("email", "电子邮箱", "email", max_len=120),
     Field("org_name", "单位", max_len=100),
 )
-TOLD_FIELDS = {"title": "名称", "starts_at": "开始时间", "ends_at": "结束时间", "place": "地点",
-               "online_url": "线上链接"}
+TOLD_FIELDS = {
+    "title": "名称",
+    "starts_at": "开始时间",
+    "ends_at": "结束时间",
+    "place": "地点",
+    "online_url": "线上链接",
+}
 DT_FORMAT = "%Y-%m-%dT%H:%M"
-LOG_LABELS = {"create": "发布", "edit": "修改", "cancel_event": "取消活动", "signup": "报名", "cancel": "取消报名",
-              "promote": "候补递补", "remind": "提醒", "checkin": "签到", "pair": "记录对接"}
+LOG_LABELS = {
+    "create": "发布",
+    "edit": "修改",
+    "cancel_event": "取消活动",
+    "signup": "报名",
+    "cancel": "取消报名",
+    "promote": "候补递补",
+    "remind": "提醒",
+    "checkin": "签到",
+    "pair": "记录对接",
+}
 
 
 class EventError(Exception):
@@ -73,8 +103,9 @@ def _parse_ids(text, model, label: str, errors: dict, key: str) -> list[int]:
         ids.append(int(p))
     ids = list(dict.fromkeys(ids))
     if ids:
-        found = set(db.session.scalars(select(model.id).where(model.id.in_(ids),
-                                                              model.status == ListingStatus.published.value)))
+        found = set(
+            db.session.scalars(select(model.id).where(model.id.in_(ids), model.status == ListingStatus.published.value))
+        )
         missing = [str(i) for i in ids if i not in found]
         if missing:
             errors[key] = f"{label}：编号 {'、'.join(missing)} 不存在或未发布"
@@ -84,7 +115,7 @@ def _parse_ids(text, model, label: str, errors: dict, key: str) -> list[int]:
 def validate(raw: dict) -> dict:
     """One check for the web form, the API and the demo loader; every problem at once."""
     errors, values = {}, {}
-    for f in FIELDS:                  # field by field: every problem at once, even with some missing
+    for f in FIELDS:  # field by field: every problem at once, even with some missing
         try:
             values.update(clean((f,), raw, _vocab()))
         except ValidationError as e:
@@ -94,9 +125,12 @@ def validate(raw: dict) -> dict:
             try:
                 values[name] = _parse_dt(values[name])
             except ValueError as e:
-                errors[name] = f"{dict((f.name, f.label) for f in FIELDS)[name]}：{e}"
-    if isinstance(values.get("starts_at"), datetime) and isinstance(values.get("ends_at"), datetime) \
-            and values["ends_at"] <= values["starts_at"]:
+                errors[name] = f"{ {f.name: f.label for f in FIELDS}[name] }：{e}"
+    if (
+        isinstance(values.get("starts_at"), datetime)
+        and isinstance(values.get("ends_at"), datetime)
+        and values["ends_at"] <= values["starts_at"]
+    ):
         errors["ends_at"] = "结束时间应晚于开始时间"
     if "capacity" in values and not 1 <= values["capacity"] <= 5000:
         errors["capacity"] = "名额应在 1 到 5000 之间"
@@ -107,8 +141,9 @@ def validate(raw: dict) -> dict:
         errors["online_url"] = "线上链接应以 https:// 开头"
     if "title" in values and not values.get("place") and not url:
         errors["place"] = "请填写地点或线上链接"
-    values["achievement_ids"] = _parse_ids(raw.get("achievement_ids"), Achievement, "推介成果", errors,
-                                           "achievement_ids")
+    values["achievement_ids"] = _parse_ids(
+        raw.get("achievement_ids"), Achievement, "推介成果", errors, "achievement_ids"
+    )
     values["need_ids"] = _parse_ids(raw.get("need_ids"), Need, "发布需求", errors, "need_ids")
     if errors:
         raise ValidationError(errors)
@@ -116,6 +151,7 @@ def validate(raw: dict) -> dict:
 
 
 # ---- who organises ----------------------------------------------------------------------------
+
 
 def may_organise(user: User | None, station: Station | None) -> bool:
     """Admins, the hall's brokers (any event), and the brokers of the organising station."""
@@ -129,8 +165,15 @@ def may_organise(user: User | None, station: Station | None) -> bool:
 
 
 def _log(event: Event, actor: User | None, action: str, note: str = "", signup: EventSignup | None = None):
-    db.session.add(EventLog(event_id=event.id, signup_id=signup.id if signup else None,
-                            actor_id=actor.id if actor else None, action=action, note=note))
+    db.session.add(
+        EventLog(
+            event_id=event.id,
+            signup_id=signup.id if signup else None,
+            actor_id=actor.id if actor else None,
+            action=action,
+            note=note,
+        )
+    )
 
 
 def create(raw: dict, actor: User, station: Station | None = None) -> Event:
@@ -176,8 +219,11 @@ def update_event(event: Event, raw: dict, actor: User) -> list[str]:
     _promote(event, actor)
     if told:
         for s in active_signups(event):
-            _tell(s, f"活动信息有变更：{event.title}",
-                  "您报名的活动有以下变更：\n" + "\n".join(told) + "\n如无法参加，请取消报名，名额将让给候补。")
+            _tell(
+                s,
+                f"活动信息有变更：{event.title}",
+                "您报名的活动有以下变更：\n" + "\n".join(told) + "\n如无法参加，请取消报名，名额将让给候补。",
+            )
     db.session.flush()
     return changes
 
@@ -199,31 +245,48 @@ def cancel_event(event: Event, actor: User, reason: str) -> Event:
 
 # ---- seats ------------------------------------------------------------------------------------
 
+
 def _lock_seats(event: Event) -> None:
     """Take the event row's lock before counting seats (see the module docstring)."""
     db.session.flush()
-    db.session.execute(update(Event.__table__).where(Event.__table__.c.id == event.id)
-                       .values(seat_lock=Event.__table__.c.seat_lock + 1))
+    db.session.execute(
+        update(Event.__table__)
+        .where(Event.__table__.c.id == event.id)
+        .values(seat_lock=Event.__table__.c.seat_lock + 1)
+    )
 
 
 def _count(event: Event, status: SignupStatus) -> int:
-    return db.session.scalar(select(func.count()).select_from(EventSignup)
-                             .where(EventSignup.event_id == event.id, EventSignup.status == status.value))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(EventSignup)
+        .where(EventSignup.event_id == event.id, EventSignup.status == status.value)
+    )
 
 
 def active_signups(event: Event) -> list[EventSignup]:
-    return db.session.scalars(select(EventSignup).where(
-        EventSignup.event_id == event.id, EventSignup.status != SS.cancelled.value)
-        .order_by(EventSignup.status, EventSignup.queued_at, EventSignup.id)).all()
+    return db.session.scalars(
+        select(EventSignup)
+        .where(EventSignup.event_id == event.id, EventSignup.status != SS.cancelled.value)
+        .order_by(EventSignup.status, EventSignup.queued_at, EventSignup.id)
+    ).all()
 
 
 def waiting_position(signup: EventSignup) -> int | None:
     if signup.status != SS.waiting.value:
         return None
-    return 1 + db.session.scalar(select(func.count()).select_from(EventSignup).where(
-        EventSignup.event_id == signup.event_id, EventSignup.status == SS.waiting.value,
-        db.or_(EventSignup.queued_at < signup.queued_at,
-               db.and_(EventSignup.queued_at == signup.queued_at, EventSignup.id < signup.id))))
+    return 1 + db.session.scalar(
+        select(func.count())
+        .select_from(EventSignup)
+        .where(
+            EventSignup.event_id == signup.event_id,
+            EventSignup.status == SS.waiting.value,
+            db.or_(
+                EventSignup.queued_at < signup.queued_at,
+                db.and_(EventSignup.queued_at == signup.queued_at, EventSignup.id < signup.id),
+            ),
+        )
+    )
 
 
 def open_for_signup(event: Event, now: datetime | None = None) -> str | None:
@@ -241,18 +304,28 @@ def signup(event: Event, user: User | None = None, raw: dict | None = None, now:
     if why := open_for_signup(event, now):
         raise EventError(why)
     if user is not None and user.is_authenticated:
-        key, person = f"u:{user.id}", dict(name=user.display_name, phone=user.phone, email=user.email,
-                                           org_name=user.org.name if user.org else None, user_id=user.id)
+        key, person = (
+            f"u:{user.id}",
+            {
+                "name": user.display_name,
+                "phone": user.phone,
+                "email": user.email,
+                "org_name": user.org.name if user.org else None,
+                "user_id": user.id,
+            },
+        )
     else:
         values = clean(VISITOR_FIELDS, raw or {}, _vocab())
         if not values.get("phone") and not values.get("email"):
             raise ValidationError({"phone": "请填写手机（或电话）与电子邮箱中的至少一项，以便通知您"})
         person = dict(values, user_id=None)
-        key = f"p:{values['phone'].replace(' ', '').replace('-', '')}" if values.get("phone") \
+        key = (
+            f"p:{values['phone'].replace(' ', '').replace('-', '')}"
+            if values.get("phone")
             else f"e:{values['email'].lower()}"
+        )
     _lock_seats(event)
-    row = db.session.scalar(select(EventSignup).where(EventSignup.event_id == event.id,
-                                                      EventSignup.contact_key == key))
+    row = db.session.scalar(select(EventSignup).where(EventSignup.event_id == event.id, EventSignup.contact_key == key))
     if row is not None and row.status != SS.cancelled.value:
         where = "已确认" if row.status == SS.confirmed.value else f"候补第 {waiting_position(row)} 位"
         raise EventError(f"您已报名该活动（{where}），无需重复报名")
@@ -260,14 +333,19 @@ def signup(event: Event, user: User | None = None, raw: dict | None = None, now:
     if row is None:
         row = EventSignup(event_id=event.id, contact_key=key, token=secrets.token_hex(16), **person)
         db.session.add(row)
-    else:                               # signing up again after cancelling: a new place in the queue
+    else:  # signing up again after cancelling: a new place in the queue
         for k, v in person.items():
             setattr(row, k, v)
         row.checked_in_at = row.reminded_at = None
     row.status, row.queued_at = status.value, utcnow()
     db.session.flush()
-    _log(event, user if user is not None and user.is_authenticated else None, "signup",
-         f"{row.name}：{row.status_label}", row)
+    _log(
+        event,
+        user if user is not None and user.is_authenticated else None,
+        "signup",
+        f"{row.name}：{row.status_label}",
+        row,
+    )
     db.session.flush()
     return row
 
@@ -294,13 +372,18 @@ def _promote(event: Event, actor: User | None) -> list[EventSignup]:
     free = event.capacity - _count(event, SS.confirmed)
     if free <= 0:
         return []
-    moved = db.session.scalars(select(EventSignup).where(
-        EventSignup.event_id == event.id, EventSignup.status == SS.waiting.value)
-        .order_by(EventSignup.queued_at, EventSignup.id).limit(free)).all()
+    moved = db.session.scalars(
+        select(EventSignup)
+        .where(EventSignup.event_id == event.id, EventSignup.status == SS.waiting.value)
+        .order_by(EventSignup.queued_at, EventSignup.id)
+        .limit(free)
+    ).all()
     for s in moved:
         s.status = SS.confirmed.value
         _log(event, actor, "promote", f"{s.name}：候补转为已确认", s)
-        _tell(s, f"候补成功：{event.title}", f"有人取消了报名，您的名额已确认。时间：{_when(event)}；地点：{where(event)}")
+        _tell(
+            s, f"候补成功：{event.title}", f"有人取消了报名，您的名额已确认。时间：{_when(event)}；地点：{where(event)}"
+        )
     db.session.flush()
     return moved
 
@@ -326,17 +409,30 @@ def _tell(s: EventSignup, title: str, body: str, key: str | None = None) -> bool
 
 # ---- reminders --------------------------------------------------------------------------------
 
+
 def remind_upcoming(now: datetime | None = None, hours: int = 24) -> int:
     """Remind everyone confirmed for an event starting within ``hours``; once per sign-up (safe to
     run again). Returns how many were reminded."""
     now = now or utcnow()
-    rows = db.session.scalars(select(EventSignup).join(Event).where(
-        Event.cancelled_at.is_(None), Event.starts_at > now, Event.starts_at <= now + timedelta(hours=hours),
-        EventSignup.status == SS.confirmed.value, EventSignup.reminded_at.is_(None))).all()
+    rows = db.session.scalars(
+        select(EventSignup)
+        .join(Event)
+        .where(
+            Event.cancelled_at.is_(None),
+            Event.starts_at > now,
+            Event.starts_at <= now + timedelta(hours=hours),
+            EventSignup.status == SS.confirmed.value,
+            EventSignup.reminded_at.is_(None),
+        )
+    ).all()
     for s in rows:
         e = s.event
-        _tell(s, f"活动提醒：{e.title}", f"时间：{_when(e)}\n地点：{where(e)}\n请携带报名手机号到场签到。",
-              key=f"event-remind:{s.id}")
+        _tell(
+            s,
+            f"活动提醒：{e.title}",
+            f"时间：{_when(e)}\n地点：{where(e)}\n请携带报名手机号到场签到。",
+            key=f"event-remind:{s.id}",
+        )
         s.reminded_at = now
         _log(e, None, "remind", s.name, s)
     db.session.flush()
@@ -344,6 +440,7 @@ def remind_upcoming(now: datetime | None = None, hours: int = 24) -> int:
 
 
 # ---- at the door and after --------------------------------------------------------------------
+
 
 def check_in(row: EventSignup, actor: User) -> EventSignup:
     if not may_organise(actor, row.event.station):
@@ -360,14 +457,21 @@ def check_in(row: EventSignup, actor: User) -> EventSignup:
 
 def pair_choices(event: Event) -> tuple[list[Need], list[Achievement]]:
     """The needs and 成果 that were at the event: presented, or posted by someone who checked in."""
-    present = select(EventSignup.user_id).where(EventSignup.event_id == event.id,
-                                                EventSignup.checked_in_at.is_not(None),
-                                                EventSignup.user_id.is_not(None))
+    present = select(EventSignup.user_id).where(
+        EventSignup.event_id == event.id, EventSignup.checked_in_at.is_not(None), EventSignup.user_id.is_not(None)
+    )
     out = []
     for model, ids in ((Need, event.need_ids), (Achievement, event.achievement_ids)):
-        out.append(db.session.scalars(select(model).where(
-            model.status == ListingStatus.published.value,
-            db.or_(model.id.in_(ids or [-1]), model.owner_id.in_(present))).order_by(model.id)).all())
+        out.append(
+            db.session.scalars(
+                select(model)
+                .where(
+                    model.status == ListingStatus.published.value,
+                    db.or_(model.id.in_(ids or [-1]), model.owner_id.in_(present)),
+                )
+                .order_by(model.id)
+            ).all()
+        )
     return out[0], out[1]
 
 
@@ -375,22 +479,34 @@ def record_pair(event: Event, need: Need, achievement: Achievement, actor: User,
     """The people of ``need`` and ``achievement`` met at the event: a match in the broker workflow
     (对接中, source 活动), or — when the pair is already a match — a step on that match."""
     from . import matches, stations
+
     if not may_organise(actor, event.station):
         raise EventError("只有该活动的组织方可以记录对接")
     if event.starts_at > utcnow():
         raise EventError("活动开始后才能记录现场对接")
-    if db.session.scalar(select(EventPair.id).where(EventPair.event_id == event.id, EventPair.need_id == need.id,
-                                                    EventPair.achievement_id == achievement.id)):
+    if db.session.scalar(
+        select(EventPair.id).where(
+            EventPair.event_id == event.id, EventPair.need_id == need.id, EventPair.achievement_id == achievement.id
+        )
+    ):
         raise EventError("这一对已记录过")
     m = db.session.scalar(select(Match).where(Match.need_id == need.id, Match.achievement_id == achievement.id))
     text = f"在活动“{event.title}”（{event.starts_at:%Y-%m-%d}）现场对接" + (f"：{note}" if note else "")
     if m is None:
-        m = Match(need=need, achievement=achievement, score=0.0, source="event", status=MatchStatus.introduced.value,
-                  station=stations.route_for(need.org, event.station), broker=actor if actor.is_staff else None,
-                  introduced_at=utcnow())
+        m = Match(
+            need=need,
+            achievement=achievement,
+            score=0.0,
+            source="event",
+            status=MatchStatus.introduced.value,
+            station=stations.route_for(need.org, event.station),
+            broker=actor if actor.is_staff else None,
+            introduced_at=utcnow(),
+        )
         db.session.add(m)
-        db.session.add(MatchEvent(match=m, actor=actor, action="introduce", from_status=None,
-                                  to_status=m.status, note=text))
+        db.session.add(
+            MatchEvent(match=m, actor=actor, action="introduce", from_status=None, to_status=m.status, note=text)
+        )
         m.last_activity_at = utcnow()
         for listing, other in ((need, achievement), (achievement, need)):
             matches.notify_party(m, listing, f"对接通知：“{listing.title}”与“{other.title}”在活动中完成对接", text)
@@ -400,8 +516,9 @@ def record_pair(event: Event, need: Need, achievement: Achievement, actor: User,
     else:
         matches.add_note(m, actor, text)
     db.session.flush()
-    pair = EventPair(event_id=event.id, need_id=need.id, achievement_id=achievement.id, match_id=m.id,
-                     recorded_by_id=actor.id)
+    pair = EventPair(
+        event_id=event.id, need_id=need.id, achievement_id=achievement.id, match_id=m.id, recorded_by_id=actor.id
+    )
     db.session.add(pair)
     _log(event, actor, "pair", f"{need.title} × {achievement.title} → 匹配 #{m.id}")
     db.session.flush()
@@ -409,6 +526,7 @@ def record_pair(event: Event, need: Need, achievement: Achievement, actor: User,
 
 
 # ---- lists ------------------------------------------------------------------------------------
+
 
 def upcoming_events(station_id: int | None = None, limit: int = 5, now: datetime | None = None) -> list[Event]:
     """The next events not cancelled (of one station when given), soonest first."""
@@ -420,8 +538,11 @@ def upcoming_events(station_id: int | None = None, limit: int = 5, now: datetime
 
 def on_day(day: date) -> list[Event]:
     start = datetime.combine(day, datetime.min.time())
-    return db.session.scalars(select(Event).where(Event.starts_at >= start, Event.starts_at < start + timedelta(days=1))
-                              .order_by(Event.starts_at)).all()
+    return db.session.scalars(
+        select(Event)
+        .where(Event.starts_at >= start, Event.starts_at < start + timedelta(days=1))
+        .order_by(Event.starts_at)
+    ).all()
 
 
 def in_month(year: int, month: int, kind: str | None = None, station_id: int | None = None) -> list[Event]:
@@ -443,13 +564,16 @@ def seats(event: Event) -> dict[str, int]:
 def my_signup(event: Event, user: User | None) -> EventSignup | None:
     if user is None or not user.is_authenticated:
         return None
-    return db.session.scalar(select(EventSignup).where(EventSignup.event_id == event.id,
-                                                       EventSignup.contact_key == f"u:{user.id}"))
+    return db.session.scalar(
+        select(EventSignup).where(EventSignup.event_id == event.id, EventSignup.contact_key == f"u:{user.id}")
+    )
 
 
 def presented(event: Event) -> tuple[list[Need], list[Achievement]]:
-    return (db.session.scalars(select(Need).where(Need.id.in_(event.need_ids or [-1]))).all(),
-            db.session.scalars(select(Achievement).where(Achievement.id.in_(event.achievement_ids or [-1]))).all())
+    return (
+        db.session.scalars(select(Need).where(Need.id.in_(event.need_ids or [-1]))).all(),
+        db.session.scalars(select(Achievement).where(Achievement.id.in_(event.achievement_ids or [-1]))).all(),
+    )
 
 
 def history(event: Event) -> list[EventLog]:
@@ -466,8 +590,19 @@ ATTENDANCE_HEADERS = ("序号", "姓名", "单位", "手机/电话", "电子邮�
 def attendance(event: Event) -> tuple[list, list[list]]:
     """The attendance list as export columns and rows (confirmed first, then the waiting list)."""
     from ..infra.exports import Column
+
     cols = [Column(h, width=w) for h, w in zip(ATTENDANCE_HEADERS, (6, 12, 24, 16, 24, 10, 18, 18))]
-    rows = [[i, s.name, s.org_name, s.phone, s.email, s.status_label, f"{s.queued_at:%Y-%m-%d %H:%M}",
-             f"{s.checked_in_at:%H:%M}" if s.checked_in_at else ""]
-            for i, s in enumerate(active_signups(event), start=1)]
+    rows = [
+        [
+            i,
+            s.name,
+            s.org_name,
+            s.phone,
+            s.email,
+            s.status_label,
+            f"{s.queued_at:%Y-%m-%d %H:%M}",
+            f"{s.checked_in_at:%H:%M}" if s.checked_in_at else "",
+        ]
+        for i, s in enumerate(active_signups(event), start=1)
+    ]
     return cols, rows

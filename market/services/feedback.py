@@ -5,6 +5,7 @@
 weights on needs held out of the fit, and only replaces the current weights when the new ones do
 at least as well there. The replaced file is kept beside the new one.
 """
+
 import shutil
 import time
 from dataclasses import dataclass
@@ -13,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from flask import current_app
 
-from matching.ranking import Weights, fit
+from matching.ranking import fit
 
 from ..extensions import db
-from ..models import Match, MatchEvent, MatchStatus, Need, Station
 from ..infra import match_engine
+from ..models import Match, MatchEvent, MatchStatus, Need
 
 ACCEPTED_EVENT = "accept"
 
@@ -25,8 +26,9 @@ ACCEPTED_EVENT = "accept"
 def labels() -> list[tuple[Match, int]]:
     """(match, 1 accepted / 0 rejected) for every match a broker has decided."""
     accepted = db.select(MatchEvent.match_id).where(MatchEvent.action == ACCEPTED_EVENT)
-    rows = db.session.scalars(db.select(Match).where(
-        db.or_(Match.id.in_(accepted), Match.status == MatchStatus.rejected.value))).all()
+    rows = db.session.scalars(
+        db.select(Match).where(db.or_(Match.id.in_(accepted), Match.status == MatchStatus.rejected.value))
+    ).all()
     accepted_ids = set(db.session.scalars(accepted))
     return [(m, 1 if m.id in accepted_ids else 0) for m in rows]
 
@@ -54,18 +56,25 @@ def report() -> dict[str, list[PrecisionRow]]:
             if m.id in decided:
                 row.reviewed += 1
                 row.accepted += decided[m.id]
-    total = PrecisionRow("合计", sum(r.suggested for r in by_station.values()),
-                         sum(r.reviewed for r in by_station.values()), sum(r.accepted for r in by_station.values()))
+    total = PrecisionRow(
+        "合计",
+        sum(r.suggested for r in by_station.values()),
+        sum(r.reviewed for r in by_station.values()),
+        sum(r.accepted for r in by_station.values()),
+    )
     key = lambda r: (-r.suggested, r.group)  # noqa: E731
-    return {"station": sorted(by_station.values(), key=key), "field": sorted(by_field.values(), key=key),
-            "total": [total]}
+    return {
+        "station": sorted(by_station.values(), key=key),
+        "field": sorted(by_field.values(), key=key),
+        "total": [total],
+    }
 
 
 def _auc(scores: np.ndarray, y: np.ndarray) -> float:
     pos, neg = scores[y == 1], scores[y == 0]
     if not len(pos) or not len(neg):
         return float("nan")
-    return float(((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()))
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
 def _logloss(p: np.ndarray, y: np.ndarray) -> float:
@@ -89,8 +98,16 @@ def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResul
     eng = match_engine.engine()
     labelled = labels()
     if len(labelled) < current_app.config["FEEDBACK_MIN_LABELS"]:
-        return RefitResult(len(labelled), 0, 0, {}, {}, False, "",
-                           f"只有 {len(labelled)} 条经纪人判断，至少需要 {current_app.config['FEEDBACK_MIN_LABELS']} 条")
+        return RefitResult(
+            len(labelled),
+            0,
+            0,
+            {},
+            {},
+            False,
+            "",
+            f"只有 {len(labelled)} 条经纪人判断，至少需要 {current_app.config['FEEDBACK_MIN_LABELS']} 条",
+        )
     by_need: dict[int, list[tuple[int, int]]] = {}
     for m, y in labelled:
         by_need.setdefault(m.need_id, []).append((m.achievement_id, y))
@@ -112,8 +129,16 @@ def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResul
     # rejected one across the training needs (one pooled query), then calibrate
     pooled = tuple(np.concatenate([q[k] for q in train]) for k in range(3))
     if len(set(pooled[1].tolist())) < 2:
-        return RefitResult(len(labelled), len(train), len(test), {}, {}, False, "",
-                           "训练集中只有一种判断（全部采纳或全部不采纳），无法拟合")
+        return RefitResult(
+            len(labelled),
+            len(train),
+            len(test),
+            {},
+            {},
+            False,
+            "",
+            "训练集中只有一种判断（全部采纳或全部不采纳），无法拟合",
+        )
     candidate = fit([pooled], current)
     xs = np.concatenate([q[0] for q in test])
     ys = np.concatenate([q[1] for q in test]) > 0
@@ -137,10 +162,12 @@ def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResul
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             shutil.copy(path, path.with_name(f"weights.{time.strftime('%Y%m%d-%H%M%S')}.json"))
-        candidate.meta = {"fitted_on": f"broker decisions ({len(labelled)} labels, {len(train)} needs)",
-                          "heldout": {"needs": len(test), "current": cur, "candidate": new},
-                          "date": time.strftime("%Y-%m-%d")}
+        candidate.meta = {
+            "fitted_on": f"broker decisions ({len(labelled)} labels, {len(train)} needs)",
+            "heldout": {"needs": len(test), "current": cur, "candidate": new},
+            "date": time.strftime("%Y-%m-%d"),
+        }
         candidate.save(path)
         eng.weights = candidate
-    msg = ("新权重在留出集上不劣于当前权重，已启用" if better else "新权重在留出集上不如当前权重，保留当前权重")
+    msg = "新权重在留出集上不劣于当前权重，已启用" if better else "新权重在留出集上不如当前权重，保留当前权重"
     return RefitResult(len(labelled), len(train), len(test), cur, new, bool(better and write), str(path), msg)

@@ -2,6 +2,7 @@
 
 One parametrised piece serves both: a ListingKind describes what differs.
 """
+
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -18,7 +19,6 @@ from ..validation import reference, rules
 from ..validation.fields import Field, ValidationError, check_future, check_range, clean
 from . import matches
 
-
 _CONTACT = (
     Field("contact_name", "联系人", required=True, max_len=40, private=True),
     Field("contact_phone", "联系电话", type="phone", required=True, private=True, aliases=("电话", "手机")),
@@ -27,19 +27,41 @@ _CONTACT = (
 
 ACHIEVEMENT_FIELDS = (
     Field("title", "成果名称", required=True, min_len=4, max_len=100, aliases=("标题", "名称", "项目名称")),
-    Field("summary", "成果简介", type="longtext", required=True, min_len=20, max_len=3000,
-          aliases=("摘要", "简介"), help="公开展示，请勿写入保密细节"),
-    Field("detail", "技术详情（保密）", type="longtext", max_len=8000, private=True,
-          aliases=("详情", "技术详情", "保密内容"), help="仅对经纪人和对接成功后的需求方可见"),
-    Field("keywords", "关键词", type="keywords", required=True, aliases=("关键字",),
-          help="用逗号或顿号分隔，最多 10 个"),
+    Field(
+        "summary",
+        "成果简介",
+        type="longtext",
+        required=True,
+        min_len=20,
+        max_len=3000,
+        aliases=("摘要", "简介"),
+        help="公开展示，请勿写入保密细节",
+    ),
+    Field(
+        "detail",
+        "技术详情（保密）",
+        type="longtext",
+        max_len=8000,
+        private=True,
+        aliases=("详情", "技术详情", "保密内容"),
+        help="仅对经纪人和对接成功后的需求方可见",
+    ),
+    Field(
+        "keywords", "关键词", type="keywords", required=True, aliases=("关键字",), help="用逗号或顿号分隔，最多 10 个"
+    ),
     Field("field", "技术领域", type="choice", vocab="field", required=True, aliases=("领域",)),
     Field("chain", "产业链", type="choice", vocab="chain"),
     Field("maturity", "成熟度", type="choice", vocab="maturity", required=True, aliases=("成熟阶段", "技术成熟度")),
     Field("trl", "技术就绪度", type="int", aliases=("trl",), help="TRL 1–9，可不填"),
     Field("ip", "知识产权", type="ip", help="每行一项，如 发明专利:ZL202110356789.1"),
-    Field("transfer_modes", "转化方式", type="choices", vocab="transfer_mode", required=True,
-          aliases=("交易方式", "转让方式")),
+    Field(
+        "transfer_modes",
+        "转化方式",
+        type="choices",
+        vocab="transfer_mode",
+        required=True,
+        aliases=("交易方式", "转让方式"),
+    ),
     Field("price_min", "价格下限", type="money", aliases=("价格下限（元）",), help="元，可写 50万；上下限都不填为面议"),
     Field("price_max", "价格上限", type="money", aliases=("价格上限（元）",)),
     Field("expires_at", "有效期至", type="date", aliases=("有效期",), help="不填则发布后一年"),
@@ -48,10 +70,25 @@ ACHIEVEMENT_FIELDS = (
 
 NEED_FIELDS = (
     Field("title", "需求名称", required=True, min_len=4, max_len=100, aliases=("标题", "名称")),
-    Field("statement", "问题描述", type="longtext", required=True, min_len=20, max_len=3000,
-          aliases=("需求描述", "摘要", "简介"), help="公开展示，请勿写入保密细节"),
-    Field("detail", "保密细节", type="longtext", max_len=8000, private=True,
-          aliases=("详情", "保密内容"), help="仅对经纪人和对接成功后的成果方可见"),
+    Field(
+        "statement",
+        "问题描述",
+        type="longtext",
+        required=True,
+        min_len=20,
+        max_len=3000,
+        aliases=("需求描述", "摘要", "简介"),
+        help="公开展示，请勿写入保密细节",
+    ),
+    Field(
+        "detail",
+        "保密细节",
+        type="longtext",
+        max_len=8000,
+        private=True,
+        aliases=("详情", "保密内容"),
+        help="仅对经纪人和对接成功后的成果方可见",
+    ),
     Field("indicators", "技术指标", type="longtext", max_len=3000, aliases=("指标",)),
     Field("keywords", "关键词", type="keywords", required=True, aliases=("关键字",)),
     Field("field", "技术领域", type="choice", vocab="field", required=True, aliases=("领域",)),
@@ -83,8 +120,9 @@ class ListingKind:
         return self.name
 
 
-ACHIEVEMENT = ListingKind("achievement", Achievement, "成果", "成果库", "summary", ACHIEVEMENT_FIELDS,
-                          Role.researcher, RESEARCH_KINDS)
+ACHIEVEMENT = ListingKind(
+    "achievement", Achievement, "成果", "成果库", "summary", ACHIEVEMENT_FIELDS, Role.researcher, RESEARCH_KINDS
+)
 NEED = ListingKind("need", Need, "需求", "问题库", "statement", NEED_FIELDS, Role.enterprise, ENTERPRISE_KINDS)
 KINDS = {k.name: k for k in (ACHIEVEMENT, NEED)}
 
@@ -99,6 +137,7 @@ def other_kind(kind: ListingKind) -> ListingKind:
 
 # ---- who may do what ----------------------------------------------------------------------
 
+
 def can_post(user: User | None, kind: ListingKind) -> bool:
     if user is None or not user.is_authenticated:
         return False
@@ -112,8 +151,11 @@ def initial_values(user: User, kind: ListingKind) -> dict:
     admin posting for a client leaves them to fill in)."""
     if not user.has_role(kind.author_role):
         return {}
-    return {k: v for k, v in (("contact_name", user.display_name), ("contact_phone", user.phone),
-                              ("contact_email", user.email)) if v}
+    return {
+        k: v
+        for k, v in (("contact_name", user.display_name), ("contact_phone", user.phone), ("contact_email", user.email))
+        if v
+    }
 
 
 def can_edit(user: User | None, listing) -> bool:
@@ -141,13 +183,15 @@ def can_see_private(user: User | None, listing) -> bool:
 
 # ---- validation ---------------------------------------------------------------------------
 
-def validate(kind: ListingKind, raw: dict, partial: bool = False, today: date | None = None,
-             check_dates: bool = True) -> dict:
+
+def validate(
+    kind: ListingKind, raw: dict, partial: bool = False, today: date | None = None, check_dates: bool = True
+) -> dict:
     """Typed values of a listing, or ValidationError with every problem in Chinese."""
     v = reference.vocab()
     values = clean(kind.fields, raw, v, partial=partial)
     columns = kind.model.__table__.c
-    for name, value in values.items():          # a blank optional text is "" where the column is NOT NULL
+    for name, value in values.items():  # a blank optional text is "" where the column is NOT NULL
         if value is None and name in columns and not columns[name].nullable:
             values[name] = ""
     today = today or date.today()
@@ -166,8 +210,9 @@ def validate(kind: ListingKind, raw: dict, partial: bool = False, today: date | 
         check_range(values, "budget_min", "budget_max", "预算", errors)
         reward, deadline = values.get("challenge_reward"), values.get("challenge_deadline")
         if (reward is None) != (deadline is None) and not partial:
-            errors["challenge_deadline" if reward is not None else "challenge_reward"] = \
+            errors["challenge_deadline" if reward is not None else "challenge_reward"] = (
                 "揭榜挂帅需同时填写奖金和截止日期"
+            )
         if reward is not None and reward <= 0:
             errors["challenge_reward"] = "揭榜挂帅奖金应大于 0"
         if check_dates:
@@ -179,13 +224,19 @@ def validate(kind: ListingKind, raw: dict, partial: bool = False, today: date | 
 
 
 def search_text(kind: ListingKind, listing) -> str:
-    terms = listing_terms(default_tokenizer(), listing.title, getattr(listing, kind.text_field),
-                          listing.keywords or [], listing.org.name if listing.org else "",
-                          (listing.indicators or "") if kind is NEED else "")
+    terms = listing_terms(
+        default_tokenizer(),
+        listing.title,
+        getattr(listing, kind.text_field),
+        listing.keywords or [],
+        listing.org.name if listing.org else "",
+        (listing.indicators or "") if kind is NEED else "",
+    )
     return " " + " ".join(terms) + " "
 
 
 # ---- use cases ----------------------------------------------------------------------------
+
 
 def resolve_org(kind: ListingKind, actor: User, org_id=None) -> Organisation:
     """Researchers and enterprises post for their own organisation; brokers and admins for a client."""
@@ -200,18 +251,32 @@ def resolve_org(kind: ListingKind, actor: User, org_id=None) -> Organisation:
     if org is None:
         raise ValidationError({"": "您的账号尚未关联单位，请联系管理员"})
     if org.kind not in kind.org_kinds:
-        raise ValidationError({"org_id": f"{org.name}（{org.kind}）不能发布{kind.label}；"
-                                         f"{kind.label}应由{'、'.join(kind.org_kinds)}发布"})
+        raise ValidationError(
+            {"org_id": f"{org.name}（{org.kind}）不能发布{kind.label}；{kind.label}应由{'、'.join(kind.org_kinds)}发布"}
+        )
     return org
 
 
-def create(kind: ListingKind, raw: dict, actor: User, org_id=None, publish: bool = False,
-           ext_id: str | None = None, station_id: int | None = None, suggest: bool = True):
+def create(
+    kind: ListingKind,
+    raw: dict,
+    actor: User,
+    org_id=None,
+    publish: bool = False,
+    ext_id: str | None = None,
+    station_id: int | None = None,
+    suggest: bool = True,
+):
     values = validate(kind, raw)
     org = resolve_org(kind, actor, org_id)
-    listing = kind.model(org=org, owner=actor, ext_id=ext_id, status=ListingStatus.draft.value,
-                         station_id=station_id or (actor.station_id if actor.has_role(Role.broker) else None),
-                         **values)
+    listing = kind.model(
+        org=org,
+        owner=actor,
+        ext_id=ext_id,
+        status=ListingStatus.draft.value,
+        station_id=station_id or (actor.station_id if actor.has_role(Role.broker) else None),
+        **values,
+    )
     listing.search_text = search_text(kind, listing)
     db.session.add(listing)
     db.session.flush()
@@ -223,6 +288,7 @@ def create(kind: ListingKind, raw: dict, actor: User, org_id=None, publish: bool
 def similar_to_new(kind: ListingKind, raw: dict, actor: User, org_id=None) -> list:
     """Published listings that say nearly what a listing about to be posted says (nothing is saved)."""
     from ..infra import match_engine
+
     values = validate(kind, raw)
     draft = kind.model(org=resolve_org(kind, actor, org_id), **values)
     return match_engine.near_duplicates(draft)
@@ -235,8 +301,11 @@ def update(listing, raw: dict, actor: User):
     merged = {f.name: getattr(listing, f.name) for f in kind.fields}
     merged.update(raw)
     values = validate(kind, merged, check_dates=False)
-    changed_dates = {k for k in ("expires_at", "deadline", "challenge_deadline")
-                     if k in values and values[k] != getattr(listing, k, None)}
+    changed_dates = {
+        k
+        for k in ("expires_at", "deadline", "challenge_deadline")
+        if k in values and values[k] != getattr(listing, k, None)
+    }
     if changed_dates:
         errors = {}
         for name in changed_dates:
@@ -291,8 +360,9 @@ def archive_listing(listing, actor: User, reason: str | None = None, note: str =
     listing.status = ListingStatus.archived.value
     listing.close_reason, listing.close_note, listing.closed_at = reason, note or None, utcnow()
     db.session.flush()
-    signals.listing_withdrawn.send(listing, why=f"{kind_of(listing).label}已下架（{CLOSE_REASONS[reason]}）",
-                                   actor=actor)
+    signals.listing_withdrawn.send(
+        listing, why=f"{kind_of(listing).label}已下架（{CLOSE_REASONS[reason]}）", actor=actor
+    )
     return listing
 
 
@@ -307,9 +377,12 @@ def expire_due(today: date | None = None) -> dict[str, int]:
         for listing in due:
             listing.status = ListingStatus.expired.value
             signals.listing_withdrawn.send(listing, why=f"{kind.label}已于 {listing.expires_at} 过期下架")
-            _notify_owner(listing, f"expired:{kind.name}:{listing.id}:{listing.expires_at}",
-                          f"您的{kind.label}“{listing.title}”已过期下架",
-                          "如仍有效，请在“我的发布”中修改有效期后重新发布。")
+            _notify_owner(
+                listing,
+                f"expired:{kind.name}:{listing.id}:{listing.expires_at}",
+                f"您的{kind.label}“{listing.title}”已过期下架",
+                "如仍有效，请在“我的发布”中修改有效期后重新发布。",
+            )
         counts[kind.name] = len(due)
     db.session.flush()
     return counts
@@ -322,12 +395,16 @@ def notify_expiring(today: date | None = None) -> int:
     sent = 0
     for kind in KINDS.values():
         m = kind.model
-        soon = db.session.scalars(select(m).where(
-            m.status == ListingStatus.published.value, m.expires_at >= today, m.expires_at <= horizon)).all()
+        soon = db.session.scalars(
+            select(m).where(m.status == ListingStatus.published.value, m.expires_at >= today, m.expires_at <= horizon)
+        ).all()
         for listing in soon:
-            sent += _notify_owner(listing, f"expiring:{kind.name}:{listing.id}:{listing.expires_at}",
-                                  f"您的{kind.label}“{listing.title}”将于 {listing.expires_at} 到期",
-                                  "到期后将自动下架；如需继续展示，请修改有效期。")
+            sent += _notify_owner(
+                listing,
+                f"expiring:{kind.name}:{listing.id}:{listing.expires_at}",
+                f"您的{kind.label}“{listing.title}”将于 {listing.expires_at} 到期",
+                "到期后将自动下架；如需继续展示，请修改有效期。",
+            )
     db.session.flush()
     return sent
 
@@ -337,18 +414,23 @@ def _notify_owner(listing, key: str, title: str, body: str) -> int:
         return 0
     if db.session.scalar(select(Notification.id).where(Notification.key == key)):
         return 0
-    db.session.add(Notification(user_id=listing.owner_id, key=key, title=title, body=body,
-                                link=f"/{listing.kind}s/{listing.id}"))
+    db.session.add(
+        Notification(user_id=listing.owner_id, key=key, title=title, body=body, link=f"/{listing.kind}s/{listing.id}")
+    )
     return 1
 
 
 def expiring_soon(listing, today: date | None = None) -> bool:
     today = today or date.today()
-    return (listing.is_published and listing.expires_at is not None
-            and listing.expires_at <= today + timedelta(days=current_app.config["EXPIRY_NOTICE_DAYS"]))
+    return (
+        listing.is_published
+        and listing.expires_at is not None
+        and listing.expires_at <= today + timedelta(days=current_app.config["EXPIRY_NOTICE_DAYS"])
+    )
 
 
 # ---- browsing -----------------------------------------------------------------------------
+
 
 @dataclass
 class Filters:
@@ -361,10 +443,14 @@ class Filters:
 
     @classmethod
     def from_args(cls, args) -> "Filters":
-        return cls(q=(args.get("q") or "").strip()[:100], field=args.get("field") or "",
-                   chain=args.get("chain") or "", maturity=args.get("maturity") or "",
-                   bottleneck=args.get("bottleneck") in ("1", "on", "true"),
-                   region=args.get("region") or "")
+        return cls(
+            q=(args.get("q") or "").strip()[:100],
+            field=args.get("field") or "",
+            chain=args.get("chain") or "",
+            maturity=args.get("maturity") or "",
+            bottleneck=args.get("bottleneck") in ("1", "on", "true"),
+            region=args.get("region") or "",
+        )
 
     def active(self) -> bool:
         return any((self.q, self.field, self.chain, self.maturity, self.bottleneck, self.region))
@@ -384,8 +470,11 @@ def browse_query(kind: ListingKind, f: Filters, statuses=(ListingStatus.publishe
         stmt = stmt.where(m.bottleneck.is_(True))
     if f.region:
         stmt = stmt.join(Organisation, m.org_id == Organisation.id)
-        stmt = stmt.where(Organisation.region == f.region) if f.region != "other" else \
-            stmt.where(~Organisation.region.startswith("4101"))
+        stmt = (
+            stmt.where(Organisation.region == f.region)
+            if f.region != "other"
+            else stmt.where(~Organisation.region.startswith("4101"))
+        )
     for term in keyword_terms(f.q):
         stmt = stmt.where(or_(m.search_text.contains(f" {term} "), m.title.contains(term)))
     order = [m.bottleneck.desc()] if kind is NEED else []
@@ -410,15 +499,18 @@ class ListPage:
         self.pages = max(1, -(-self.total // per_page))
         self.page = min(page, self.pages)
         start = (self.page - 1) * per_page
-        self.items = items[start:start + per_page]
+        self.items = items[start : start + per_page]
         self.has_prev, self.has_next = self.page > 1, self.page < self.pages
         self.prev_num, self.next_num = self.page - 1, self.page + 1
 
     def iter_pages(self, left_edge=1, right_edge=1, left_current=2, right_current=2):
         last = 0
         for n in range(1, self.pages + 1):
-            if n <= left_edge or n > self.pages - right_edge or \
-                    self.page - left_current <= n <= self.page + right_current:
+            if (
+                n <= left_edge
+                or n > self.pages - right_edge
+                or self.page - left_current <= n <= self.page + right_current
+            ):
                 if last + 1 != n:
                     yield None
                 yield n

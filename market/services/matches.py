@@ -10,6 +10,7 @@ Every transition names who may make it, records an event (who, when, from, to, n
 refused with a message when it is not allowed. Concurrent changes to one match are caught by its
 version column: the second writer is told someone else was faster.
 """
+
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,7 +25,6 @@ from ..models import Achievement, ListingStatus, Match, MatchEvent, MatchStatus,
 from ..validation import reference
 from ..validation.fields import ValidationError
 from ..validation.workdays import add_working_days
-
 
 REJECT_REASONS = {
     "field_mismatch": "技术方向不对口",
@@ -59,17 +59,33 @@ ANSWER_LABELS = {"agreed": "同意对接", "interested": "同意对接", "declin
 
 # transition → (allowed from, to, who may: "broker" | "party" | "system")
 TRANSITIONS = {
-    "accept": ((MatchStatus.suggested,), MatchStatus.accepted, "broker"),          # and ask both parties for consent
+    "accept": ((MatchStatus.suggested,), MatchStatus.accepted, "broker"),  # and ask both parties for consent
     "reject": ((MatchStatus.suggested,), MatchStatus.rejected, "broker"),
-    "introduce": ((MatchStatus.accepted,), MatchStatus.introduced, "system"),      # when both parties have agreed
+    "introduce": ((MatchStatus.accepted,), MatchStatus.introduced, "system"),  # when both parties have agreed
     "negotiate": ((MatchStatus.introduced,), MatchStatus.negotiating, "party"),
     "contract": ((MatchStatus.introduced, MatchStatus.negotiating), MatchStatus.contracted, "system"),
     "close": ((MatchStatus.accepted, MatchStatus.introduced, MatchStatus.negotiating), MatchStatus.closed, "party"),
-    "withdraw": ((MatchStatus.suggested, MatchStatus.accepted), MatchStatus.closed, "system"),  # a listing was archived or expired
+    "withdraw": (
+        (MatchStatus.suggested, MatchStatus.accepted),
+        MatchStatus.closed,
+        "system",
+    ),  # a listing was archived or expired
 }
-ACTION_LABELS = {"suggest": "系统推荐", "accept": "经纪人采纳，征求双方意见", "reject": "经纪人未采纳",
-                 "introduce": "双方同意，促成对接", "negotiate": "进入洽谈", "contract": "签订合同", "close": "关闭",
-                 "withdraw": "撤回", "respond": "答复", "contract_applied": "申请技术合同登记", "claim": "认领", "note": "备注", "remind": "提醒"}
+ACTION_LABELS = {
+    "suggest": "系统推荐",
+    "accept": "经纪人采纳，征求双方意见",
+    "reject": "经纪人未采纳",
+    "introduce": "双方同意，促成对接",
+    "negotiate": "进入洽谈",
+    "contract": "签订合同",
+    "close": "关闭",
+    "withdraw": "撤回",
+    "respond": "答复",
+    "contract_applied": "申请技术合同登记",
+    "claim": "认领",
+    "note": "备注",
+    "remind": "提醒",
+}
 
 
 class TransitionError(Exception):
@@ -91,8 +107,11 @@ def is_broker_for(user: User, match: Match) -> bool:
         return True
     if not user.has_role(Role.broker):
         return False
-    return match.station_id is None or user.station_id == match.station_id or \
-        (user.station is not None and user.station.is_hall)
+    return (
+        match.station_id is None
+        or user.station_id == match.station_id
+        or (user.station is not None and user.station.is_hall)
+    )
 
 
 def party_side(user: User, match: Match) -> str | None:
@@ -105,11 +124,21 @@ def party_side(user: User, match: Match) -> str | None:
     return None
 
 
-def _record(match: Match, actor: User | None, action: str, note: str = "", before: str | None = None,
-            internal: bool = False):
+def _record(
+    match: Match, actor: User | None, action: str, note: str = "", before: str | None = None, internal: bool = False
+):
     """One timeline entry; a step that does not move the match is recorded as from = to."""
-    db.session.add(MatchEvent(match=match, actor=actor, action=action, from_status=before or match.status,
-                              to_status=match.status, note=note or "", internal=internal))
+    db.session.add(
+        MatchEvent(
+            match=match,
+            actor=actor,
+            action=action,
+            from_status=before or match.status,
+            to_status=match.status,
+            note=note or "",
+            internal=internal,
+        )
+    )
     match.last_activity_at = utcnow()
 
 
@@ -119,8 +148,9 @@ def _links(match: Match) -> tuple[str, str]:
 
 def _clear_stale(match: Match) -> None:
     """The match moved on: its unread notices describe a step that is over."""
-    for n in db.session.scalars(db.select(Notification).where(Notification.link.in_(_links(match)),
-                                                              Notification.read_at.is_(None))):
+    for n in db.session.scalars(
+        db.select(Notification).where(Notification.link.in_(_links(match)), Notification.read_at.is_(None))
+    ):
         n.read_at = utcnow()
 
 
@@ -131,12 +161,20 @@ def _require_live(match: Match) -> None:
             raise TransitionError(f"{listing.kind_label}“{listing.title}”{listing.status_label}，不能促成对接")
 
 
-def transition(match: Match, action: str, actor: User | None, note: str = "", reason_code: str | None = None,
-               reasons: dict | None = None) -> Match:
+def transition(
+    match: Match,
+    action: str,
+    actor: User | None,
+    note: str = "",
+    reason_code: str | None = None,
+    reasons: dict | None = None,
+) -> Match:
     allowed_from, to, who = TRANSITIONS[action]
     if MatchStatus(match.status) not in allowed_from:
-        raise TransitionError(f"当前状态为“{match.status_label}”，不能{ACTION_LABELS[action]}"
-                              f"（只能从{'、'.join(s.label for s in allowed_from)}进行）")
+        raise TransitionError(
+            f"当前状态为“{match.status_label}”，不能{ACTION_LABELS[action]}"
+            f"（只能从{'、'.join(s.label for s in allowed_from)}进行）"
+        )
     if who == "broker" and not is_broker_for(actor, match):
         raise TransitionError("只有该驿站的技术经纪人或管理员可以这样做")
     if who == "party" and not (party_side(actor, match) or is_broker_for(actor, match)):
@@ -190,12 +228,13 @@ def mark_contracted(match: Match, actor: User | None, note: str = "") -> Match:
 
 # ---- suggestions ----------------------------------------------------------------------------
 
+
 def suggest_for(listing, actor: User | None = None) -> list[Match]:
     """Turn the engine's best candidates for a just published or edited listing into suggested
     matches (above the calibrated cut-off, at most SUGGESTIONS_PER_LISTING, never twice for one
     pair), routed to the queue of the station that took the listing in, else the station of its
     organisation's district, else the hall."""
-    from . import stations   # not at the top: stations → stats → contracts → matches
+    from . import stations  # not at the top: stations → stats → contracts → matches
 
     if not listing.is_published:
         return []
@@ -206,14 +245,19 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
     created = []
     for s in found:
         need, ach = (listing, s.listing) if listing.kind == "need" else (s.listing, listing)
-        existing = db.session.scalar(db.select(Match).where(Match.need_id == need.id,
-                                                            Match.achievement_id == ach.id))
+        existing = db.session.scalar(db.select(Match).where(Match.need_id == need.id, Match.achievement_id == ach.id))
         if existing is not None:
             if existing.status == MatchStatus.suggested.value:
                 existing.score, existing.explanation = s.match.score, s.match.as_dict()
             continue
-        m = Match(need=need, achievement=ach, score=s.match.score, explanation=s.match.as_dict(),
-                  station=station, status=MatchStatus.suggested.value)
+        m = Match(
+            need=need,
+            achievement=ach,
+            score=s.match.score,
+            explanation=s.match.as_dict(),
+            station=station,
+            status=MatchStatus.suggested.value,
+        )
         db.session.add(m)
         _record(m, None, "suggest", f"匹配度 {round(s.match.score * 100)}%，由“{listing.title}”发布或修改触发")
         m.events[-1].from_status = None
@@ -222,19 +266,25 @@ def suggest_for(listing, actor: User | None = None) -> list[Match]:
     if created and station is not None:
         for broker in station.brokers:
             if broker.active:
-                notify(broker, f"新推荐：“{listing.title}”有 {len(created)} 条匹配待审核",
-                       f"{station.name}审核队列", "/broker/?status=suggested")
+                notify(
+                    broker,
+                    f"新推荐：“{listing.title}”有 {len(created)} 条匹配待审核",
+                    f"{station.name}审核队列",
+                    "/broker/?status=suggested",
+                )
     return created
 
 
 def suggest_all() -> int:
     """Suggestions for every published need (and so for the 成果 they reach); returns how many new."""
-    needs = db.session.scalars(db.select(Need).where(Need.status == ListingStatus.published.value)
-                               .order_by(Need.id)).all()
+    needs = db.session.scalars(
+        db.select(Need).where(Need.status == ListingStatus.published.value).order_by(Need.id)
+    ).all()
     return sum(len(suggest_for(n)) for n in needs)
 
 
 # ---- the broker's actions -------------------------------------------------------------------
+
 
 def _link(match: Match) -> str:
     return f"/broker/matches/{match.id}"
@@ -271,11 +321,18 @@ def accept(match: Match, broker: User, note: str = "", today=None) -> Match:
     match.consent_due = add_working_days(today or match.offered_at.date(), current_app.config["CONSENT_DAYS"])
     match.need_response = match.achievement_response = None
     flush_or_conflict()
-    for side, listing, other in (("need", match.need, match.achievement), ("achievement", match.achievement, match.need)):
-        notify_party(match, listing, f"对接邀请：“{other.title}”可能与您的{_side_label(side)}“{listing.title}”相关",
-                     f"技术经纪人建议双方对接，请在 {match.consent_due:%Y-%m-%d} 前查看对方的公开信息，"
-                     "并答复“同意对接”或“暂不考虑”。双方都同意后，才会向对方开放保密细节与联系方式。"
-                     + (f"\n经纪人留言：{note}" if note else ""))
+    for side, listing, other in (
+        ("need", match.need, match.achievement),
+        ("achievement", match.achievement, match.need),
+    ):
+        notify_party(
+            match,
+            listing,
+            f"对接邀请：“{other.title}”可能与您的{_side_label(side)}“{listing.title}”相关",
+            f"技术经纪人建议双方对接，请在 {match.consent_due:%Y-%m-%d} 前查看对方的公开信息，"
+            "并答复“同意对接”或“暂不考虑”。双方都同意后，才会向对方开放保密细节与联系方式。"
+            + (f"\n经纪人留言：{note}" if note else ""),
+        )
     return match
 
 
@@ -301,7 +358,7 @@ def reject(match: Match, broker: User, reason_code: str, note: str = "") -> Matc
     _decide(match, broker)
     transition(match, "reject", broker, note, reason_code, REJECT_REASONS)
     match.broker = match.broker or broker
-    flush_or_conflict()          # the parties never saw the suggestion: nobody is told
+    flush_or_conflict()  # the parties never saw the suggestion: nobody is told
     return match
 
 
@@ -344,15 +401,23 @@ def respond(match: Match, user: User, agree: bool, reason_code: str | None = Non
     if getattr(match, f"{other_side}_response") != "agreed":
         flush_or_conflict()
         _notify_broker(match, f"#{match.id} {_side_label(side)}方同意对接，等待{_side_label(other_side)}方答复", note)
-        notify_party(match, other, f"对方已同意对接：“{other.title}”",
-                     f"请在 {match.consent_due:%Y-%m-%d} 前答复。双方都同意后，才会开放各自的保密细节与联系方式。")
+        notify_party(
+            match,
+            other,
+            f"对方已同意对接：“{other.title}”",
+            f"请在 {match.consent_due:%Y-%m-%d} 前答复。双方都同意后，才会开放各自的保密细节与联系方式。",
+        )
         return match
     transition(match, "introduce", user, "双方均已同意对接，保密细节与联系方式已向对方开放")
     match.introduced_at = utcnow()
     flush_or_conflict()
     for listing, partner in ((mine, other), (other, mine)):
-        notify_party(match, listing, f"对接成功：“{listing.title}”与“{partner.title}”",
-                     f"双方均已同意对接。现在可以查看{partner.org.name}的技术详情与联系方式。")
+        notify_party(
+            match,
+            listing,
+            f"对接成功：“{listing.title}”与“{partner.title}”",
+            f"双方均已同意对接。现在可以查看{partner.org.name}的技术详情与联系方式。",
+        )
     _notify_broker(match, f"#{match.id} 双方均已同意，已促成对接")
     return match
 
@@ -411,8 +476,11 @@ def withdraw_for(listing, why: str, actor: User | None = None) -> int:
     """A listing went down (archived or expired): its open suggestions and consent requests are
     withdrawn with the reason; the parties already asked, and the broker, are told."""
     column = Match.need_id if listing.kind == "need" else Match.achievement_id
-    rows = db.session.scalars(db.select(Match).where(column == listing.id,
-                                                     Match.status.in_((MatchStatus.suggested.value, MatchStatus.accepted.value)))).all()
+    rows = db.session.scalars(
+        db.select(Match).where(
+            column == listing.id, Match.status.in_((MatchStatus.suggested.value, MatchStatus.accepted.value))
+        )
+    ).all()
     for m in rows:
         offered = m.status == MatchStatus.accepted.value
         transition(m, "withdraw", actor, why, "listing_withdrawn", CLOSE_REASONS)
@@ -457,6 +525,7 @@ def introduced_to(user: User, listing) -> bool:
 
 # ---- what follows from a listing's life (market.signals) -----------------------------------------
 
+
 @signals.listing_published.connect
 def _suggest_on_publish(listing, actor: User | None = None, **_) -> None:
     """A published or edited listing gets fresh suggestions (when matching is on)."""
@@ -471,23 +540,27 @@ def _withdraw_on_takedown(listing, why: str, actor: User | None = None, **_) -> 
 
 # ---- queues and lists -------------------------------------------------------------------------
 
+
 @dataclass
 class QueueFilters:
     status: str = "suggested"
     field: str = ""
     chain: str = ""
     bottleneck_first: bool = False
-    sort: str = "score"          # score | age
+    sort: str = "score"  # score | age
     mine: bool = False
 
     @classmethod
     def from_args(cls, args) -> "QueueFilters":
         status = args.get("status", "suggested")
-        return cls(status=status if status in {s.value for s in MatchStatus} | {"open", "all"} else "suggested",
-                   field=args.get("field") or "", chain=args.get("chain") or "",
-                   bottleneck_first=args.get("bottleneck_first") in ("1", "on"),
-                   sort=args.get("sort") if args.get("sort") in ("score", "age") else "score",
-                   mine=args.get("mine") in ("1", "on"))
+        return cls(
+            status=status if status in {s.value for s in MatchStatus} | {"open", "all"} else "suggested",
+            field=args.get("field") or "",
+            chain=args.get("chain") or "",
+            bottleneck_first=args.get("bottleneck_first") in ("1", "on"),
+            sort=args.get("sort") if args.get("sort") in ("score", "age") else "score",
+            mine=args.get("mine") in ("1", "on"),
+        )
 
 
 OPEN = (MatchStatus.accepted.value, MatchStatus.introduced.value, MatchStatus.negotiating.value)
@@ -528,8 +601,11 @@ def of_party(user: User) -> list[Match]:
     """
     mine_n = db.select(Need.id).where(Need.owner_id == user.id)
     mine_a = db.select(Achievement.id).where(Achievement.owner_id == user.id)
-    stmt = db.select(Match).where(db.or_(Match.need_id.in_(mine_n), Match.achievement_id.in_(mine_a)),
-                                  Match.offered_at.is_not(None)).order_by(Match.last_activity_at.desc())
+    stmt = (
+        db.select(Match)
+        .where(db.or_(Match.need_id.in_(mine_n), Match.achievement_id.in_(mine_a)), Match.offered_at.is_not(None))
+        .order_by(Match.last_activity_at.desc())
+    )
     return db.session.scalars(stmt).all()
 
 
@@ -541,6 +617,7 @@ def can_view(user: User, match: Match) -> bool:
 
 # ---- reminders ------------------------------------------------------------------------------
 
+
 def remind_stalled(now=None, stall_days: int | None = None, abandon_days: int | None = None) -> dict[str, int]:
     """Remind broker and parties of matches with no step for ``stall_days`` (once per stall), and
     close as abandoned those with none for ``abandon_days``. Meant for a daily cron."""
@@ -548,33 +625,46 @@ def remind_stalled(now=None, stall_days: int | None = None, abandon_days: int | 
     stall_days = stall_days or current_app.config["MATCH_STALL_DAYS"]
     abandon_days = abandon_days or current_app.config["MATCH_ABANDON_DAYS"]
     counts = {"reminded": 0, "abandoned": 0}
-    stalled = db.session.scalars(db.select(Match).where(
-        Match.status.in_(OPEN + (MatchStatus.suggested.value,)),
-        Match.last_activity_at < now - timedelta(days=stall_days))).all()
+    stalled = db.session.scalars(
+        db.select(Match).where(
+            Match.status.in_(OPEN + (MatchStatus.suggested.value,)),
+            Match.last_activity_at < now - timedelta(days=stall_days),
+        )
+    ).all()
     for m in stalled:
         idle = (now - m.last_activity_at).days
         if idle >= abandon_days and m.status in OPEN:
             before = m.status
             m.status, m.reason_code = MatchStatus.closed.value, "abandoned"
             m.reason_text = f"{idle} 天无进展，系统自动关闭"
-            db.session.add(MatchEvent(match=m, actor=None, action="close", from_status=before,
-                                      to_status=m.status, note=m.reason_text))
+            db.session.add(
+                MatchEvent(
+                    match=m, actor=None, action="close", from_status=before, to_status=m.status, note=m.reason_text
+                )
+            )
             for listing in (m.need, m.achievement):
                 notify_party(m, listing, f"对接已自动关闭：“{listing.title}”", m.reason_text)
             counts["abandoned"] += 1
             continue
         if m.reminded_at and m.reminded_at > m.last_activity_at:
-            continue                      # already reminded for this stall
+            continue  # already reminded for this stall
         title = f"匹配 #{m.id} 已 {idle} 天没有进展（{m.status_label}）"
         targets = [m.broker] if m.broker else [u for u in (m.station.brokers if m.station else []) if u.active]
         if m.status in (MatchStatus.introduced.value, MatchStatus.negotiating.value):
             targets += [x.owner for x in (m.need, m.achievement) if x.owner]
         for user in {u.id: u for u in targets if u}.values():
-            notify(user, title, f"“{m.need.title}” ↔ “{m.achievement.title}”，请跟进或关闭。",
-                   _link(m) if is_broker_for(user, m) else f"/me/matches/{m.id}")
+            notify(
+                user,
+                title,
+                f"“{m.need.title}” ↔ “{m.achievement.title}”，请跟进或关闭。",
+                _link(m) if is_broker_for(user, m) else f"/me/matches/{m.id}",
+            )
         m.reminded_at = now
-        db.session.add(MatchEvent(match=m, actor=None, action="remind", from_status=m.status,
-                                  to_status=m.status, note=title, at=now))
+        db.session.add(
+            MatchEvent(
+                match=m, actor=None, action="remind", from_status=m.status, to_status=m.status, note=title, at=now
+            )
+        )
         counts["reminded"] += 1
     db.session.flush()
     return counts
@@ -585,20 +675,31 @@ def remind_consent(today=None) -> int:
     it), and tell the
     broker who has not answered. One notice per person, match and deadline: safe to run again."""
     today = today or date.today()
-    due = db.session.scalars(db.select(Match).where(Match.status == MatchStatus.accepted.value,
-                                                    Match.consent_due.is_not(None), Match.consent_due < today)
-                             .order_by(Match.id)).all()
+    due = db.session.scalars(
+        db.select(Match)
+        .where(Match.status == MatchStatus.accepted.value, Match.consent_due.is_not(None), Match.consent_due < today)
+        .order_by(Match.id)
+    ).all()
     sent = 0
     for m in due:
         late = waiting_on(m)
         for side in late:
             listing = getattr(m, side)
-            sent += notify(listing.owner, f"请答复对接邀请：“{listing.title}”",
-                           f"答复期限为 {m.consent_due:%Y-%m-%d}。请选择“同意对接”或“暂不考虑”。",
-                           f"/me/matches/{m.id}", key=f"consent-remind:{m.id}:{side}:{m.consent_due}")
+            sent += notify(
+                listing.owner,
+                f"请答复对接邀请：“{listing.title}”",
+                f"答复期限为 {m.consent_due:%Y-%m-%d}。请选择“同意对接”或“暂不考虑”。",
+                f"/me/matches/{m.id}",
+                key=f"consent-remind:{m.id}:{side}:{m.consent_due}",
+            )
         if late and m.broker:
             who = "、".join(f"{_side_label(side)}方（{getattr(m, side).org.name}）" for side in late)
-            sent += notify(m.broker, f"#{m.id} 对接邀请逾期未答复", f"未答复：{who}；期限 {m.consent_due:%Y-%m-%d}。",
-                           _link(m), key=f"consent-late:{m.id}:{m.consent_due}")
+            sent += notify(
+                m.broker,
+                f"#{m.id} 对接邀请逾期未答复",
+                f"未答复：{who}；期限 {m.consent_due:%Y-%m-%d}。",
+                _link(m),
+                key=f"consent-late:{m.id}:{m.consent_due}",
+            )
     db.session.flush()
     return sent

@@ -1,5 +1,6 @@
 """Broker stations (驿站): who may see and edit a station's page, the routing of a listing to one,
 and a station's figures."""
+
 import re
 from datetime import date, datetime, time
 
@@ -8,8 +9,8 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Achievement, ListingStatus, Match, Need, Organisation, Role, Station, StationEdit, User
 from ..validation import reference, rules
-from . import stats
 from ..validation.fields import Field, ValidationError, clean
+from . import stats
 
 
 def create(data: dict) -> Station:
@@ -37,8 +38,9 @@ def create(data: dict) -> Station:
         errors["districts"] = f"服务区县代码无效：{'、'.join(bad)}"
     if errors:
         raise ValidationError(errors)
-    station = Station(code=code, name=name, host=host, region=region, districts=districts,
-                      is_hall=bool(data.get("is_hall")))
+    station = Station(
+        code=code, name=name, host=host, region=region, districts=districts, is_hall=bool(data.get("is_hall"))
+    )
     db.session.add(station)
     db.session.flush()
     return station
@@ -70,26 +72,36 @@ def serving(listing) -> Station | None:
 
 # ---- who sees and edits a station --------------------------------------------------------
 
+
 def visible(user, station: Station) -> bool:
     """Open stations are public; a closed one only to platform admins."""
     return station.active or bool(getattr(user, "is_authenticated", False) and user.is_admin)
 
 
 def public_list() -> list[Station]:
-    return list(db.session.scalars(select(Station).where(Station.active.is_(True))
-                                   .order_by(Station.is_hall.desc(), Station.id)))
+    return list(
+        db.session.scalars(select(Station).where(Station.active.is_(True)).order_by(Station.is_hall.desc(), Station.id))
+    )
 
 
 def brokers(station: Station) -> list[User]:
-    return list(db.session.scalars(select(User).where(
-        User.station_id == station.id, User.role == Role.broker.value, User.active.is_(True))
-        .order_by(User.station_admin.desc(), User.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.station_id == station.id, User.role == Role.broker.value, User.active.is_(True))
+            .order_by(User.station_admin.desc(), User.id)
+        )
+    )
 
 
 def is_station_broker(user, station_id: int | None) -> bool:
     """A broker of that very station (not the hall's, not another's)."""
-    return bool(getattr(user, "is_authenticated", False) and user.has_role(Role.broker)
-                and station_id is not None and user.station_id == station_id)
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.has_role(Role.broker)
+        and station_id is not None
+        and user.station_id == station_id
+    )
 
 
 def can_edit_page(user, station: Station) -> bool:
@@ -120,8 +132,10 @@ def update_page(station: Station, data: dict, actor: User) -> StationEdit | None
         values, errors = {}, dict(e.errors)
     local = rules.zhengzhou_districts()
     order = {code: i for i, code in enumerate(local)}
-    districts = sorted(set(d.strip() for d in data.get("districts") or [] if d and d.strip()),
-                       key=lambda d: (order.get(d, len(order)), d))         # one order: no change by reordering
+    districts = sorted(
+        {d.strip() for d in data.get("districts") or [] if d and d.strip()},
+        key=lambda d: (order.get(d, len(order)), d),
+    )  # one order: no change by reordering
     bad = [d for d in districts if d not in local]
     if bad:
         errors["districts"] = f"服务区县只能选郑州市的区县，无效：{'、'.join(bad)[:100]}"
@@ -145,8 +159,11 @@ def update_page(station: Station, data: dict, actor: User) -> StationEdit | None
     if errors:
         raise ValidationError(errors)
     values.update(districts=districts, served_orgs=sorted(set(org_ids)))
-    changes = {k: [getattr(station, k) or ([] if k in ("districts", "served_orgs") else None), v]
-               for k, v in values.items() if (getattr(station, k) or None) != (v or None)}
+    changes = {
+        k: [getattr(station, k) or ([] if k in ("districts", "served_orgs") else None), v]
+        for k, v in values.items()
+        if (getattr(station, k) or None) != (v or None)
+    }
     for k, (_, v) in changes.items():
         setattr(station, k, v)
     for broker, text in expertise.items():
@@ -162,8 +179,11 @@ def update_page(station: Station, data: dict, actor: User) -> StationEdit | None
 
 
 def history(station: Station) -> list[StationEdit]:
-    return list(db.session.scalars(select(StationEdit).where(StationEdit.station_id == station.id)
-                                   .order_by(StationEdit.id.desc())))
+    return list(
+        db.session.scalars(
+            select(StationEdit).where(StationEdit.station_id == station.id).order_by(StationEdit.id.desc())
+        )
+    )
 
 
 def set_station_admin(broker: User, flag: bool, actor: User) -> None:
@@ -178,8 +198,11 @@ def set_station_admin(broker: User, flag: bool, actor: User) -> None:
 
 def served_orgs(station: Station) -> list[Organisation]:
     ids = station.served_orgs or []
-    return list(db.session.scalars(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.name))) \
-        if ids else []
+    return (
+        list(db.session.scalars(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.name)))
+        if ids
+        else []
+    )
 
 
 def figures(station: Station, today: date | None = None) -> dict:
@@ -187,10 +210,22 @@ def figures(station: Station, today: date | None = None) -> dict:
     today = today or date.today()
     year = stats.Period.year(today.year)
     start = datetime.combine(year.start, time.min)
-    listed = sum(db.session.scalar(select(func.count()).select_from(model).where(
-        model.station_id == station.id, model.status == ListingStatus.published.value)) for model in (Achievement, Need))
-    introduced = db.session.scalar(select(func.count()).select_from(Match).where(
-        Match.station_id == station.id, Match.introduced_at >= start))
+    listed = sum(
+        db.session.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(model.station_id == station.id, model.status == ListingStatus.published.value)
+        )
+        for model in (Achievement, Need)
+    )
+    introduced = db.session.scalar(
+        select(func.count()).select_from(Match).where(Match.station_id == station.id, Match.introduced_at >= start)
+    )
     total = stats.totals(year, station.id)
-    return {"year": today.year, "listings": listed, "introductions": introduced,
-            "contracts": total.count, "amount": total.amount}
+    return {
+        "year": today.year,
+        "listings": listed,
+        "introductions": introduced,
+        "contracts": total.count,
+        "amount": total.amount,
+    }

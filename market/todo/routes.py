@@ -1,4 +1,5 @@
 """待办: every role's landing page after login."""
+
 from flask import render_template
 from flask_login import current_user, login_required
 

@@ -3,8 +3,10 @@
 A field's ``label`` is what the user sees, the key of its error message and the Chinese column
 header an import file may use; ``aliases`` lists further accepted headers.
 """
+
 import re
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date
 from decimal import Decimal
 
@@ -74,7 +76,7 @@ def _parse_ip(value) -> list[dict]:
         items = []
         for line in filter(None, (x.strip() for x in re.split(r"[\n;；]+", str(value)))):
             m = re.fullmatch(r"([^:：]+?)\s*[:：]\s*(.*)", line)
-            if m:       # "技术秘密:" (a trade secret has no number) is what the edit form shows for one
+            if m:  # "技术秘密:" (a trade secret has no number) is what the edit form shows for one
                 items.append({"type": m.group(1), "number": m.group(2)})
             elif norm := rules.normalise_patent_number(line):
                 items.append({"type": rules.PATENT_KIND[norm[6]], "number": norm})
@@ -88,16 +90,29 @@ def _parse_ip(value) -> list[dict]:
             raise ValueError("知识产权每项应包含类型和编号")
         if any(not isinstance(item.get(k) or "", str) for k in ("type", "number")):
             raise ValueError("知识产权的类型和编号应为文本")
-        out.append({"type": rules.strip_invisible(item.get("type") or "").strip(),
-                    "number": rules.strip_invisible(item.get("number") or "").strip()})
+        out.append(
+            {
+                "type": rules.strip_invisible(item.get("type") or "").strip(),
+                "number": rules.strip_invisible(item.get("number") or "").strip(),
+            }
+        )
     return out
 
 
 _SCALAR = (str, int, float, Decimal, date)
 _JSON_TYPES = {  # what a JSON body may carry for each field type (forms and files give text)
-    "text": _SCALAR, "longtext": _SCALAR, "phone": _SCALAR, "email": _SCALAR, "choice": (str,),
-    "int": (str, int), "money": _SCALAR, "date": (str, date), "bool": (bool, str, int),
-    "choices": (str, list), "keywords": (str, list), "ip": (str, list),
+    "text": _SCALAR,
+    "longtext": _SCALAR,
+    "phone": _SCALAR,
+    "email": _SCALAR,
+    "choice": (str,),
+    "int": (str, int),
+    "money": _SCALAR,
+    "date": (str, date),
+    "bool": (bool, str, int),
+    "choices": (str, list),
+    "keywords": (str, list),
+    "ip": (str, list),
 }
 
 
@@ -110,8 +125,9 @@ def _clean_value(f: Field, value, vocab: Vocab):
     allowed = _JSON_TYPES.get(f.type, _SCALAR)
     if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
         raise ValueError("类型不对，应为" + ("列表或文本" if list in allowed else "文本"))
-    if isinstance(value, list) and any(not isinstance(v, dict if f.type == "ip" else _SCALAR) or isinstance(v, bool)
-                                       for v in value):
+    if isinstance(value, list) and any(
+        not isinstance(v, dict if f.type == "ip" else _SCALAR) or isinstance(v, bool) for v in value
+    ):
         raise ValueError("列表中的项类型不对")
     if f.type in ("text", "longtext", "phone", "email"):
         s = _text_of(value, keep_newlines=f.type == "longtext")
@@ -189,7 +205,9 @@ def clean(fields: tuple[Field, ...], raw: dict, vocab: Vocab, partial: bool = Fa
             if f.required:
                 errors[f.name] = f"请填写“{f.label}”"
             else:
-                values[f.name] = [] if f.type in ("choices", "keywords", "ip") else (False if f.type == "bool" else None)
+                values[f.name] = (
+                    [] if f.type in ("choices", "keywords", "ip") else (False if f.type == "bool" else None)
+                )
             continue
         try:
             values[f.name] = _clean_value(f, value, vocab)

@@ -1,4 +1,5 @@
 """Reference data: taxonomies seeded from data/reference, read back as a Vocab."""
+
 import json
 
 from sqlalchemy import event
@@ -10,8 +11,13 @@ from ..models import Term
 from .fields import Vocab
 
 TERM_KIND_LABELS = {
-    "field": "技术领域", "chain": "产业链", "maturity": "成熟度", "ip_type": "知识产权类型",
-    "transfer_mode": "转化方式", "coop_mode": "合作方式", "org_kind": "单位性质",
+    "field": "技术领域",
+    "chain": "产业链",
+    "maturity": "成熟度",
+    "ip_type": "知识产权类型",
+    "transfer_mode": "转化方式",
+    "coop_mode": "合作方式",
+    "org_kind": "单位性质",
 }
 
 
@@ -89,6 +95,7 @@ def _read_vocab() -> Vocab:
 def add_term(kind: str, name: str, parent: str | None = None) -> Term:
     """An admin's new taxonomy value; existing values are never renamed or removed (records use them)."""
     from .fields import ValidationError
+
     if kind not in TERM_KIND_LABELS:
         raise ValidationError({"kind": "未知的分类"})
     if not 1 <= len(name) <= 40:
@@ -99,8 +106,9 @@ def add_term(kind: str, name: str, parent: str | None = None) -> Term:
     if parent:
         if kind != "chain":
             raise ValidationError({"parent": "只有产业链可以有上级"})
-        parent_term = db.session.scalar(db.select(Term).where(Term.kind == "chain", Term.name == parent,
-                                                              Term.parent_id.is_(None)))
+        parent_term = db.session.scalar(
+            db.select(Term).where(Term.kind == "chain", Term.name == parent, Term.parent_id.is_(None))
+        )
         if parent_term is None:
             raise ValidationError({"parent": f"上级产业链“{parent}”不存在"})
     position = (db.session.scalar(db.select(db.func.max(Term.position)).where(Term.kind == kind)) or 0) + 1

@@ -1,4 +1,5 @@
 """Pure checks of Chinese identifiers and amounts; each returns a message in Chinese or None."""
+
 import json
 import re
 import unicodedata
@@ -11,11 +12,11 @@ from ..config import REFERENCE_DIR
 CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 MAX_AMOUNT = Decimal("100000000000")
-MAX_ID = 2**31 - 1                       # the largest id an INTEGER primary key holds (PostgreSQL int4)
+MAX_ID = 2**31 - 1  # the largest id an INTEGER primary key holds (PostgreSQL int4)
 _ASCII_INT = re.compile(r"[0-9]{1,10}")  # 1000亿元: more than any single technology contract
 
 
-_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}     # control, format (zero-width, BOM, bidi), surrogate, private, unassigned
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}  # control, format (zero-width, BOM, bidi), surrogate, private, unassigned
 
 
 def strip_invisible(text: str, keep_newlines: bool = False) -> str:
@@ -79,9 +80,11 @@ def region_groups(current: str | None = None) -> list[tuple[str, list[tuple[str,
     city itself), Henan's other cities, the other provinces (their XX0000 code). A ``current`` code
     outside these lists (a county elsewhere) is kept as a group of its own."""
     r = regions()
-    groups = [("郑州市", list(r["zhengzhou"].items())),
-              ("河南省其他地市", [(k, v) for k, v in r["henan"].items() if k != "410000"]),
-              ("其他省（区、市）", [(p + "0000", name) for p, name in r["provinces"].items()])]
+    groups = [
+        ("郑州市", list(r["zhengzhou"].items())),
+        ("河南省其他地市", [(k, v) for k, v in r["henan"].items() if k != "410000"]),
+        ("其他省（区、市）", [(p + "0000", name) for p, name in r["provinces"].items()]),
+    ]
     if current and not check_region_code(current) and all(current != c for _, g in groups for c, _ in g):
         groups.insert(0, ("当前", [(current, region_name(current) or current)]))
     return groups

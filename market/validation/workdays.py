@@ -1,19 +1,24 @@
 """Working days: Monday–Friday, less the public holidays, plus the make-up working days (调休), from
 the maintained ``chinesecalendar`` package (the State Council's yearly notices). A year the package
 does not cover yet counts Monday–Friday only, and says so in the log once."""
+
 import logging
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache
 
 import chinese_calendar
 
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _uncovered(year: int) -> bool:
-    log.warning("chinesecalendar %s has no holiday notice for %d: counting Monday–Friday only "
-                "(upgrade the package once the State Council publishes it)", chinese_calendar.__version__, year)
+    log.warning(
+        "chinesecalendar %s has no holiday notice for %d: counting Monday–Friday only "
+        "(upgrade the package once the State Council publishes it)",
+        chinese_calendar.__version__,
+        year,
+    )
     return True
 
 

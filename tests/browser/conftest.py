@@ -1,4 +1,5 @@
 """A live server in a thread and headless Debian Chromium driven by Playwright."""
+
 import os
 import shutil
 import threading
@@ -12,8 +13,16 @@ from tests.conftest import PASSWORD
 #: where the end-to-end tests leave their screenshots
 SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", "/tmp/e2e-shots"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture
@@ -23,6 +32,7 @@ def browser():
             pytest.fail("Chromium is missing: .ci/run installs Debian's chromium package")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); CI installs it")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
@@ -44,4 +54,4 @@ def login(page, base, username):
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/todo/")              # every role lands on its to-do page
+    page.wait_for_url(f"{base}/todo/")  # every role lands on its to-do page

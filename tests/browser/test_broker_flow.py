@@ -1,6 +1,7 @@
 """End to end in headless Chromium, with the real model: an enterprise publishes a 卡脖子 need →
 a suggestion lands in the station's queue → a broker accepts it → both parties agree → the researcher
 sees the need's confidential detail → the enterprise marks 'negotiating'."""
+
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ SECRET = "现用进口刀圈单价1.2万元，年用量3000把；刀盘转速1.8
 def world(app, make):
     from matching.e5convert import ensure_model
     from matching.ranking import Weights
+
     ensure_model(Path(app.config["MODEL_DIR"]))
     app.config["MATCHING_ENABLED"] = True
     # the shipped cut-off is calibrated on a corpus where each need has several near misses; with
@@ -32,12 +34,25 @@ def world(app, make):
     station = make.station(districts=("410171",))
     researcher = make.user(Role.researcher, username="prof.wang")
     listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, researcher, publish=True)
-    listings.create(listings.ACHIEVEMENT, {**ACHIEVEMENT, "title": "速冻水饺面皮抗冻裂改良剂",
-                    "summary": "以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能，冻裂率降至1%以下。",
-                    "keywords": "速冻、面皮、抗冻", "field": "农业", "chain": "现代食品", "maturity": "产业化", "trl": "9",
-                    "ip": ""}, researcher, publish=True)
-    enterprise = make.user(Role.enterprise, org=make.org("国有企业", "郑州某盾构装备公司", "410171"),
-                           username="shield.corp")
+    listings.create(
+        listings.ACHIEVEMENT,
+        {
+            **ACHIEVEMENT,
+            "title": "速冻水饺面皮抗冻裂改良剂",
+            "summary": "以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能，冻裂率降至1%以下。",
+            "keywords": "速冻、面皮、抗冻",
+            "field": "农业",
+            "chain": "现代食品",
+            "maturity": "产业化",
+            "trl": "9",
+            "ip": "",
+        },
+        researcher,
+        publish=True,
+    )
+    enterprise = make.user(
+        Role.enterprise, org=make.org("国有企业", "郑州某盾构装备公司", "410171"), username="shield.corp"
+    )
     broker = make.user(Role.broker, station=station, username="broker.jkq")
     db.session.commit()
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -50,8 +65,11 @@ def test_need_to_negotiation(browser, live_server, world, app):
     login(ent, base, "shield.corp")
     ent.goto(f"{base}/needs/new")
     ent.fill("#f-title", "硬岩段盾构滚刀刀圈崩刃、换刀频繁")
-    ent.fill("#f-statement", "在花岗岩地层掘进时，滚刀刀圈平均每掘进30米就因崩刃、偏磨需要更换，"
-                             "停机换刀占总工期20%以上，进口刀圈价格高、供货周期长，急需耐磨抗冲击的国产刀圈。")
+    ent.fill(
+        "#f-statement",
+        "在花岗岩地层掘进时，滚刀刀圈平均每掘进30米就因崩刃、偏磨需要更换，"
+        "停机换刀占总工期20%以上，进口刀圈价格高、供货周期长，急需耐磨抗冲击的国产刀圈。",
+    )
     ent.fill("#f-detail", SECRET)
     ent.fill("#f-indicators", "单刀掘进里程≥150 m；崩刃率≤2%；刀圈硬度HRC58–62")
     ent.fill("#f-keywords", "盾构、滚刀、刀圈、耐磨")
@@ -80,7 +98,7 @@ def test_need_to_negotiation(browser, live_server, world, app):
     assert item.count() >= 1
     brk.screenshot(path=str(SHOTS / "2-broker-queue.png"), full_page=True)
     brk.goto(f"{base}/broker/matches/{match_id}")
-    assert SECRET in brk.inner_text("[data-testid=pair-need]")           # brokers see everything
+    assert SECRET in brk.inner_text("[data-testid=pair-need]")  # brokers see everything
     brk.fill("#accept-note", "双方方向契合，请尽快约谈")
     brk.click("[data-testid=accept]")
     brk.wait_for_selector("text=已请双方")
@@ -89,10 +107,10 @@ def test_need_to_negotiation(browser, live_server, world, app):
 
     res = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
     login(res, base, "prof.wang")
-    assert res.locator("[data-testid=unread]").inner_text() != ""            # notified
+    assert res.locator("[data-testid=unread]").inner_text() != ""  # notified
     res.goto(f"{base}/me/matches")
     res.click("[data-testid=my-matches] a")
-    assert SECRET not in res.content()                                      # asked, not yet released
+    assert SECRET not in res.content()  # asked, not yet released
     res.click("[data-testid=agree]")
     ent.goto(f"{base}/me/matches/{match_id}")
     ent.click("[data-testid=agree]")

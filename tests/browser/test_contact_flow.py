@@ -1,6 +1,7 @@
 """End to end in headless Chromium: a visitor finds the station serving a need and sends 申请对接 →
 the station's broker sees it in the queue and answers → the visitor reads the answer through the
 private link."""
+
 import pytest
 from sqlalchemy import select
 
@@ -16,7 +17,11 @@ pytestmark = [pytest.mark.browser]
 @pytest.fixture
 def world(app, make):
     station = make.station(districts=("410171",))
-    station.address, station.phone, station.hours = "郑州经济技术开发区第八大街 167 号", "0371-66785210", "周一至周五 9:00–17:00"
+    station.address, station.phone, station.hours = (
+        "郑州经济技术开发区第八大街 167 号",
+        "0371-66785210",
+        "周一至周五 9:00–17:00",
+    )
     enterprise = make.user(Role.enterprise, org=make.org("国有企业", "郑州某盾构装备公司", "410171"))
     broker = make.user(Role.broker, station=station, username="broker.jkq")
     broker.expertise = "装备制造"
@@ -32,7 +37,7 @@ def test_visitor_contacts_the_station_of_a_need_and_reads_the_reply(browser, liv
     visitor.goto(f"{base}/needs/{world['need'].id}")
     card = visitor.locator("[data-testid=serving-station]")
     assert world["station"].name in card.inner_text()
-    card.locator("a", has_text=world["station"].name).click()                 # the station's page
+    card.locator("a", has_text=world["station"].name).click()  # the station's page
     visitor.wait_for_selector("[data-testid=station-brokers]")
     assert "0371-66785210" in visitor.inner_text("[data-testid=station-info]")
     assert "装备制造" in visitor.inner_text("[data-testid=station-brokers]")

@@ -1,5 +1,6 @@
 """End to end in headless Chromium: a broker files a contract with its scan → the registrar
 registers it from the queue → the 登记编号 is shown → the big screen counts it and fits 1920×1080."""
+
 import re
 
 import pytest
@@ -34,7 +35,7 @@ def test_file_register_and_see_it_on_the_big_screen(browser, live_server, app, m
     page.select_option("#f-buyer_org_id", label="郑州某某装备有限公司")
     assert page.locator("[data-side=buyer] .party-new").is_hidden()
     page.fill("#f-amount", "120万")
-    page.fill("#f-tech_amount", "130万")                       # more than the total: refused
+    page.fill("#f-tech_amount", "130万")  # more than the total: refused
     for name, value in (("signed_on", "2025-03-02"), ("valid_from", "2025-03-02"), ("valid_until", "2026-03-01")):
         page.fill(f"#f-{name}", value)
     page.set_input_files("#f-attachment", str(scan))
@@ -64,5 +65,5 @@ def test_file_register_and_see_it_on_the_big_screen(browser, live_server, app, m
     assert screen.inner_text("[data-testid=screen-count]").startswith("1")
     assert "郑州**大学" in screen.inner_text("[data-testid=latest]")
     width, height = screen.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-    assert (width, height) == (1920, 1080)                     # one screen, nothing to scroll
+    assert (width, height) == (1920, 1080)  # one screen, nothing to scroll
     screen.screenshot(path=str(SHOTS / "big-screen.png"))

@@ -1,5 +1,6 @@
 """The strict Content-Security-Policy in a real browser: the app's own scripts still run and nothing
 on the main pages is blocked."""
+
 import pytest
 
 from market.extensions import db
@@ -21,7 +22,7 @@ def test_pages_work_under_the_csp(browser, live_server, make):
     page.goto(f"{base}/contracts/new")
     assert page.locator(".transfer-only").is_hidden()
     page.select_option("#f-ctype", "技术转让|专利权转让")
-    assert page.locator(".transfer-only").is_visible()            # contract_form.js ran
+    assert page.locator(".transfer-only").is_visible()  # contract_form.js ran
     for url in ("/", "/achievements/", "/needs/", "/stats/", "/broker/", "/me/", "/me/org"):
         page.goto(base + url)
     page.goto(f"{base}/stats/screen")

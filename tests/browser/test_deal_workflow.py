@@ -2,6 +2,7 @@
 consent both ways, the audience of notes, an archived listing blocking an introduction, the
 broker's, registrar's, parties' and admin's to-do pages, and 洽谈中 → 申请登记 → 予以登记 with a
 核定技术交易额 → both parties notified."""
+
 import re
 from datetime import date, timedelta
 
@@ -15,7 +16,7 @@ from tests.conftest import ACHIEVEMENT, NEED
 
 pytestmark = pytest.mark.browser
 
-SECRET = NEED["detail"]             # the need's confidential detail
+SECRET = NEED["detail"]  # the need's confidential detail
 CTX = dict(locale="zh-CN", viewport={"width": 1280, "height": 900})
 
 
@@ -34,12 +35,19 @@ def deal_world(app, make):
     make.user(Role.admin, username="admin.e2e")
     ach = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, researcher, publish=True)
     need = listings.create(listings.NEED, NEED, enterprise, publish=True)
-    need2 = listings.create(listings.NEED, {**NEED, "title": "盾构主轴承滚道热处理变形大", "bottleneck": False},
-                            enterprise, publish=True)
+    need2 = listings.create(
+        listings.NEED, {**NEED, "title": "盾构主轴承滚道热处理变形大", "bottleneck": False}, enterprise, publish=True
+    )
     found = []
     for n, score in ((need, 0.82), (need2, 0.61)):
-        m = Match(need=n, achievement=ach, station=station, score=score, status="suggested",
-                  explanation={"shared_terms": ["盾构", "滚刀"]})
+        m = Match(
+            need=n,
+            achievement=ach,
+            station=station,
+            score=score,
+            status="suggested",
+            explanation={"shared_terms": ["盾构", "滚刀"]},
+        )
         db.session.add(m)
         matches._record(m, None, "suggest", "匹配度测试")
         found.append(m)
@@ -51,11 +59,14 @@ def deal_world(app, make):
 def one_page_pdf(text: str) -> bytes:
     """A small valid PDF (Helvetica, one line), so the in-page preview has something to render."""
     stream = f"BT /F1 28 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for i, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -86,17 +97,17 @@ def test_consent_agree_and_decline(browser, live_server, deal_world, app):
     brk.screenshot(path=str(SHOTS / "consent-1-broker-waiting.png"), full_page=True)
 
     res = page_of(browser, base, "prof.wang")
-    assert res.locator("[data-testid=todo-consent] li").count() == 2          # two requests to answer
+    assert res.locator("[data-testid=todo-consent] li").count() == 2  # two requests to answer
     res.screenshot(path=str(SHOTS / "todo-researcher.png"), full_page=True)
     res.click(f"[data-testid=todo-consent] a[href='/me/matches/{m1}']")
     assert "是否同意与对方对接" in res.inner_text("[data-testid=consent]")
-    assert "花岗岩地层" in res.inner_text("[data-testid=pair-need]")         # the public summary
+    assert "花岗岩地层" in res.inner_text("[data-testid=pair-need]")  # the public summary
     assert SECRET not in res.content() and NEED["contact_phone"] not in res.content()
     res.screenshot(path=str(SHOTS / "consent-2-researcher-asked.png"), full_page=True)
     res.fill("#a-note", "可以提供样品")
     res.click("[data-testid=agree]")
     res.wait_for_selector("[data-testid=my-answer]")
-    assert SECRET not in res.content()                                      # one agreement is not enough
+    assert SECRET not in res.content()  # one agreement is not enough
 
     ent = page_of(browser, base, "shield.corp")
     ent.goto(f"{base}/me/matches/{m1}")
@@ -110,7 +121,7 @@ def test_consent_agree_and_decline(browser, live_server, deal_world, app):
 
     # the other way: the enterprise declines the second request with a reason
     ent.goto(f"{base}/me/matches/{m2}")
-    ent.click("[data-testid=decline]")                                      # no reason chosen: the browser asks
+    ent.click("[data-testid=decline]")  # no reason chosen: the browser asks
     assert ent.inner_text("[data-testid=status]") == "待双方同意"
     ent.select_option("#d-reason", "already_solved")
     ent.fill("#d-note", "已与其他单位合作")
@@ -134,7 +145,7 @@ def test_note_audience(browser, live_server, deal_world):
     brk.goto(f"{base}/broker/matches/{m1}")
     brk.click("[data-testid=accept]")
     brk.wait_for_selector("text=已请双方")
-    assert brk.is_checked("input[name=audience][value=internal]")           # internal is the default
+    assert brk.is_checked("input[name=audience][value=internal]")  # internal is the default
     brk.fill("#note", "内部：汉威对价格敏感，报价别超过150万")
     brk.click("[data-testid=add-note]")
     brk.wait_for_selector("text=内部备注已保存")
@@ -182,8 +193,10 @@ def test_archived_listing_blocks_the_introduction(browser, live_server, deal_wor
 def test_todo_pages_after_the_events_that_fill_them(browser, live_server, deal_world, app):
     base = live_server
     with app.app_context():
-        from market.models import User
         from sqlalchemy import select
+
+        from market.models import User
+
         who = {u.username: u for u in db.session.scalars(select(User))}
         m1, m2 = db.session.get(Match, deal_world["m1"]), db.session.get(Match, deal_world["m2"])
         matches.claim(m2, who["broker.jkq"])
@@ -192,20 +205,43 @@ def test_todo_pages_after_the_events_that_fill_them(browser, live_server, deal_w
         matches.respond(m1, who["shield.corp"], True)
         matches.negotiate(m1, who["shield.corp"])
         matches.add_note(m1, who["shield.corp"], "下周二到驿站面谈合同条款")
-        c = contracts.submit({"title": "梯度硬质合金盾构滚刀刀圈合作开发", "ctype": "技术开发", "subtype": "合作开发",
-                              "buyer_org_id": str(m1.need.org_id), "amount": "120万", "tech_amount": "100万",
-                              "signed_on": "2026-11-02", "valid_from": "2026-11-02", "valid_until": "2027-11-01",
-                              "field": "先进制造", "match_id": str(m1.id)}, who["prof.wang"])
-        late = contracts.submit({"title": "超硬材料检测技术服务", "ctype": "技术服务", "subtype": "技术服务",
-                                 "buyer_org_id": str(m1.need.org_id), "amount": "30万", "tech_amount": "30万",
-                                 "signed_on": "2026-10-02", "valid_from": "2026-10-02",
-                                 "valid_until": "2027-10-01", "field": "先进制造"}, who["prof.wang"])
+        c = contracts.submit(
+            {
+                "title": "梯度硬质合金盾构滚刀刀圈合作开发",
+                "ctype": "技术开发",
+                "subtype": "合作开发",
+                "buyer_org_id": str(m1.need.org_id),
+                "amount": "120万",
+                "tech_amount": "100万",
+                "signed_on": "2026-11-02",
+                "valid_from": "2026-11-02",
+                "valid_until": "2027-11-01",
+                "field": "先进制造",
+                "match_id": str(m1.id),
+            },
+            who["prof.wang"],
+        )
+        late = contracts.submit(
+            {
+                "title": "超硬材料检测技术服务",
+                "ctype": "技术服务",
+                "subtype": "技术服务",
+                "buyer_org_id": str(m1.need.org_id),
+                "amount": "30万",
+                "tech_amount": "30万",
+                "signed_on": "2026-10-02",
+                "valid_from": "2026-10-02",
+                "valid_until": "2027-10-01",
+                "field": "先进制造",
+            },
+            who["prof.wang"],
+        )
         late.due_on = date.today() - timedelta(days=2)
         db.session.commit()
         contract_id = c.id
 
     brk = page_of(browser, base, "broker.jkq")
-    assert brk.locator("[data-testid=todo-decide] li").count() == 1          # the claimed suggestion
+    assert brk.locator("[data-testid=todo-decide] li").count() == 1  # the claimed suggestion
     assert "下周二到驿站面谈" in brk.inner_text("[data-testid=todo-messages]")
     assert brk.locator(f"[data-testid=todo-contracts] a[href='/contracts/{contract_id}']").count() == 1
     assert int(brk.inner_text("[data-testid=todo-count]")) >= 3
@@ -213,7 +249,7 @@ def test_todo_pages_after_the_events_that_fill_them(browser, live_server, deal_w
 
     reg = page_of(browser, base, "registrar.e2e")
     items = reg.locator("[data-testid=todo-pending] li")
-    assert items.count() == 2 and "超硬材料检测技术服务" in items.nth(0).inner_text()   # overdue first
+    assert items.count() == 2 and "超硬材料检测技术服务" in items.nth(0).inner_text()  # overdue first
     assert "超期" in items.nth(0).inner_text() and "超期" not in items.nth(1).inner_text()
     reg.screenshot(path=str(SHOTS / "todo-registrar.png"), full_page=True)
 
@@ -230,8 +266,10 @@ def test_todo_pages_after_the_events_that_fill_them(browser, live_server, deal_w
 def test_negotiation_to_registered_contract_with_approved_amount(browser, live_server, deal_world, app, tmp_path):
     base, m1 = live_server, deal_world["m1"]
     with app.app_context():
-        from market.models import User
         from sqlalchemy import select
+
+        from market.models import User
+
         who = {u.username: u for u in db.session.scalars(select(User))}
         m = db.session.get(Match, m1)
         matches.accept(m, who["broker.jkq"])
@@ -266,7 +304,7 @@ def test_negotiation_to_registered_contract_with_approved_amount(browser, live_s
     reg.fill("#approved_tech_amount", "80万")
     for box in reg.locator("input[name=check]").all():
         box.check()
-    reg.click("[data-testid=register]")                                     # lower without a reason: refused
+    reg.click("[data-testid=register]")  # lower without a reason: refused
     assert "核减理由" in reg.inner_text(".has-error")
     reg.fill("#approved_note", "其中20万元为设备采购费，不计入技术交易额")
     for box in reg.locator("input[name=check]").all():

@@ -1,5 +1,6 @@
 """In headless Chromium: the 所在区县 type-ahead on the registration form, and the main pages on a
 390 px wide phone — nothing wider than the screen, search buttons on one line, filters collapsed."""
+
 import re
 
 import pytest
@@ -13,8 +14,9 @@ from tests.conftest import ACHIEVEMENT, NEED
 from tests.market.test_stats import data  # noqa: F401  (fixture: counted contracts for /stats/)
 
 pytestmark = pytest.mark.browser
-PHONE = dict(locale="zh-CN", viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True,
-             has_touch=True)
+PHONE = dict(
+    locale="zh-CN", viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True
+)
 
 
 def test_region_type_ahead_stores_the_code(browser, live_server):
@@ -22,10 +24,10 @@ def test_region_type_ahead_stores_the_code(browser, live_server):
     page = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{base}/auth/register")
     assert page.locator("#region").bounding_box()["width"] <= 1 and page.locator("#region-search").is_visible()
-    page.click("label[for=region-search]")                           # the label now points at the text box
+    page.click("label[for=region-search]")  # the label now points at the text box
     assert page.evaluate("document.activeElement.id") == "region-search"
     page.fill("#region-search", "洛阳")
-    page.keyboard.press("Enter")                                      # the first match, by keyboard
+    page.keyboard.press("Enter")  # the first match, by keyboard
     assert page.input_value("#region") == "410300" and page.input_value("#region-search") == "洛阳市"
     page.fill("#region-search", "金水")
     options = page.locator("#region-options li[role=option]")
@@ -35,7 +37,7 @@ def test_region_type_ahead_stores_the_code(browser, live_server):
     assert page.input_value("#region") == "410105" and page.locator("#region-options").is_hidden()
     page.fill("#region-search", "不存在的地方")
     assert "没有名称含" in page.inner_text("#region-options")
-    page.locator("#region-search").blur()                             # an unknown name keeps the choice
+    page.locator("#region-search").blur()  # an unknown name keeps the choice
     assert page.input_value("#region") == "410105" and page.input_value("#region-search") == "金水区"
 
     page.check("input[name=role][value=enterprise]")
@@ -72,15 +74,21 @@ def test_main_pages_fit_a_390px_phone(browser, live_server, make, data):  # noqa
     db.session.commit()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_context(**PHONE).new_page()
-    for url, name in (("/", "home"), ("/achievements/", "achievements"), ("/needs/?q=滚刀", "needs"),
-                      ("/stats/", "stats"), ("/stats/?year=2025", "stats-2025"), ("/auth/register", "register")):
+    for url, name in (
+        ("/", "home"),
+        ("/achievements/", "achievements"),
+        ("/needs/?q=滚刀", "needs"),
+        ("/stats/", "stats"),
+        ("/stats/?year=2025", "stats-2025"),
+        ("/auth/register", "register"),
+    ):
         page.goto(base + url)
         page.screenshot(path=str(SHOTS / f"phone-{name}.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, (url, overflow(page))
     for url, button in (("/", ".hero-search .btn"), ("/achievements/", ".search-row .btn")):
         page.goto(base + url)
         for box in (page.locator(button).nth(i).bounding_box() for i in range(page.locator(button).count())):
-            assert box["width"] > box["height"] and box["height"] < 48, (url, box)   # one line, not 搜/成/果
+            assert box["width"] > box["height"] and box["height"] < 48, (url, box)  # one line, not 搜/成/果
     page.goto(f"{base}/achievements/")
     assert page.locator("details.filter-more").evaluate("d => d.open") is False
     assert page.locator("select[name=field]").is_hidden()
@@ -88,16 +96,16 @@ def test_main_pages_fit_a_390px_phone(browser, live_server, make, data):  # noqa
     assert page.locator("select[name=field]").is_visible()
     wide = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
     wide.goto(f"{base}/achievements/")
-    assert wide.locator("select[name=field]").is_visible()               # open on a wide screen
+    assert wide.locator("select[name=field]").is_visible()  # open on a wide screen
     login(page, base, "broker.long")
     for url in ("/", "/broker/", "/needs/"):
         page.goto(base + url)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, (url, overflow(page))
     name = page.locator(".usernav a[href='/me/']")
     assert "河南工业大学科技成果转化驿站经纪人" in name.inner_text()
-    assert name.evaluate("e => e.scrollWidth <= e.clientWidth")        # the whole name shows
+    assert name.evaluate("e => e.scrollWidth <= e.clientWidth")  # the whole name shows
     page.screenshot(path=str(SHOTS / "phone-broker-needs.png"))
-    admin = db.session.scalar(select(User).where(User.role == Role.admin.value))       # the contracts' applicant
+    admin = db.session.scalar(select(User).where(User.role == Role.admin.value))  # the contracts' applicant
     staff = browser.new_context(**PHONE).new_page()
     login(staff, base, admin.username)
     for url in ("/contracts/", "/contracts/queue", "/admin/users", "/admin/imports", "/stats/admin?year=2025"):

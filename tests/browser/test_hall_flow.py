@@ -1,6 +1,7 @@
 """End to end in headless Chromium: a member signs up for an event, the organiser checks them in and
 records a pair → a match (source 活动) appears; a team applies to a 揭榜挂帅 challenge → passes 形式审查
 → two reviewers score → awarded → 公示 → match 洽谈中; the hall's front page. No page may break the CSP."""
+
 import re
 from datetime import date, timedelta
 
@@ -25,12 +26,16 @@ def _page(browser, width=1280, height=900):
 @pytest.fixture
 def world(make):
     station = make.station()
-    people = {"station": station, "broker": make.user(Role.broker, station=station, username="broker.e2e"),
-              "broker2": make.user(Role.broker, station=station, username="broker2.e2e"),
-              "researcher": make.user(Role.researcher, username="researcher.e2e"),
-              "enterprise": make.user(Role.enterprise, username="enterprise.e2e")}
-    people["achievement"] = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, people["researcher"], publish=True,
-                                            suggest=False)
+    people = {
+        "station": station,
+        "broker": make.user(Role.broker, station=station, username="broker.e2e"),
+        "broker2": make.user(Role.broker, station=station, username="broker2.e2e"),
+        "researcher": make.user(Role.researcher, username="researcher.e2e"),
+        "enterprise": make.user(Role.enterprise, username="enterprise.e2e"),
+    }
+    people["achievement"] = listings.create(
+        listings.ACHIEVEMENT, ACHIEVEMENT, people["researcher"], publish=True, suggest=False
+    )
     people["need"] = listings.create(listings.NEED, NEED, people["enterprise"], publish=True, suggest=False)
     db.session.commit()
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -39,8 +44,9 @@ def world(make):
 
 def test_sign_up_check_in_and_record_a_pair(browser, live_server, world):
     base = live_server
-    event = events.create(event_form(capacity="30", achievement_ids=str(world["achievement"].id)), world["broker"],
-                          world["station"])
+    event = events.create(
+        event_form(capacity="30", achievement_ids=str(world["achievement"].id)), world["broker"], world["station"]
+    )
     db.session.commit()
 
     member = _page(browser)
@@ -53,7 +59,7 @@ def test_sign_up_check_in_and_record_a_pair(browser, live_server, world):
     assert "已确认" in member.inner_text("[data-testid=my-status]")
     member.screenshot(path=str(SHOTS / "event-detail.png"), full_page=True)
 
-    event.starts_at = utcnow() - timedelta(minutes=30)          # the day of the event
+    event.starts_at = utcnow() - timedelta(minutes=30)  # the day of the event
     db.session.commit()
     organiser = _page(browser)
     login(organiser, base, "broker.e2e")
@@ -101,7 +107,7 @@ def test_challenge_from_application_to_a_match_in_negotiation(browser, live_serv
         b1.fill(f"#m-{i}", mark)
     b1.click("[data-testid=submit-score]")
     assert "加权得分 80.0" in b1.inner_text(".flash")
-    assert b1.locator("[data-testid=score-form]").count() == 0          # one score per reviewer
+    assert b1.locator("[data-testid=score-form]").count() == 0  # one score per reviewer
 
     b2 = _page(browser)
     login(b2, base, "broker2.e2e")
@@ -127,7 +133,7 @@ def test_challenge_from_application_to_a_match_in_negotiation(browser, live_serv
     visitor.screenshot(path=str(SHOTS / "challenge-publicity.png"), full_page=True)
 
     ch = challenges.peek(need)
-    ch.objection_until = utcnow() - timedelta(minutes=1)               # the 公示 period has passed
+    ch.objection_until = utcnow() - timedelta(minutes=1)  # the 公示 period has passed
     db.session.commit()
     b2.goto(f"{base}/challenges/{need.id}/review")
     b2.click("[data-testid=finalise]")
@@ -143,8 +149,16 @@ def test_challenge_from_application_to_a_match_in_negotiation(browser, live_serv
 def test_hall_front_page_fits_the_screen(browser, live_server, world):
     base = live_server
     start = utcnow().replace(hour=23, minute=0) if utcnow().hour < 23 else utcnow() + timedelta(minutes=5)
-    events.create(event_form(title="今日成果路演专场", kind="路演", starts_at=f"{start:%Y-%m-%dT%H:%M}",
-                             ends_at=f"{start + timedelta(minutes=50):%Y-%m-%dT%H:%M}"), world["broker"], world["station"])
+    events.create(
+        event_form(
+            title="今日成果路演专场",
+            kind="路演",
+            starts_at=f"{start:%Y-%m-%dT%H:%M}",
+            ends_at=f"{start + timedelta(minutes=50):%Y-%m-%dT%H:%M}",
+        ),
+        world["broker"],
+        world["station"],
+    )
     db.session.commit()
     page = _page(browser, 1920, 1080)
     page.goto(f"{base}/hall")

@@ -1,6 +1,7 @@
 """End to end in headless Chromium: a researcher asks to join 郑州大学 at registration and sees
 only its own records → the platform admin's queue lists the request (and a new, unverified
 organisation) → the university's administrator-member confirms → the researcher is a member."""
+
 import re
 
 import pytest
@@ -18,8 +19,11 @@ def test_request_queue_and_confirmation(browser, live_server, make):
     boss = make.user(Role.researcher, org=zzu, username="zzu.admin")
     boss.display_name, boss.org_admin = "郑大成果转化办", True
     make.user(Role.admin, username="admin.e2e")
-    founder = make.user(Role.enterprise, org=make.org("民营企业", name="郑州新创智能装备有限公司", region="410173"),
-                        username="founder.e2e")
+    founder = make.user(
+        Role.enterprise,
+        org=make.org("民营企业", name="郑州新创智能装备有限公司", region="410173"),
+        username="founder.e2e",
+    )
     founder.org_admin, founder.org.verified_at = True, None
     db.session.commit()
     SHOTS.mkdir(parents=True, exist_ok=True)

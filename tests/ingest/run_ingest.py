@@ -1,5 +1,6 @@
 """`python -m tests.ingest.run_ingest …`: the ingest command with the fake embedder, each encode call
 slowed by $FAKE_ENCODE_DELAY seconds, so a test can kill it mid-import (real model: tests marked model)."""
+
 import os
 import sys
 import time
@@ -27,5 +28,6 @@ if __name__ == "__main__":
     if os.environ.get("FAKE_ENCODER", "1") == "1":
         service.build_engine = fake_engine
     from ingest.cli import main
+
     sys.argv[0] = "ingest"
     main()

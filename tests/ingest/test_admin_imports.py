@@ -1,4 +1,5 @@
 """The admin upload page runs the same import in the background and shows its progress."""
+
 import io
 import time
 
@@ -64,8 +65,10 @@ def test_invalid_upload_reports_and_nothing_is_written(client, make, tmp_path):
     status = wait_for(client, job_id)
     assert status["status"] == "invalid" and status["has_report"] and not status["has_rejects"]
     report = client.get(f"/admin/imports/{job_id}/report")
-    assert report.headers["Content-Disposition"].endswith("bad.errors.csv") or "bad.errors.csv" in \
-        report.headers["Content-Disposition"]
+    assert (
+        report.headers["Content-Disposition"].endswith("bad.errors.csv")
+        or "bad.errors.csv" in report.headers["Content-Disposition"]
+    )
     out = tmp_path / "report.csv"
     out.write_bytes(report.data)
     assert read_csv(out)[1][:3] == ["3", "技术领域", "炼金术"]
@@ -77,14 +80,17 @@ def test_invalid_upload_reports_and_nothing_is_written(client, make, tmp_path):
 def test_upload_form_errors_and_templates(client, make):
     login(client, make.user(Role.admin))
     token = csrf_from(client.get("/admin/imports").get_data(as_text=True))
-    resp = client.post("/admin/imports", data={"csrf_token": token, "kind": "achievements"},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/admin/imports", data={"csrf_token": token, "kind": "achievements"}, content_type="multipart/form-data"
+    )
     assert resp.status_code == 400 and "请选择要上传的文件" in resp.get_data(as_text=True)
-    resp = client.post("/admin/imports", data={"csrf_token": token, "kind": "achievements",
-                                               "file": (io.BytesIO(b"x"), "a.xls")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/admin/imports",
+        data={"csrf_token": token, "kind": "achievements", "file": (io.BytesIO(b"x"), "a.xls")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 400 and "CSV、XLSX" in resp.get_data(as_text=True)
-    assert client.post("/admin/imports", data={"kind": "achievements"}).status_code == 400   # no CSRF token
+    assert client.post("/admin/imports", data={"kind": "achievements"}).status_code == 400  # no CSRF token
     csv_file = client.get("/admin/imports/template/needs.csv")
     assert csv_file.data.decode("utf-8-sig").splitlines()[0].startswith("外部编号,单位*")
     xlsx = load_workbook(io.BytesIO(client.get("/admin/imports/template/orgs.xlsx").data))
@@ -104,7 +110,7 @@ def test_invalid_upload_shows_its_problems_honest_counts_and_imports_the_valid_r
     assert counts.startswith("未写入任何记录") and "可新增 2" in counts and "无效 60" in counts
     assert "新增 2" not in counts.replace("可新增 2", "")
     problems = html.split('data-testid="problems"')[1].split("</table>")[0]
-    assert problems.count("<tr>") == 1 + 50 and "炼金术" in problems           # header + the first 50
+    assert problems.count("<tr>") == 1 + 50 and "炼金术" in problems  # header + the first 50
     assert "共 60 条，下面是前 50 条" in html and f"/admin/imports/{job_id}/report" in html
     listing = client.get("/admin/imports").get_data(as_text=True)
     assert "未写入任何记录（校验：可新增 2，无效 60）" in listing
@@ -157,14 +163,18 @@ def test_xlsx_templates_offer_drop_down_lists_for_the_taxonomy_columns(client, m
 
 def test_template_examples_agree_with_the_demo_data():
     import json
+
     from market.config import DEMO_DIR
+
     orgs = {o["name"]: o for o in json.loads((DEMO_DIR / "organisations.json").read_text(encoding="utf-8"))}
     for kind in kinds.KINDS.values():
         ex = kind.example
-        for name, org_kind, region in ((ex.get("org"), ex.get("org_kind"), ex.get("region")),
-                                       (ex.get("name"), ex.get("kind"), ex.get("region")),
-                                       (ex.get("seller_name"), ex.get("seller_kind"), ex.get("seller_region")),
-                                       (ex.get("buyer_name"), ex.get("buyer_kind"), ex.get("buyer_region"))):
+        for name, org_kind, region in (
+            (ex.get("org"), ex.get("org_kind"), ex.get("region")),
+            (ex.get("name"), ex.get("kind"), ex.get("region")),
+            (ex.get("seller_name"), ex.get("seller_kind"), ex.get("seller_region")),
+            (ex.get("buyer_name"), ex.get("buyer_kind"), ex.get("buyer_region")),
+        ):
             if name:
                 assert name in orgs, (kind.name, name)
                 assert (orgs[name]["kind"], orgs[name]["region"]) == (org_kind, region), (kind.name, name)

@@ -1,5 +1,6 @@
 """Bulk import: formats and encodings, headers, every validation rule, the two policies, dry runs,
 idempotent re-import, updates by external id, near-duplicates."""
+
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -10,9 +11,9 @@ from ingest import kinds, pipeline, templates
 from ingest.kinds import parse_range
 from ingest.pipeline import Options
 from market.extensions import db
+from market.infra import match_engine
 from market.models import Achievement, ImportJob, Need, Organisation, Role
 from market.services import listings
-from market.infra import match_engine
 from tests.conftest import ACHIEVEMENT, credit_code
 from tests.ingest.helpers import COMPANY, ORG, achievement_row, need_row, read_csv, write
 
@@ -34,10 +35,18 @@ def count(model) -> int:
 
 # ---- formats, encodings, headers -----------------------------------------------------------
 
-@pytest.mark.parametrize("name, encoding", [
-    ("a.csv", "utf-8"), ("a.csv", "utf-8-sig"), ("a.csv", "gbk"), ("a.tsv", "gb18030"),
-    ("a.xlsx", None), ("a.jsonl", "utf-8"),
-])
+
+@pytest.mark.parametrize(
+    "name, encoding",
+    [
+        ("a.csv", "utf-8"),
+        ("a.csv", "utf-8-sig"),
+        ("a.csv", "gbk"),
+        ("a.tsv", "gb18030"),
+        ("a.xlsx", None),
+        ("a.jsonl", "utf-8"),
+    ],
+)
 def test_each_format_and_encoding(admin, tmp_path, name, encoding):
     rows = [achievement_row(), achievement_row(2, title="耐磨刀圈：第二代（WC-Co）", contact_phone=13803711234)]
     path = write(tmp_path / name, kinds.ACHIEVEMENTS, rows, encoding=encoding or "utf-8")
@@ -56,8 +65,14 @@ def test_each_format_and_encoding(admin, tmp_path, name, encoding):
 
 
 def test_jsonl_values_may_be_lists_and_numbers(admin, tmp_path):
-    row = achievement_row(transfer_modes=["转让", "作价入股"], keywords=["盾构", "刀圈"], trl=6, price=None,
-                          price_min=500000, price_max=None)
+    row = achievement_row(
+        transfer_modes=["转让", "作价入股"],
+        keywords=["盾构", "刀圈"],
+        trl=6,
+        price=None,
+        price_min=500000,
+        price_max=None,
+    )
     path = write(tmp_path / "a.jsonl", kinds.ACHIEVEMENTS, [row])
     assert run("achievements", path, admin).counts["create"] == 1
     item = db.session.scalar(select(Achievement))
@@ -69,8 +84,15 @@ def test_english_headers_and_loose_spelling(admin, tmp_path):
     assert run("achievements", path, admin).counts["create"] == 1
     rows = [need_row()]
     heads = {k: k for k in rows[0]}
-    heads.update(title=" 标题* ", statement="摘要", keywords="关键字", budget="预算（元）", org="企业名称",
-                 contact_name="联系人＊", field="ＦＩＥＬＤ")
+    heads.update(
+        title=" 标题* ",
+        statement="摘要",
+        keywords="关键字",
+        budget="预算（元）",
+        org="企业名称",
+        contact_name="联系人＊",
+        field="ＦＩＥＬＤ",
+    )
     path = write(tmp_path / "mixed.csv", kinds.NEEDS, rows, header_names=heads)
     result = run("needs", path, admin)
     assert result.counts["create"] == 1, result.problems
@@ -79,8 +101,12 @@ def test_english_headers_and_loose_spelling(admin, tmp_path):
 
 
 def test_unknown_column_is_a_warning_missing_required_column_an_error(admin, tmp_path):
-    path = write(tmp_path / "extra.csv", kinds.ACHIEVEMENTS, [achievement_row(备注="内部用")],
-                 header_names={**{k: kinds.ACHIEVEMENTS.column(k).label for k in achievement_row()}, "备注": "备注"})
+    path = write(
+        tmp_path / "extra.csv",
+        kinds.ACHIEVEMENTS,
+        [achievement_row(备注="内部用")],
+        header_names={**{k: kinds.ACHIEVEMENTS.column(k).label for k in achievement_row()}, "备注": "备注"},
+    )
     result = run("achievements", path, admin)
     assert result.status == "done" and result.counts["create"] == 1
     assert any(p.level == "warning" and "备注" in p.message for p in result.problems)
@@ -111,12 +137,21 @@ def test_unreadable_files(admin, tmp_path):
     assert "不是有效的 JSON" in bad_rows[2] and "JSON 对象" in bad_rows[3]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("50万-200万", ("50万", "200万")), ("50-200万", ("50万", "200万")), ("1.5亿～3亿", ("1.5亿", "3亿")),
-    ("面议", (None, None)), ("", (None, None)), ("100万", ("100万", "100万")),
-    ("≤200万", (None, "200万")), ("200万以下", (None, "200万")), ("50万以上", ("50万", None)),
-    (300000, (300000, 300000)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("50万-200万", ("50万", "200万")),
+        ("50-200万", ("50万", "200万")),
+        ("1.5亿～3亿", ("1.5亿", "3亿")),
+        ("面议", (None, None)),
+        ("", (None, None)),
+        ("100万", ("100万", "100万")),
+        ("≤200万", (None, "200万")),
+        ("200万以下", (None, "200万")),
+        ("50万以上", ("50万", None)),
+        (300000, (300000, 300000)),
+    ],
+)
 def test_price_range_cell(text, expected):
     assert parse_range(text) == expected
 
@@ -174,11 +209,12 @@ def test_achievement_rules(admin, tmp_path, column, value, message):
 def test_rules_across_rows_and_columns(admin, tmp_path):
     rows = [
         achievement_row(1, ext_id="A1"),
-        achievement_row(2, ext_id="A1"),                                        # same external id
-        achievement_row(3), achievement_row(3, summary="另一段足够长的成果简介，描述同名的另一项成果。"),  # same org + title
-        achievement_row(5, org="新建的研究院", org_kind="新型研发机构", region="410199"),   # bad new org
-        achievement_row(6, price="50万", price_min="10万"),                      # range given twice
-        achievement_row(7, title="", summary="短"),                              # several problems, one row
+        achievement_row(2, ext_id="A1"),  # same external id
+        achievement_row(3),
+        achievement_row(3, summary="另一段足够长的成果简介，描述同名的另一项成果。"),  # same org + title
+        achievement_row(5, org="新建的研究院", org_kind="新型研发机构", region="410199"),  # bad new org
+        achievement_row(6, price="50万", price_min="10万"),  # range given twice
+        achievement_row(7, title="", summary="短"),  # several problems, one row
     ]
     result = run("achievements", write(tmp_path / "a.csv", kinds.ACHIEVEMENTS, rows), admin, dry_run=True)
     got = {(p.row, p.column): p.message for p in result.problems}
@@ -191,16 +227,19 @@ def test_rules_across_rows_and_columns(admin, tmp_path):
     assert result.status == "checked" and count(Achievement) == 0 and count(ImportJob) == 0
 
 
-@pytest.mark.parametrize("change, column, message", [
-    ({"budget": "300万-100万"}, "budget", "预算上限不能小于下限"),
-    ({"bottleneck": "也许"}, "bottleneck", "应为 是 或 否"),
-    ({"challenge_reward": "100万"}, "challenge_deadline", "揭榜挂帅需同时填写奖金和截止日期"),
-    ({"challenge_reward": "0", "challenge_deadline": "2099-01-01"}, "challenge_reward", "应大于 0"),
-    ({"deadline": "2001-01-01"}, "deadline", "需求截止日期应晚于今天"),
-    ({"coop_modes": "白送"}, "coop_modes", "不是可选的值"),
-    ({"wanted_maturity": "很成熟"}, "wanted_maturity", "不是可选的值"),
-    ({"org": ORG}, "org", "不能发布需求"),
-])
+@pytest.mark.parametrize(
+    "change, column, message",
+    [
+        ({"budget": "300万-100万"}, "budget", "预算上限不能小于下限"),
+        ({"bottleneck": "也许"}, "bottleneck", "应为 是 或 否"),
+        ({"challenge_reward": "100万"}, "challenge_deadline", "揭榜挂帅需同时填写奖金和截止日期"),
+        ({"challenge_reward": "0", "challenge_deadline": "2099-01-01"}, "challenge_reward", "应大于 0"),
+        ({"deadline": "2001-01-01"}, "deadline", "需求截止日期应晚于今天"),
+        ({"coop_modes": "白送"}, "coop_modes", "不是可选的值"),
+        ({"wanted_maturity": "很成熟"}, "wanted_maturity", "不是可选的值"),
+        ({"org": ORG}, "org", "不能发布需求"),
+    ],
+)
 def test_need_rules(admin, tmp_path, change, column, message):
     path = write(tmp_path / "n.xlsx", kinds.NEEDS, [need_row(1), need_row(2, **change)])
     result = run("needs", path, admin)
@@ -209,16 +248,21 @@ def test_need_rules(admin, tmp_path, change, column, message):
     assert (p.row, p.column) == (3, kinds.NEEDS.column(column).label) and message in p.message, p
 
 
-@pytest.mark.parametrize("change, column, message", [
-    ({"credit_code": credit_code()[:-1] + "0"}, "credit_code", "校验位不正确"),
-    ({"region": "123"}, "region", "应为 6 位数字"),
-    ({"kind": "学校"}, "kind", "请选择单位性质"),
-    ({"name": "郑"}, "name", "请填写单位全称"),
-    ({"name": "郑州某某公司"}, "name", "与第 2 行的单位名称相同"),
-])
+@pytest.mark.parametrize(
+    "change, column, message",
+    [
+        ({"credit_code": credit_code()[:-1] + "0"}, "credit_code", "校验位不正确"),
+        ({"region": "123"}, "region", "应为 6 位数字"),
+        ({"kind": "学校"}, "kind", "请选择单位性质"),
+        ({"name": "郑"}, "name", "请填写单位全称"),
+        ({"name": "郑州某某公司"}, "name", "与第 2 行的单位名称相同"),
+    ],
+)
 def test_org_rules(admin, tmp_path, change, column, message):
-    rows = [{"name": "郑州某某公司", "kind": "民营企业", "region": "410105"},
-            {"name": "河南另一家公司", "kind": "民营企业", "region": "410105", **change}]
+    rows = [
+        {"name": "郑州某某公司", "kind": "民营企业", "region": "410105"},
+        {"name": "河南另一家公司", "kind": "民营企业", "region": "410105", **change},
+    ]
     result = run("orgs", write(tmp_path / "o.csv", kinds.ORGS, rows), admin)
     assert result.status == "invalid"
     p = next(p for p in result.problems if p.is_error)
@@ -226,8 +270,10 @@ def test_org_rules(admin, tmp_path, change, column, message):
 
 
 def test_orgs_created_updated_unchanged(admin, tmp_path):
-    rows = [{"name": "郑州某某公司", "kind": "民营企业", "region": "410105", "credit_code": credit_code()},
-            {"name": ORG, "kind": "高校", "region": "410105"}]
+    rows = [
+        {"name": "郑州某某公司", "kind": "民营企业", "region": "410105", "credit_code": credit_code()},
+        {"name": ORG, "kind": "高校", "region": "410105"},
+    ]
     path = write(tmp_path / "o.jsonl", kinds.ORGS, rows)
     result = run("orgs", path, admin)
     assert (result.counts["create"], result.counts["update"]) == (1, 1)
@@ -236,17 +282,23 @@ def test_orgs_created_updated_unchanged(admin, tmp_path):
 
 
 def test_a_row_may_bring_its_new_org_and_only_admins_import_orgs(admin, tmp_path, make):
-    rows = [achievement_row(1, org="中原新材料研究院", org_kind="新型研发机构", region="410185",
-                            credit_code=credit_code("410185")),
-            achievement_row(2, org="中原新材料研究院")]
+    rows = [
+        achievement_row(
+            1, org="中原新材料研究院", org_kind="新型研发机构", region="410185", credit_code=credit_code("410185")
+        ),
+        achievement_row(2, org="中原新材料研究院"),
+    ]
     result = run("achievements", write(tmp_path / "a.csv", kinds.ACHIEVEMENTS, rows), admin)
     assert result.counts["create"] == 2, result.problems
     org = db.session.scalar(select(Organisation).where(Organisation.name == "中原新材料研究院"))
     assert org.kind == "新型研发机构" and org.credit_code == credit_code("410185")
     researcher = make.user(Role.researcher)
     with pytest.raises(pipeline.ImportFailed, match="不能导入单位"):
-        run("orgs", write(tmp_path / "o.csv", kinds.ORGS, [{"name": "某", "kind": "高校", "region": "410105"}]),
-            researcher)
+        run(
+            "orgs",
+            write(tmp_path / "o.csv", kinds.ORGS, [{"name": "某", "kind": "高校", "region": "410105"}]),
+            researcher,
+        )
 
 
 def test_researcher_imports_for_own_org_only(admin, tmp_path, make):
@@ -254,7 +306,7 @@ def test_researcher_imports_for_own_org_only(admin, tmp_path, make):
     own = researcher.org.name
     row = achievement_row(1)
     del row["org"]
-    path = write(tmp_path / "mine.csv", kinds.ACHIEVEMENTS, [row])          # no 单位 column: the user's own
+    path = write(tmp_path / "mine.csv", kinds.ACHIEVEMENTS, [row])  # no 单位 column: the user's own
     assert run("achievements", path, researcher).counts["create"] == 1
     assert db.session.scalar(select(Achievement)).org.name == own
     path = write(tmp_path / "other.csv", kinds.ACHIEVEMENTS, [achievement_row(2)])
@@ -265,6 +317,7 @@ def test_researcher_imports_for_own_org_only(admin, tmp_path, make):
 
 
 # ---- the two policies, dry run -------------------------------------------------------------
+
 
 def test_all_or_nothing_by_default(admin, tmp_path):
     rows = [achievement_row(n) for n in range(1, 8)] + [achievement_row(9, field="材料")]
@@ -287,7 +340,9 @@ def test_skip_invalid_imports_the_rest_and_rejects_can_be_fixed_and_imported(adm
     assert result.report_path == tmp_path / "batch.errors.csv"
     report = read_csv(result.report_path)
     assert report[0] == ["行号", "列", "值", "问题"] and [r[:3] for r in report[1:]] == [
-        ["3", "技术领域", "材料"], ["5", "联系电话", "12345"]]
+        ["3", "技术领域", "材料"],
+        ["5", "联系电话", "12345"],
+    ]
     rejects = read_csv(result.rejects_path)
     assert rejects[0] == read_csv(path)[0] and [r[0] for r in rejects[1:]] == [ORG, ORG]
     # fix the rejects file and import it
@@ -296,6 +351,7 @@ def test_skip_invalid_imports_the_rest_and_rejects_can_be_fixed_and_imported(adm
     fixed[1][col_field], fixed[2][col_phone] = "新材料及其应用", "13803711234"
     with open(result.rejects_path, "w", encoding="utf-8", newline="") as f:
         import csv
+
         csv.writer(f).writerows(fixed)
     again = run("achievements", result.rejects_path, admin)
     assert again.counts["create"] == 2 and count(Achievement) == 5
@@ -310,6 +366,7 @@ def test_dry_run_writes_nothing(admin, tmp_path):
 
 def test_templates_import_cleanly(admin, tmp_path):
     from market.validation import reference
+
     for kind in (kinds.ACHIEVEMENTS, kinds.NEEDS, kinds.ORGS):
         csv_path = tmp_path / f"{kind.name}.csv"
         csv_path.write_bytes(templates.csv_bytes(kind))
@@ -322,6 +379,7 @@ def test_templates_import_cleanly(admin, tmp_path):
 
 
 # ---- idempotent re-import, updates by external id --------------------------------------------
+
 
 def test_reimport_changes_nothing(admin, tmp_path, fake_engine):
     rows = [achievement_row(n) for n in range(1, 5)] + [achievement_row(5, ext_id="ZZU-5", status="草稿")]
@@ -345,8 +403,10 @@ def test_edited_row_updates_its_record_and_index_entry(admin, tmp_path, fake_eng
     path = write(tmp_path / "a.csv", kinds.ACHIEVEMENTS, rows)
     run("achievements", path, admin)
     ids = {x.ext_id: x.id for x in db.session.scalars(select(Achievement))}
-    rows[0].update(title="梯度硬质合金刀圈（更名）", summary="更新后的成果简介：刀圈寿命提高两倍，已在郑州地铁项目中试用。")
-    rows[1].update(price="面议", keywords="盾构、刀圈")                          # same org + title: same record
+    rows[0].update(
+        title="梯度硬质合金刀圈（更名）", summary="更新后的成果简介：刀圈寿命提高两倍，已在郑州地铁项目中试用。"
+    )
+    rows[1].update(price="面议", keywords="盾构、刀圈")  # same org + title: same record
     result = run("achievements", write(tmp_path / "a2.csv", kinds.ACHIEVEMENTS, rows), admin)
     assert result.counts["update"] == 2 and count(Achievement) == 2, result.problems
     edited = db.session.get(Achievement, ids["ZZU-1"])
@@ -369,14 +429,20 @@ def test_draft_row_published_later_and_others_records_protected(admin, tmp_path,
     db.session.refresh(item)
     assert item.is_published and item.id in fake_engine.libraries["achievement"].index
     broker = make.user(Role.broker)
-    result = run("achievements", write(tmp_path / "c.csv", kinds.ACHIEVEMENTS,
-                                       [achievement_row(1, ext_id="E1", title="被别人改的标题")]), broker)
+    result = run(
+        "achievements",
+        write(tmp_path / "c.csv", kinds.ACHIEVEMENTS, [achievement_row(1, ext_id="E1", title="被别人改的标题")]),
+        broker,
+    )
     assert result.status == "invalid" and "无权修改" in result.problems[0].message
 
 
 def test_expired_dates_left_alone_on_reimport(admin, tmp_path):
-    path = write(tmp_path / "a.csv", kinds.ACHIEVEMENTS,
-                 [achievement_row(1, expires_at=(date.today() + timedelta(days=30)).isoformat())])
+    path = write(
+        tmp_path / "a.csv",
+        kinds.ACHIEVEMENTS,
+        [achievement_row(1, expires_at=(date.today() + timedelta(days=30)).isoformat())],
+    )
     run("achievements", path, admin)
     db.session.execute(db.update(Achievement).values(expires_at=date.today() - timedelta(days=1)))
     db.session.commit()
@@ -387,13 +453,21 @@ def test_expired_dates_left_alone_on_reimport(admin, tmp_path):
 
 # ---- near-duplicates ---------------------------------------------------------------------------
 
+
 def test_near_duplicates_reported_and_skipped_or_kept(admin, tmp_path, make, fake_engine):
     owner = make.user(Role.researcher)
     original = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, owner, publish=True)
     db.session.commit()
     copy = achievement_row(title="梯度硬质合金盾构滚刀刀圈（新版）")
-    fresh = achievement_row(title="速冻水饺面皮抗冻裂改良剂", summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
-                            keywords="速冻、面皮", field="农业", chain="现代食品", maturity="产业化", trl="9")
+    fresh = achievement_row(
+        title="速冻水饺面皮抗冻裂改良剂",
+        summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
+        keywords="速冻、面皮",
+        field="农业",
+        chain="现代食品",
+        maturity="产业化",
+        trl="9",
+    )
     twin = dict(fresh, title="速冻水饺面皮抗冻裂改良剂（二）")
     path = write(tmp_path / "d.csv", kinds.ACHIEVEMENTS, [copy, fresh, twin])
     result = run("achievements", path, admin)
@@ -408,10 +482,11 @@ def test_near_duplicates_reported_and_skipped_or_kept(admin, tmp_path, make, fak
     kept = run("achievements", path, admin, duplicates="keep")
     assert kept.counts["create"] == 2 and kept.counts["unchanged"] == 1 and "仍导入" in kept.problems[0].message
     assert count(Achievement) == 4
-    assert run("achievements", path, admin).counts["unchanged"] == 3          # kept ones are records now
+    assert run("achievements", path, admin).counts["unchanged"] == 3  # kept ones are records now
 
 
 # ---- resuming in process (the subprocess kill -9 test is in test_resume.py) -------------------
+
 
 def test_failed_job_resumes_from_its_last_committed_batch(admin, tmp_path, fake_engine, monkeypatch):
     rows = [achievement_row(n) for n in range(1, 11)]
@@ -433,7 +508,7 @@ def test_failed_job_resumes_from_its_last_committed_batch(admin, tmp_path, fake_
     assert job.status == "failed" and job.rows_done == 3 and "磁盘满了" in job.message
     assert count(Achievement) == 3
     monkeypatch.setattr(kinds.ListingLoader, "store", real_store)
-    result = run("achievements", path, admin, batch=50)              # options come from the job
+    result = run("achievements", path, admin, batch=50)  # options come from the job
     assert result.resumed_from == 3 and result.status == "done", result.problems
     assert count(Achievement) == 9 and count(ImportJob) == 1
     assert result.counts["create"] == 9 and result.counts["invalid"] == 1
@@ -442,6 +517,7 @@ def test_failed_job_resumes_from_its_last_committed_batch(admin, tmp_path, fake_
 
 
 # ---- technology contracts -----------------------------------------------------------------------
+
 
 def contract_row(n: int = 0, **change) -> dict:
     row = {k: v for k, v in kinds.CONTRACTS.example.items() if k != "ext_id"}
@@ -453,8 +529,11 @@ def contract_row(n: int = 0, **change) -> dict:
 
 def test_contracts_become_registration_applications(admin, tmp_path):
     from market.models import Contract
-    rows = [contract_row(1), contract_row(2, ctype="技术服务", subtype="技术培训", amount="30万", tech_amount="30万",
-                                          ip_type=None)]
+
+    rows = [
+        contract_row(1),
+        contract_row(2, ctype="技术服务", subtype="技术培训", amount="30万", tech_amount="30万", ip_type=None),
+    ]
     path = write(tmp_path / "c.xlsx", kinds.CONTRACTS, rows)
     result = run("contracts", path, admin)
     assert result.status == "done" and result.counts["create"] == 2, result.problems
@@ -470,18 +549,26 @@ def test_contracts_become_registration_applications(admin, tmp_path):
     assert count(Contract) == 2
 
 
-@pytest.mark.parametrize("change, column, message", [
-    ({"tech_amount": "300万"}, "tech_amount", "不能大于合同成交额"),
-    ({"ctype": "技术买卖"}, "ctype", "请选择合同类型"),
-    ({"subtype": "专利权转让"}, "ctype", "子类"),
-    ({"signed_on": (date.today() + timedelta(days=3)).isoformat()}, "signed_on", "不能晚于今天"),
-    ({"valid_until": "2025-01-01"}, "valid_until", "不能早于"),
-    ({"buyer_name": ORG}, "buyer_name", "不能是同一单位"),
-    ({"buyer_name": "新客户公司", "buyer_kind": "民营企业", "buyer_region": None}, "buyer_region", "境内当事人必填"),
-])
+@pytest.mark.parametrize(
+    "change, column, message",
+    [
+        ({"tech_amount": "300万"}, "tech_amount", "不能大于合同成交额"),
+        ({"ctype": "技术买卖"}, "ctype", "请选择合同类型"),
+        ({"subtype": "专利权转让"}, "ctype", "子类"),
+        ({"signed_on": (date.today() + timedelta(days=3)).isoformat()}, "signed_on", "不能晚于今天"),
+        ({"valid_until": "2025-01-01"}, "valid_until", "不能早于"),
+        ({"buyer_name": ORG}, "buyer_name", "不能是同一单位"),
+        (
+            {"buyer_name": "新客户公司", "buyer_kind": "民营企业", "buyer_region": None},
+            "buyer_region",
+            "境内当事人必填",
+        ),
+    ],
+)
 def test_contract_rules(admin, tmp_path, change, column, message):
-    result = run("contracts", write(tmp_path / "c.csv", kinds.CONTRACTS, [contract_row(1), contract_row(2, **change)]),
-                 admin)
+    result = run(
+        "contracts", write(tmp_path / "c.csv", kinds.CONTRACTS, [contract_row(1), contract_row(2, **change)]), admin
+    )
     assert result.status == "invalid"
     p = next(p for p in result.problems if p.is_error)
     assert (p.row, p.column) == (3, kinds.CONTRACTS.column(column).label) and message in p.message, p
@@ -499,9 +586,13 @@ def test_station_option_attributes_intake(admin, tmp_path, make):
 
 def test_template_command(tmp_path):
     from click.testing import CliRunner
+
     from ingest.cli import cli
+
     out = tmp_path / "orgs.csv"
     result = CliRunner().invoke(cli, ["template", "orgs", "--format", "csv", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert read_csv(out) == [["单位名称*", "单位性质*", "统一社会信用代码", "行政区划代码*"],
-                             ["郑州大学", "高校", "12410102E4B35B2F4A", "410102"]]
+    assert read_csv(out) == [
+        ["单位名称*", "单位性质*", "统一社会信用代码", "行政区划代码*"],
+        ["郑州大学", "高校", "12410102E4B35B2F4A", "410102"],
+    ]

@@ -22,7 +22,7 @@ def test_list_and_get_hide_private_fields(client, make):
     row = resp.json["items"][0]
     assert row["title"] == NEED["title"] and row["bottleneck"] is True
     assert "detail" not in row and "contact_phone" not in row
-    assert row["budget_min"] == "1000000.00"      # amounts are exact decimals, as strings
+    assert row["budget_min"] == "1000000.00"  # amounts are exact decimals, as strings
     broker_headers = token_for(make.user(Role.broker))
     full = client.get(f"/api/v1/needs/{item.id}", headers=broker_headers).json
     assert full["detail"] == NEED["detail"] and full["contact_phone"] == NEED["contact_phone"]

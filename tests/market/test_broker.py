@@ -1,5 +1,6 @@
 """Issue 4: suggestions, station queues, introductions, the lifecycle, privacy release, reminders,
 feedback. The matching engine is the fast fake one; the browser test uses the real model."""
+
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -19,20 +20,22 @@ S = MatchStatus
 def test_publishing_creates_routed_deduplicated_suggestions(world):
     m = the_match(world)
     assert m is not None and m.status == "suggested" and 0 <= m.score <= 1
-    assert m.station == world["station"]                 # the enterprise's district (410105) → 金水 station
+    assert m.station == world["station"]  # the enterprise's district (410105) → 金水 station
     assert m.explanation["shared_terms"] and "dense" in m.explanation["components"]
     listings.update(world["need"], {"title": "硬岩段盾构滚刀换刀太频繁"}, world["enterprise"])
     db.session.commit()
-    assert db.session.scalar(select(func.count()).select_from(Match)) == 1    # no duplicate on edit
+    assert db.session.scalar(select(func.count()).select_from(Match)) == 1  # no duplicate on edit
     assert [e.action for e in m.events] == ["suggest"]
 
 
 def test_routing_prefers_intake_station_then_district_then_hall(world, fake_engine):
     make = world["make"]
-    far = make.org("民营企业", region="410300")               # 洛阳: no station serves it
+    far = make.org("民营企业", region="410300")  # 洛阳: no station serves it
     intake = make.station(districts=())
     broker_far = make.user(Role.broker, station=intake)
-    n1 = listings.create(listings.NEED, {**NEED, "title": "洛阳企业的滚刀需求"}, broker_far, org_id=str(far.id), publish=True)
+    n1 = listings.create(
+        listings.NEED, {**NEED, "title": "洛阳企业的滚刀需求"}, broker_far, org_id=str(far.id), publish=True
+    )
     db.session.commit()
     assert {m.station_id for m in db.session.scalars(select(Match).where(Match.need_id == n1.id))} == {intake.id}
     owner = make.user(Role.enterprise, org=far)
@@ -63,11 +66,11 @@ def test_accept_asks_both_and_only_two_agreements_release_private_detail(world, 
     stranger = world["make"].user(Role.researcher)
     colleague = world["make"].user(Role.researcher, org=world["researcher"].org)
     need, ach = world["need"], world["ach"]
-    assert not listings.can_see_private(world["researcher"], need)          # not before the introduction
+    assert not listings.can_see_private(world["researcher"], need)  # not before the introduction
     matches.accept(m, world["broker"], "请尽快联系")
     db.session.commit()
     assert m.status == "accepted" and m.consent_due > m.offered_at.date()
-    assert not listings.can_see_private(world["researcher"], need)          # asked, not yet released
+    assert not listings.can_see_private(world["researcher"], need)  # asked, not yet released
     for party in (world["researcher"], world["enterprise"]):
         notes = db.session.scalars(select(Notification).where(Notification.user_id == party.id)).all()
         assert any("对接邀请" in n.title for n in notes)
@@ -79,15 +82,18 @@ def test_accept_asks_both_and_only_two_agreements_release_private_detail(world, 
     db.session.commit()
     assert m.status == "accepted" and not listings.can_see_private(world["researcher"], need)
     assert matches.waiting_on(m) == ["need"]
-    assert db.session.scalars(select(Notification).where(Notification.user_id == world["enterprise"].id,
-                                                         Notification.title.contains("对方已同意"))).all()
+    assert db.session.scalars(
+        select(Notification).where(
+            Notification.user_id == world["enterprise"].id, Notification.title.contains("对方已同意")
+        )
+    ).all()
     with pytest.raises(matches.TransitionError, match="已经答复"):
         matches.respond(m, world["researcher"], True)
     matches.respond(m, world["enterprise"], True)
     db.session.commit()
     assert m.status == "introduced"
     assert [e.action for e in m.events] == ["suggest", "accept", "respond", "respond", "introduce"]
-    assert m.events[-1].actor_id == world["enterprise"].id                   # who moved it
+    assert m.events[-1].actor_id == world["enterprise"].id  # who moved it
     assert listings.can_see_private(world["researcher"], need) and listings.can_see_private(world["enterprise"], ach)
     assert not listings.can_see_private(stranger, need) and not listings.can_see_private(colleague, need)
     html = client.get(f"/needs/{need.id}").get_data(as_text=True)
@@ -96,16 +102,16 @@ def test_accept_asks_both_and_only_two_agreements_release_private_detail(world, 
     assert 'data-testid="private-need"' in html and NEED["detail"] in html
     matches.close(m, world["enterprise"], "terms_failed", "价格谈不拢")
     db.session.commit()
-    assert not listings.can_see_private(world["researcher"], need)          # closed: no longer released
+    assert not listings.can_see_private(world["researcher"], need)  # closed: no longer released
 
 
 # The lifecycle's legal moves, written out from the product rules (not read from matches.TRANSITIONS):
 # (status, action) → the status it leads to; every other pair is refused.
 LEGAL_MOVES = {
-    ("suggested", "accept"): "accepted",          # the broker takes it up and asks both parties
+    ("suggested", "accept"): "accepted",  # the broker takes it up and asks both parties
     ("suggested", "reject"): "rejected",
-    ("suggested", "withdraw"): "closed",          # the listing was archived or expired
-    ("accepted", "introduce"): "introduced",      # both parties agreed
+    ("suggested", "withdraw"): "closed",  # the listing was archived or expired
+    ("accepted", "introduce"): "introduced",  # both parties agreed
     ("accepted", "close"): "closed",
     ("accepted", "withdraw"): "closed",
     ("introduced", "negotiate"): "negotiating",
@@ -157,7 +163,7 @@ def test_who_may_do_what(world):
     with pytest.raises(matches.TransitionError, match="对接双方"):
         matches.respond(m, stranger, True)
     with pytest.raises(matches.TransitionError, match="待双方同意"):
-        matches.negotiate(m, world["enterprise"])                            # not before both agreed
+        matches.negotiate(m, world["enterprise"])  # not before both agreed
     matches.respond(m, world["researcher"], True)
     matches.respond(m, world["enterprise"], True)
     with pytest.raises(matches.TransitionError, match="对接双方"):
@@ -181,8 +187,9 @@ def test_reject_needs_reason_and_parties_never_hear_of_it(world, client):
     assert m.status == "rejected" and m.reason_code == "maturity_gap"
     # the parties never saw the suggestion: no "未被采纳" notice, no entry in 我的对接
     for party in (world["researcher"], world["enterprise"]):
-        assert not db.session.scalars(select(Notification).where(Notification.user_id == party.id,
-                                                                 Notification.title.contains("未被采纳"))).all()
+        assert not db.session.scalars(
+            select(Notification).where(Notification.user_id == party.id, Notification.title.contains("未被采纳"))
+        ).all()
         assert m not in matches.of_party(party)
     login(client, world["enterprise"])
     assert "成熟度达不到需求" not in client.get("/me/matches").get_data(as_text=True)
@@ -212,8 +219,9 @@ def test_party_declines_with_reason_and_nothing_is_released(world):
 def test_bulk_reject(world, client):
     m = the_match(world)
     login(client, world["broker"])
-    resp = post_form(client, "/broker/bulk-reject", {"match_id": str(m.id), "reason_code": "duplicate"},
-                     token_page="/broker/")
+    resp = post_form(
+        client, "/broker/bulk-reject", {"match_id": str(m.id), "reason_code": "duplicate"}, token_page="/broker/"
+    )
     assert resp.status_code == 302
     db.session.refresh(m)
     assert m.status == "rejected" and m.reason_code == "duplicate"
@@ -233,7 +241,7 @@ def test_concurrent_claims_one_wins_other_is_told(app, world):
             try:
                 m = db.session.get(Match, match_id)
                 broker = db.session.get(User, broker_id)
-                m.version                                           # loaded before the race
+                _ = m.version  # loaded before the race
                 barrier.wait()
                 matches.claim(m, broker)
                 db.session.commit()
@@ -263,9 +271,10 @@ def test_stale_form_is_refused(world, client):
     page = client.get(f"/broker/matches/{m.id}")
     token = csrf_from(page.get_data(as_text=True))
     matches.add_note(m, world["broker"], "别人先动了")
-    db.session.commit()                                     # version moves on
-    resp = client.post(f"/broker/matches/{m.id}/accept", data={"csrf_token": token, "version": "1"},
-                       follow_redirects=True)
+    db.session.commit()  # version moves on
+    resp = client.post(
+        f"/broker/matches/{m.id}/accept", data={"csrf_token": token, "version": "1"}, follow_redirects=True
+    )
     assert "刚被其他人处理过" in resp.get_data(as_text=True)
     db.session.refresh(m)
     assert m.status == "suggested"
@@ -278,7 +287,7 @@ def test_reminders_and_abandonment(world, app):
     m.last_activity_at = now - timedelta(days=20)
     db.session.commit()
     assert matches.remind_stalled(now=now) == {"reminded": 1, "abandoned": 0}
-    assert matches.remind_stalled(now=now) == {"reminded": 0, "abandoned": 0}      # once per stall
+    assert matches.remind_stalled(now=now) == {"reminded": 0, "abandoned": 0}  # once per stall
     who = {n.user_id for n in db.session.scalars(select(Notification).where(Notification.title.contains("没有进展")))}
     assert who == {world["broker"].id, world["researcher"].id, world["enterprise"].id}
     m.last_activity_at = now - timedelta(days=100)
@@ -295,8 +304,12 @@ def test_feedback_report_and_refit(world, app, fake_engine):
     app.config["FEEDBACK_MIN_LABELS"] = 6
     # more suggestions: several needs against the 成果
     for i in range(8):
-        listings.create(listings.NEED, {**NEED, "title": f"第{i}条滚刀需求：刀圈{i}号", "bottleneck": i % 2 == 0},
-                        make.user(Role.enterprise), publish=True)
+        listings.create(
+            listings.NEED,
+            {**NEED, "title": f"第{i}条滚刀需求：刀圈{i}号", "bottleneck": i % 2 == 0},
+            make.user(Role.enterprise),
+            publish=True,
+        )
     db.session.commit()
     ms = db.session.scalars(select(Match).order_by(Match.id)).all()
     assert len(ms) >= 9
@@ -314,7 +327,7 @@ def test_feedback_report_and_refit(world, app, fake_engine):
     result = feedback.refit(write=False)
     assert result.labels == len(ms) and result.test_needs >= 1
     assert set(result.current) == set(result.candidate) == {"auc", "logloss"}
-    assert result.candidate["logloss"] < result.current["logloss"]         # better: only write=False keeps it out
+    assert result.candidate["logloss"] < result.current["logloss"]  # better: only write=False keeps it out
     assert not result.replaced and not weights_file.exists() and fake_engine.weights is current
     result = feedback.refit()
     assert result.replaced and weights_file.exists() and fake_engine.weights is not current

@@ -1,5 +1,6 @@
 """揭榜挂帅: applying (deadline, once), who sees the confidential parts when, the stages with their
 notices and reasons, weighted scores once per reviewer, 公示 with objections, the awarded match."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -12,17 +13,21 @@ from market.validation.fields import ValidationError
 from tests.conftest import APPLICATION, NEED, login, post_form
 
 
-
-
 @pytest.fixture
 def call(make):
     owner = make.user(Role.enterprise)
     raw = dict(NEED, challenge_reward="500万", challenge_deadline=(date.today() + timedelta(days=30)).isoformat())
     need = listings.create(listings.NEED, raw, owner, publish=True, suggest=False)
     station = make.station()
-    people = {"owner": owner, "need": need, "team": make.user(Role.researcher), "rival": make.user(Role.researcher),
-              "broker": make.user(Role.broker, station=station), "broker2": make.user(Role.broker, station=station),
-              "expert": make.user(Role.researcher, username="expert.wang")}
+    people = {
+        "owner": owner,
+        "need": need,
+        "team": make.user(Role.researcher),
+        "rival": make.user(Role.researcher),
+        "broker": make.user(Role.broker, station=station),
+        "broker2": make.user(Role.broker, station=station),
+        "expert": make.user(Role.researcher, username="expert.wang"),
+    }
     db.session.commit()
     return people
 
@@ -49,8 +54,12 @@ def test_apply_once_before_the_deadline(call):
 
 def test_application_is_validated_in_chinese(call):
     with pytest.raises(ValidationError) as e:
-        challenges.apply(call["need"], call["team"], dict(APPLICATION, team_name="", solution="太短"),
-                         file=type("F", (), {"filename": "a.exe", "read": lambda self, n: b"MZ\x90"})())
+        challenges.apply(
+            call["need"],
+            call["team"],
+            dict(APPLICATION, team_name="", solution="太短"),
+            file=type("F", (), {"filename": "a.exe", "read": lambda self, n: b"MZ\x90"})(),
+        )
     assert e.value.errors["team_name"] == "请填写“团队名称”"
     assert "至少 50 个字" in e.value.errors["solution"]
     assert "PDF、PNG 或 JPEG" in e.value.errors["attachment"]
@@ -86,8 +95,9 @@ def test_stages_notify_the_applicant_and_a_drop_needs_a_reason(call):
     challenges.move(other, "drop", call["broker"], "技术方案与榜单指标不对应")
     db.session.commit()
     assert (other.stage, other.dropped_at_stage) == ("dropped", "screening")
-    notice = db.session.scalar(select(Notification).where(Notification.user_id == call["rival"].id,
-                                                          Notification.title.like("%未通过")))
+    notice = db.session.scalar(
+        select(Notification).where(Notification.user_id == call["rival"].id, Notification.title.like("%未通过"))
+    )
     assert "形式审查阶段未通过。原因：技术方案与榜单指标不对应" in notice.body
     with pytest.raises(challenges.ChallengeError, match="不能入围答辩"):
         challenges.move(app, "shortlist", call["broker"])
@@ -107,7 +117,7 @@ def test_weighted_scores_once_per_reviewer_averaged(call):
     s1 = challenges.score(app, call["expert"], {"mark_0": "90", "mark_1": "80", "mark_2": "70", "mark_3": "60"})
     s2 = challenges.score(app, call["broker"], {"mark_0": "80", "mark_1": "80", "mark_2": "80", "mark_3": "80"})
     db.session.commit()
-    assert s1.total == 80.0 and s2.total == 80.0             # 90×.4 + 80×.3 + 70×.2 + 60×.1
+    assert s1.total == 80.0 and s2.total == 80.0  # 90×.4 + 80×.3 + 70×.2 + 60×.1
     with pytest.raises(challenges.ChallengeError, match="每位评审只能评一次"):
         challenges.score(app, call["expert"], {"mark_0": "10", "mark_1": "10", "mark_2": "10", "mark_3": "10"})
     db.session.rollback()
@@ -145,15 +155,19 @@ def test_award_publicity_objection_window_then_a_match_in_negotiation(call, clie
     assert challenges.open_for_applications(call["need"]) == "本榜已有团队揭榜成功"
     html = client.get(f"/challenges/{call['need'].id}/result").get_data(as_text=True)
     assert "郑大超硬材料团队" in html and "提出异议" in html and "WC-Co" not in html
-    r = post_form(client, f"/challenges/{call['need'].id}/result",
-                  {"name": "某公司", "contact": "13900001111", "text": "该团队的试用数据与公开报道不一致"})
+    r = post_form(
+        client,
+        f"/challenges/{call['need'].id}/result",
+        {"name": "某公司", "contact": "13900001111", "text": "该团队的试用数据与公开报道不一致"},
+    )
     assert r.status_code == 303
     with pytest.raises(challenges.ChallengeError, match="期满后才能确认结果"):
         challenges.finalise(call["need"], call["broker"])
     later = utcnow() + timedelta(days=8)
     with pytest.raises(challenges.ChallengeError, match="不再受理异议"):
-        challenges.object_to(call["need"], {"name": "某人", "contact": "13900002222", "text": "晚到的异议内容"},
-                             now=later)
+        challenges.object_to(
+            call["need"], {"name": "某人", "contact": "13900002222", "text": "晚到的异议内容"}, now=later
+        )
     with pytest.raises(ValidationError, match="请写明处理意见"):
         challenges.finalise(call["need"], call["broker"], now=later)
     m = challenges.finalise(call["need"], call["broker"], "异议已核实，数据一致", now=later)
@@ -163,7 +177,9 @@ def test_award_publicity_objection_window_then_a_match_in_negotiation(call, clie
     assert db.session.get(Match, m.id).source_label == "揭榜挂帅"
     actions = [h.action for h in db.session.scalars(select(ChallengeLog).order_by(ChallengeLog.id))]
     assert actions[-2:] == ["objection", "finalise"]
-    assert {"apply", "pass", "score", "shortlist", "award", "publicity", "drop", "objection", "finalise"} <= set(actions)
+    assert {"apply", "pass", "score", "shortlist", "award", "publicity", "drop", "objection", "finalise"} <= set(
+        actions
+    )
 
 
 def test_attachment_is_stored_and_guarded(call, client):

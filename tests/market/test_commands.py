@@ -1,5 +1,6 @@
 """The `market` commands: every one registered from market/commands, and `serve` naming the demo
 password only when this database holds the demo accounts with that password."""
+
 import pytest
 import waitress
 
@@ -8,12 +9,24 @@ from market.demo.seed import DEMO_LOGINS, DEMO_PASSWORD
 from market.extensions import db
 from market.models import Role
 
-COMMANDS = {"init-db", "seed-demo", "setup", "index", "serve", "expire", "suggest", "remind",
-            "remind-requests", "feedback", "stats", "create-admin"}
+COMMANDS = {
+    "init-db",
+    "seed-demo",
+    "setup",
+    "index",
+    "serve",
+    "expire",
+    "suggest",
+    "remind",
+    "remind-requests",
+    "feedback",
+    "stats",
+    "create-admin",
+}
 
 
 def test_every_command_is_registered_with_its_subcommands(app):
-    assert COMMANDS <= set(app.cli.list_commands(None))
+    assert set(app.cli.list_commands(None)) >= COMMANDS
     assert set(app.cli.commands["index"].commands) == {"rebuild", "check", "stats"}
     assert set(app.cli.commands["feedback"].commands) == {"report", "refit"}
 
@@ -30,11 +43,12 @@ def serve_output(app, monkeypatch):
         assert result.exit_code == 0, result.output
         assert served[-1]["port"] == 5261
         return result.output
+
     return run
 
 
 def test_serve_without_demo_data_names_no_password(serve_output, make):
-    make.user(Role.admin, username="admin")   # a real admin that happens to be called admin
+    make.user(Role.admin, username="admin")  # a real admin that happens to be called admin
     out = serve_output()
     assert "running at http://127.0.0.1:5261" in out
     assert DEMO_PASSWORD not in out and "demo logins" not in out
@@ -58,14 +72,23 @@ def test_every_file_read_at_run_time_is_package_data():
     import configparser
 
     from matching.folders import CHECKOUT
+
     cfg = configparser.ConfigParser()
     cfg.read(CHECKOUT / "setup.cfg", encoding="utf-8")
     packaged = set()
     for package, patterns in cfg["options.package_data"].items():
         for pattern in patterns.split():
             packaged |= {p.resolve() for p in (CHECKOUT / package).glob(pattern) if p.is_file()}
-    read = [*(CHECKOUT / "templates").rglob("*.html"), *(CHECKOUT / "market" / "static").rglob("*.*"),
-            *(CHECKOUT / "market" / "migrations").glob("*.*"), *(CHECKOUT / "market" / "migrations" / "versions").glob("*.py"),
-            *(p for d in ("reference", "dict", "matching", "demo") for p in (CHECKOUT / "data" / d).rglob("*.*")
-              if p.name != "README.md")]
+    read = [
+        *(CHECKOUT / "templates").rglob("*.html"),
+        *(CHECKOUT / "market" / "static").rglob("*.*"),
+        *(CHECKOUT / "market" / "migrations").glob("*.*"),
+        *(CHECKOUT / "market" / "migrations" / "versions").glob("*.py"),
+        *(
+            p
+            for d in ("reference", "dict", "matching", "demo")
+            for p in (CHECKOUT / "data" / d).rglob("*.*")
+            if p.name != "README.md"
+        ),
+    ]
     assert {p.resolve() for p in read} - packaged == set()

@@ -1,4 +1,5 @@
 """The demo contracts: enough of every kind, deterministic, idempotent, with gapless numbers."""
+
 import shutil
 from collections import defaultdict
 from datetime import date, timedelta
@@ -7,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from market.config import DEMO_DIR
+from market.demo import contracts as contract_demo
+from market.demo import seed as demo
 from market.extensions import db
 from market.models import Contract, ContractCounter
-from market.demo import contracts as contract_demo, seed as demo
 from market.services import contracts, stats
 
 
@@ -21,7 +23,7 @@ def demo_world(app, tmp_path):
     (folder / "needs").mkdir()
     for name in ("organisations.json", "stations.json"):
         shutil.copy(DEMO_DIR / name, folder / name)
-    demo.load(folder, log=lambda *_: None)        # ends with contract_demo.load()
+    demo.load(folder, log=lambda *_: None)  # ends with contract_demo.load()
     db.session.commit()
     return folder
 
@@ -40,12 +42,14 @@ def test_demo_contracts_cover_every_case(demo_world):
     assert len([r for r in stats.breakdown("station", last24) if r.count]) >= 8
     flow = {r.key: r.count for r in stats.breakdown("flow", last24)}
     assert flow["output"] > flow["internal"] and flow["input"] > flow["internal"]
-    refused = {c for (c,) in db.session.execute(select(Contract.refusal_code).where(Contract.refusal_code.is_not(None)))}
+    refused = {
+        c for (c,) in db.session.execute(select(Contract.refusal_code).where(Contract.refusal_code.is_not(None)))
+    }
     assert refused == set(contracts.REFUSAL_REASONS)
     months = {r.key for r in stats.series(last24, "month") if r.count}
     assert len(months) >= 23
     biggest = db.session.scalar(select(func.max(Contract.amount)))
-    assert biggest >= 10_000_000                                             # a few 千万级 contracts
+    assert biggest >= 10_000_000  # a few 千万级 contracts
 
 
 def test_demo_numbers_are_gapless_and_loading_again_adds_nothing(demo_world):

@@ -1,5 +1,6 @@
 """Issue 12: consent before disclosure, note audience, archived listings, to-do pages, notifications,
 洽谈中 → registered contract with a 核定技术交易额, closing a listing with a reason."""
+
 import io
 from datetime import date, timedelta
 from decimal import Decimal
@@ -8,20 +9,24 @@ import pytest
 from sqlalchemy import select
 
 from market.extensions import db
+from market.infra import notify
 from market.models import Contract, Notification, Role
 from market.services import contracts, listings, matches, stats, todo
-from market.infra import notify
 from market.validation.fields import ValidationError
 from tests.conftest import NEED, csrf_from, login, post_form
 from tests.market.conftest import application, introduce, the_match
 
 
 def notices(user, text=""):
-    return [n for n in db.session.scalars(select(Notification).where(Notification.user_id == user.id))
-            if text in n.title + n.body]
+    return [
+        n
+        for n in db.session.scalars(select(Notification).where(Notification.user_id == user.id))
+        if text in n.title + n.body
+    ]
 
 
 # ---- note audience ------------------------------------------------------------------------------
+
 
 def test_broker_notes_are_internal_by_default_and_parties_never_see_them(world, client):
     m = the_match(world)
@@ -38,8 +43,8 @@ def test_broker_notes_are_internal_by_default_and_parties_never_see_them(world, 
     login(client, world["enterprise"])
     html = client.get(f"/me/matches/{m.id}").get_data(as_text=True)
     assert "汉威对价格敏感" not in html and "请双方下周三前答复" in html and "我们可以提供样品" in html
-    assert not notices(world["enterprise"], "汉威")                        # nor in a notice
-    assert notices(world["broker"], "我们可以提供样品")                     # a party's message reaches the broker
+    assert not notices(world["enterprise"], "汉威")  # nor in a notice
+    assert notices(world["broker"], "我们可以提供样品")  # a party's message reaches the broker
 
 
 def test_the_broker_page_shows_the_audience_choice_and_saves_it(world, client):
@@ -63,13 +68,14 @@ def test_party_notes_need_a_match_they_were_asked_about(world):
 
 # ---- archived / expired listings ----------------------------------------------------------------
 
+
 def test_archiving_withdraws_open_suggestions_and_blocks_introductions(world, client):
     m = the_match(world)
     listings.archive_listing(world["need"], world["enterprise"], "partner_found")
     db.session.commit()
     assert m.status == "closed" and m.reason_code == "listing_withdrawn" and "已找到合作方" in m.reason_text
     assert m.events[-1].action == "withdraw" and m.events[-1].actor_id == world["enterprise"].id
-    assert not notices(world["researcher"])                                 # never asked: never told
+    assert not notices(world["researcher"])  # never asked: never told
     with pytest.raises(matches.TransitionError, match="不能"):
         matches.accept(m, world["broker"])
     login(client, world["broker"])
@@ -82,7 +88,7 @@ def test_a_consent_request_cannot_be_agreed_once_a_listing_is_down(world):
     matches.accept(m, world["broker"])
     matches.respond(m, world["enterprise"], True)
     db.session.commit()
-    world["ach"].status = "archived"                   # taken down behind the service's back
+    world["ach"].status = "archived"  # taken down behind the service's back
     with pytest.raises(matches.TransitionError, match="已归档"):
         matches.respond(m, world["researcher"], True)
     assert not listings.can_see_private(world["researcher"], world["need"])
@@ -101,16 +107,17 @@ def test_expiry_withdraws_a_consent_request_and_tells_the_other_party(world):
 
 # ---- consent deadline and reminders -------------------------------------------------------------
 
+
 def test_consent_deadline_is_in_working_days_and_reminders_are_sent_once(world, app):
     m = the_match(world)
-    matches.accept(m, world["broker"], today=date(2026, 9, 30))            # 国庆 follows
+    matches.accept(m, world["broker"], today=date(2026, 9, 30))  # 国庆 follows
     db.session.commit()
-    assert m.consent_due == date(2026, 10, 13)       # 5 working days: 10-8, 10-9, Saturday 10-10 (调休), 10-12, 10-13
+    assert m.consent_due == date(2026, 10, 13)  # 5 working days: 10-8, 10-9, Saturday 10-10 (调休), 10-12, 10-13
     matches.respond(m, world["enterprise"], True)
     db.session.commit()
-    assert matches.remind_consent(today=date(2026, 10, 13)) == 0           # the last day to answer
-    assert matches.remind_consent(today=date(2026, 10, 14)) == 2           # the researcher, and the broker
-    assert matches.remind_consent(today=date(2026, 10, 16)) == 0           # idempotent
+    assert matches.remind_consent(today=date(2026, 10, 13)) == 0  # the last day to answer
+    assert matches.remind_consent(today=date(2026, 10, 14)) == 2  # the researcher, and the broker
+    assert matches.remind_consent(today=date(2026, 10, 16)) == 0  # idempotent
     assert notices(world["researcher"], "请答复对接邀请") and not notices(world["enterprise"], "请答复")
     late = notices(world["broker"], "逾期未答复")
     assert len(late) == 1 and "成果方" in late[0].body and "需求方" not in late[0].body
@@ -131,13 +138,14 @@ def test_the_broker_sees_who_has_not_answered(world, client):
 
 # ---- notifications ------------------------------------------------------------------------------
 
+
 def test_notices_are_read_when_the_match_is_opened_and_cleared_when_it_moves_on(world, client):
     m = the_match(world)
     matches.accept(m, world["broker"])
     db.session.commit()
     invite = notices(world["enterprise"], "对接邀请")[0]
     matches.respond(m, world["researcher"], True)
-    matches.respond(m, world["enterprise"], True)        # introduced: the invitation is over
+    matches.respond(m, world["enterprise"], True)  # introduced: the invitation is over
     db.session.commit()
     assert invite.read_at is not None
     fresh = notices(world["enterprise"], "对接成功")[0]
@@ -156,7 +164,7 @@ def test_brokers_hear_of_new_suggestions_and_opening_the_queue_reads_it(world, c
     assert len(got) == 1 and "盾构滚刀刀圈寿命短" in got[0].title and got[0].read_at is None
     login(client, world["broker"])
     client.get("/broker/")
-    assert got[0].read_at is None                                          # another page
+    assert got[0].read_at is None  # another page
     client.get(got[0].link)
     db.session.refresh(got[0])
     assert got[0].read_at is not None
@@ -179,6 +187,7 @@ def test_the_email_setting_stops_mail_but_not_the_notice(world, client):
 
 # ---- the timeline -------------------------------------------------------------------------------
 
+
 def test_the_timeline_shows_no_move_for_a_claim_and_no_unanswered_after_an_answer(world, client):
     m = the_match(world)
     matches.claim(m, world["broker"])
@@ -192,6 +201,7 @@ def test_the_timeline_shows_no_move_for_a_claim_and_no_unanswered_after_an_answe
 
 
 # ---- 洽谈中 → contract --------------------------------------------------------------------------
+
 
 @pytest.fixture
 def deal(world, make):
@@ -233,8 +243,13 @@ def test_registering_with_a_lower_approved_amount_needs_a_reason_and_counts_it(d
         contracts.register(c, deal["registrar"], approved="80万", approved_note="含设备费", checked=["scan"])
     assert "checklist" in e.value.errors
     db.session.rollback()
-    contracts.register(c, deal["registrar"], approved="80万", approved_note="20万元为设备采购，不计入技术交易额",
-                       checked=list(contracts.CHECKLIST))
+    contracts.register(
+        c,
+        deal["registrar"],
+        approved="80万",
+        approved_note="20万元为设备采购，不计入技术交易额",
+        checked=list(contracts.CHECKLIST),
+    )
     db.session.commit()
     assert c.status == "registered" and c.approved_tech_amount == Decimal("800000.00")
     assert m.status == "contracted" and m.events[-1].actor_id == deal["registrar"].id
@@ -247,14 +262,18 @@ def test_registering_with_a_lower_approved_amount_needs_a_reason_and_counts_it(d
 
 def test_the_api_registers_with_the_same_approved_amount_rule(deal, client):
     import hashlib
+
     c = contracts.submit(application(deal["enterprise"].org, match_id=str(deal["match"].id)), deal["researcher"])
     deal["registrar"].api_token_hash = hashlib.sha256(b"tok-registrar").hexdigest()
     db.session.commit()
     headers = {"Authorization": "Bearer tok-registrar"}
     resp = client.post(f"/api/v1/contracts/{c.id}/register", headers=headers, json={"approved_tech_amount": "80万"})
     assert resp.status_code == 422 and "approved_note" in resp.get_json()["error"]["fields"]
-    resp = client.post(f"/api/v1/contracts/{c.id}/register", headers=headers,
-                       json={"approved_tech_amount": "80万", "note": "设备费不计入"})
+    resp = client.post(
+        f"/api/v1/contracts/{c.id}/register",
+        headers=headers,
+        json={"approved_tech_amount": "80万", "note": "设备费不计入"},
+    )
     assert resp.status_code == 200
     assert resp.get_json()["approved_tech_amount"] == "800000.00" and resp.get_json()["approved_note"] == "设备费不计入"
 
@@ -274,9 +293,11 @@ def test_the_scan_previews_inline_framed_by_the_app_only(client, deal):
     form["ctype_subtype"] = f"{form.pop('ctype')}|{form.pop('subtype')}"
     login(client, deal["researcher"])
     page = client.get("/contracts/new").get_data(as_text=True)
-    client.post("/contracts/new", data={**form, "csrf_token": csrf_from(page),
-                                        "attachment": (io.BytesIO(pdf), "扫描件.pdf")},
-                content_type="multipart/form-data")
+    client.post(
+        "/contracts/new",
+        data={**form, "csrf_token": csrf_from(page), "attachment": (io.BytesIO(pdf), "扫描件.pdf")},
+        content_type="multipart/form-data",
+    )
     c = db.session.scalar(select(Contract))
     client.post("/auth/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
     login(client, deal["registrar"])
@@ -286,13 +307,16 @@ def test_the_scan_previews_inline_framed_by_the_app_only(client, deal):
     inline = client.get(f"/contracts/{c.id}/file?inline=1")
     assert inline.data == pdf and "attachment" not in inline.headers.get("Content-Disposition", "")
     assert inline.headers["X-Frame-Options"] == "SAMEORIGIN"
-    assert inline.headers["Content-Security-Policy"] == "default-src 'none'; img-src 'self'; object-src 'self'; " \
-                                                        "frame-ancestors 'self'"
+    assert (
+        inline.headers["Content-Security-Policy"] == "default-src 'none'; img-src 'self'; object-src 'self'; "
+        "frame-ancestors 'self'"
+    )
     download = client.get(f"/contracts/{c.id}/file")
     assert "attachment" in download.headers["Content-Disposition"] and download.headers["X-Frame-Options"] == "DENY"
 
 
 # ---- closing a listing --------------------------------------------------------------------------
+
 
 def test_closing_a_listing_asks_why_and_solved_needs_are_counted(world, client):
     need = world["need"]
@@ -301,7 +325,7 @@ def test_closing_a_listing_asks_why_and_solved_needs_are_counted(world, client):
     html = client.get(page).get_data(as_text=True)
     assert "已找到合作方" in html and 'name="confirm"' in html
     resp = post_form(client, f"{page}/archive", {"close_reason": "solved"}, token_page=page)
-    assert need.status == "published"                                      # not confirmed
+    assert need.status == "published"  # not confirmed
     resp = post_form(client, f"{page}/archive", {"close_reason": "", "confirm": "1"}, token_page=page)
     assert need.status == "published"
     resp = post_form(client, f"{page}/archive", {"close_reason": "other", "confirm": "1"}, token_page=page)
@@ -314,11 +338,12 @@ def test_closing_a_listing_asks_why_and_solved_needs_are_counted(world, client):
     assert 'data-testid="kpi-solved">1' in client.get("/stats/").get_data(as_text=True)
     other = listings.create(listings.NEED, {**NEED, "title": "另一条需求"}, world["enterprise"], publish=True)
     listings.archive_listing(other, world["enterprise"], "not_needed")
-    assert stats.solved_needs(year) == 1                                   # 不再需要 is not solved
+    assert stats.solved_needs(year) == 1  # 不再需要 is not solved
 
 
 def test_the_api_archives_with_a_reason_only(world, client):
     import hashlib
+
     token = "t" * 40
     world["enterprise"].api_token_hash = hashlib.sha256(token.encode()).hexdigest()
     db.session.commit()
@@ -330,6 +355,7 @@ def test_the_api_archives_with_a_reason_only(world, client):
 
 
 # ---- to-do pages --------------------------------------------------------------------------------
+
 
 def by_key(user):
     return {s.key: s for s in todo.sections(user)}
@@ -373,7 +399,8 @@ def test_registrar_todo_lists_applications_overdue_first(world, make):
 
 
 def test_admin_todo_lists_unverified_orgs_and_membership_requests(world, make):
-    from market.models import OrgState, Organisation
+    from market.models import Organisation, OrgState
+
     admin = make.user(Role.admin)
     org = Organisation(name="待核验的新单位", kind="民营企业", region="410105")
     db.session.add(org)

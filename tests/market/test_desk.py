@@ -1,5 +1,6 @@
 """Issue 13 (part A): 申请对接 to the station serving a listing (validation, double submit, rate limit,
 privacy, replies, the visitor's private link, reminders) and the hall's service desk."""
+
 from datetime import date, datetime
 
 import pytest
@@ -11,8 +12,13 @@ from market.services import contact, desk, listings
 from market.validation.fields import ValidationError
 from tests.conftest import NEED, login, post_form, switch
 
-VISITOR = {"name": "周明", "org_name": "郑州瑞光精密机械有限公司", "phone": "13938251174", "email": "zm@example.com",
-           "message": "我们有成熟的刀圈方案，希望与需求方当面交流技术细节和试制计划。"}
+VISITOR = {
+    "name": "周明",
+    "org_name": "郑州瑞光精密机械有限公司",
+    "phone": "13938251174",
+    "email": "zm@example.com",
+    "message": "我们有成熟的刀圈方案，希望与需求方当面交流技术细节和试制计划。",
+}
 
 
 @pytest.fixture
@@ -28,8 +34,17 @@ def world(app, make):
     member = make.user(Role.researcher, username="member")
     need = listings.create(listings.NEED, NEED, enterprise, publish=True, suggest=False)
     db.session.commit()
-    return {"hall": hall, "station": station, "broker": broker, "foreign": foreign, "hall_broker": hall_broker,
-            "enterprise": enterprise, "member": member, "need": need, "make": make}
+    return {
+        "hall": hall,
+        "station": station,
+        "broker": broker,
+        "foreign": foreign,
+        "hall_broker": hall_broker,
+        "enterprise": enterprise,
+        "member": member,
+        "need": need,
+        "make": make,
+    }
 
 
 def send(client, need, data=VISITOR):
@@ -42,6 +57,7 @@ def only_request() -> ContactRequest:
 
 # ---- 申请对接 ------------------------------------------------------------------------------
 
+
 def test_visitor_request_lands_in_the_serving_station_with_a_private_link(world, client):
     resp = send(client, world["need"])
     html = resp.get_data(as_text=True)
@@ -49,7 +65,7 @@ def test_visitor_request_lands_in_the_serving_station_with_a_private_link(world,
     req = only_request()
     assert req.station_id == world["station"].id and req.status == "pending" and req.user_id is None
     token = html.split("/desk/r/")[1].split('"')[0]
-    assert req.token_hash and token not in req.token_hash          # only the hash is kept
+    assert req.token_hash and token not in req.token_hash  # only the hash is kept
     resp = client.get(f"/desk/r/{token}")
     page = resp.get_data(as_text=True)
     assert VISITOR["message"] in page and "尚未回复" in page
@@ -79,7 +95,7 @@ def test_double_submit_is_refused_while_the_first_waits(world, client):
     assert db.session.scalar(select(func.count()).select_from(ContactRequest)) == 1
     contact.reply(only_request(), world["broker"], "您好，已转告需求方。")
     db.session.commit()
-    assert send(client, world["need"]).status_code == 200          # answered: asking again is fine
+    assert send(client, world["need"]).status_code == 200  # answered: asking again is fine
 
 
 def test_visitors_are_rate_limited(world, client, app):
@@ -103,8 +119,17 @@ def test_member_request_prefilled_and_seen_in_their_account(world, client):
     login(client, world["member"])
     form = client.get(f"/desk/contact/need/{world['need'].id}").get_data(as_text=True)
     assert world["member"].display_name in form and world["member"].org.name in form
-    resp = send(client, world["need"], {"name": "张研究", "org_name": world["member"].org.name, "phone": "",
-                                        "email": "", "message": "课题组有相关成果，希望了解需求方的试用条件。"})
+    resp = send(
+        client,
+        world["need"],
+        {
+            "name": "张研究",
+            "org_name": world["member"].org.name,
+            "phone": "",
+            "email": "",
+            "message": "课题组有相关成果，希望了解需求方的试用条件。",
+        },
+    )
     req = only_request()
     assert resp.status_code == 302 and resp.location.endswith(f"/desk/requests/{req.id}")
     assert req.user_id == world["member"].id and req.token_hash is None
@@ -114,8 +139,17 @@ def test_member_request_prefilled_and_seen_in_their_account(world, client):
     assert "您自己发布" in e.value.errors[""]
 
 
-@pytest.mark.parametrize("who, sees", [("broker", True), ("admin", True), ("foreign", False), ("hall_broker", False),
-                                       ("member", False), ("visitor", False)])
+@pytest.mark.parametrize(
+    "who, sees",
+    [
+        ("broker", True),
+        ("admin", True),
+        ("foreign", False),
+        ("hall_broker", False),
+        ("member", False),
+        ("visitor", False),
+    ],
+)
 def test_contact_details_only_for_the_station_brokers_and_admins(world, client, who, sees):
     contact.submit(world["need"], VISITOR)
     db.session.commit()
@@ -141,16 +175,28 @@ def test_broker_replies_the_visitor_sees_it_and_is_mailed(world, client, monkeyp
     req = only_request()
     switch(client, world["broker"])
     page = client.get(f"/desk/requests/{req.id}").get_data(as_text=True)
-    resp = post_form(client, f"/desk/requests/{req.id}/reply", {"reply": "好", "version": req.version},
-                     token_page=f"/desk/requests/{req.id}")
+    resp = post_form(
+        client,
+        f"/desk/requests/{req.id}/reply",
+        {"reply": "好", "version": req.version},
+        token_page=f"/desk/requests/{req.id}",
+    )
     assert "回复内容为 5–2000 个字" in client.get(resp.location).get_data(as_text=True)
     version = req.version
-    post_form(client, f"/desk/requests/{req.id}/reply", {"reply": "您好，需求方同意下周二面谈。", "version": version},
-              token_page=f"/desk/requests/{req.id}")
+    post_form(
+        client,
+        f"/desk/requests/{req.id}/reply",
+        {"reply": "您好，需求方同意下周二面谈。", "version": version},
+        token_page=f"/desk/requests/{req.id}",
+    )
     db.session.expire_all()
     assert req.status == "replied" and req.replied_by_id == world["broker"].id
-    resp = post_form(client, f"/desk/requests/{req.id}/reply", {"reply": "重复提交的同一表单", "version": version},
-                     token_page=f"/desk/requests/{req.id}")              # the same form sent twice
+    resp = post_form(
+        client,
+        f"/desk/requests/{req.id}/reply",
+        {"reply": "重复提交的同一表单", "version": version},
+        token_page=f"/desk/requests/{req.id}",
+    )  # the same form sent twice
     assert "刚被其他人处理过" in client.get(resp.location).get_data(as_text=True)
     db.session.expire_all()
     assert req.reply == "您好，需求方同意下周二面谈。"
@@ -166,8 +212,10 @@ def test_member_is_notified_of_the_reply_and_may_close(world):
         contact.reply(req, world["foreign"], "另一驿站的经纪人不能回复")
     contact.reply(req, world["broker"], "您好，已把您的意向转给需求方。")
     db.session.commit()
-    assert db.session.scalar(select(Notification).where(Notification.user_id == world["member"].id)).link \
+    assert (
+        db.session.scalar(select(Notification).where(Notification.user_id == world["member"].id)).link
         == f"/desk/requests/{req.id}"
+    )
     contact.close(req, world["member"], "已与需求方联系上")
     with pytest.raises(contact.TransitionError):
         contact.reply(req, world["broker"], "关闭后不能再回复")
@@ -185,12 +233,12 @@ def test_closing_unanswered_needs_a_reason(world):
 
 def test_reminder_after_n_working_days_once(world, app):
     req, _ = contact.submit(world["need"], VISITOR)
-    req.created_at = datetime(2026, 11, 27, 10, 0)      # a Friday
+    req.created_at = datetime(2026, 11, 27, 10, 0)  # a Friday
     db.session.commit()
-    assert contact.remind_unanswered(date(2026, 11, 30), days=2) == 0      # Monday: one working day
-    assert contact.remind_unanswered(date(2026, 12, 1), days=2) == 1       # Tuesday: two
+    assert contact.remind_unanswered(date(2026, 11, 30), days=2) == 0  # Monday: one working day
+    assert contact.remind_unanswered(date(2026, 12, 1), days=2) == 1  # Tuesday: two
     db.session.commit()
-    assert contact.remind_unanswered(date(2026, 12, 8), days=2) == 0       # once only
+    assert contact.remind_unanswered(date(2026, 12, 8), days=2) == 0  # once only
     notes = db.session.scalars(select(Notification).where(Notification.key.like(f"contact:{req.id}:remind:%"))).all()
     assert [n.user_id for n in notes] == [world["broker"].id]
     result = app.test_cli_runner().invoke(args=["remind-requests", "--days", "0"])
@@ -199,12 +247,15 @@ def test_reminder_after_n_working_days_once(world, app):
 
 # ---- the hall's service desk -----------------------------------------------------------------
 
+
 def test_service_request_validation_and_double_submit(world, client):
     login(client, world["member"])
     resp = post_form(client, "/desk/services/new", {"service": "tea", "description": "短"})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "需求描述：至少 10 个字" in html
-    resp = post_form(client, "/desk/services/new", {"service": "tea", "description": "请评估我们的一项专利技术的价值。"})
+    resp = post_form(
+        client, "/desk/services/new", {"service": "tea", "description": "请评估我们的一项专利技术的价值。"}
+    )
     assert resp.status_code == 400 and "请从 技术评估" in resp.get_data(as_text=True)
     data = {"service": "assessment", "description": "请评估我们的一项专利技术的价值。"}
     assert post_form(client, "/desk/services/new", data).status_code == 302
@@ -212,22 +263,24 @@ def test_service_request_validation_and_double_submit(world, client):
     assert resp.status_code == 400 and "请勿重复提交" in resp.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(ServiceRequest)) == 1
     switch(client, world["broker"])
-    assert client.get("/desk/services/new").status_code == 403           # brokers work the desk
+    assert client.get("/desk/services/new").status_code == 403  # brokers work the desk
 
 
 def test_service_desk_lifecycle_with_history_and_permissions(world):
-    req = desk.submit(world["member"], {"service": "ip_advice", "description": "想咨询专利许可合同怎样约定改进成果归属。"})
+    req = desk.submit(
+        world["member"], {"service": "ip_advice", "description": "想咨询专利许可合同怎样约定改进成果归属。"}
+    )
     db.session.commit()
     with pytest.raises(desk.TransitionError):
-        desk.act(req, "accept", world["broker"])                     # a station broker is not the hall
+        desk.act(req, "accept", world["broker"])  # a station broker is not the hall
     desk.act(req, "accept", world["hall_broker"])
     with pytest.raises(ValidationError):
         desk.act(req, "assign", world["hall_broker"], broker_id="999999")
     with pytest.raises(desk.TransitionError):
-        desk.act(req, "start", world["broker"])                      # not assigned yet
+        desk.act(req, "start", world["broker"])  # not assigned yet
     desk.act(req, "assign", world["hall_broker"], broker_id=str(world["broker"].id))
     with pytest.raises(desk.TransitionError):
-        desk.act(req, "start", world["foreign"])                     # not the assigned broker
+        desk.act(req, "start", world["foreign"])  # not the assigned broker
     desk.act(req, "start", world["broker"], "已约面谈")
     desk.act(req, "finish", world["broker"], "已出具咨询意见")
     with pytest.raises(desk.TransitionError) as e:
@@ -235,10 +288,15 @@ def test_service_desk_lifecycle_with_history_and_permissions(world):
     assert "已办结" in str(e.value)
     db.session.commit()
     assert [(e.action, e.to_status) for e in req.events] == [
-        ("submit", "submitted"), ("accept", "accepted"), ("assign", "assigned"), ("start", "in_progress"),
-        ("finish", "done")]
-    told = db.session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == world["member"].id))
+        ("submit", "submitted"),
+        ("accept", "accepted"),
+        ("assign", "assigned"),
+        ("start", "in_progress"),
+        ("finish", "done"),
+    ]
+    told = db.session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.user_id == world["member"].id)
+    )
     assert told == 4
 
 
@@ -255,19 +313,24 @@ def test_refusal_needs_a_reason_the_member_sees(world, client):
 
 
 def test_service_pages_visible_to_member_hall_and_assignee_only(world, client):
-    req = desk.submit(world["member"], {"service": "financing", "description": "项目需要两千万元中试资金，希望对接投资机构。"})
+    req = desk.submit(
+        world["member"], {"service": "financing", "description": "项目需要两千万元中试资金，希望对接投资机构。"}
+    )
     db.session.commit()
     other_member = world["make"].user(Role.enterprise)
-    for user, code in ((world["member"], 200), (world["hall_broker"], 200), (world["broker"], 404),
-                       (other_member, 404)):
+    for user, code in (
+        (world["member"], 200),
+        (world["hall_broker"], 200),
+        (world["broker"], 404),
+        (other_member, 404),
+    ):
         switch(client, user)
         assert client.get(f"/desk/services/{req.id}").status_code == code
     switch(client, world["hall_broker"])
     page, rendered = f"/desk/services/{req.id}", req.version
-    resp = post_form(client, f"{page}/assign", {"broker_id": world["broker"].id, "version": rendered},
-                     token_page=page)
+    resp = post_form(client, f"{page}/assign", {"broker_id": world["broker"].id, "version": rendered}, token_page=page)
     assert resp.status_code == 303
-    stale = post_form(client, f"{page}/accept", {"version": rendered}, token_page=page)   # a form from before
+    stale = post_form(client, f"{page}/accept", {"version": rendered}, token_page=page)  # a form from before
     assert "刚被其他人处理过" in client.get(stale.location).get_data(as_text=True)
     db.session.expire_all()
     assert req.status == "assigned" and req.broker_id == world["broker"].id
@@ -286,5 +349,7 @@ def test_a_station_without_brokers_has_its_requests_told_to_the_admins(world):
     req, _ = contact.submit(need, VISITOR)
     db.session.commit()
     assert req.station_id == empty.id
-    assert db.session.scalar(select(Notification.link).where(Notification.user_id == admin.id)) \
+    assert (
+        db.session.scalar(select(Notification.link).where(Notification.user_id == admin.id))
         == f"/desk/requests/{req.id}"
+    )

@@ -1,5 +1,6 @@
 """Seats under concurrency — on SQLite and on PostgreSQL (run with TEST_DATABASE_URL): each thread
 has its own app context, session and connection, all released at once."""
+
 import threading
 
 from sqlalchemy import func, select
@@ -57,8 +58,13 @@ def test_twenty_signups_at_once_for_ten_seats(app, make):
     assert errors == []
     assert sorted(statuses) == ["confirmed"] * 10 + ["waiting"] * 10
     db.session.expire_all()
-    counts = dict(db.session.execute(select(EventSignup.status, func.count()).where(EventSignup.event_id == event_id)
-                                     .group_by(EventSignup.status)).all())
+    counts = dict(
+        db.session.execute(
+            select(EventSignup.status, func.count())
+            .where(EventSignup.event_id == event_id)
+            .group_by(EventSignup.status)
+        ).all()
+    )
     assert counts == {"confirmed": 10, "waiting": 10}
 
 

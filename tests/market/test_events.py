@@ -1,5 +1,6 @@
 """Events: sign-up with capacity and waiting list, cancellation with promotion, edits told to the
 people signed up, reminders once, check-in, the attendance export, pairs → matches (source 活动)."""
+
 import io
 from datetime import timedelta
 
@@ -29,8 +30,11 @@ def new_event(org, **over):
 
 def test_validation_says_what_is_wrong_in_chinese(org):
     with pytest.raises(ValidationError) as e:
-        events.create(event_form(title="", starts_at="明天", capacity="0", place="", achievement_ids="12x"),
-                      org["broker"], org["station"])
+        events.create(
+            event_form(title="", starts_at="明天", capacity="0", place="", achievement_ids="12x"),
+            org["broker"],
+            org["station"],
+        )
     errors = e.value.errors
     assert errors["title"] == "请填写“活动名称”"
     assert "时间格式" in errors["starts_at"]
@@ -48,8 +52,12 @@ def test_capacity_then_waiting_list_then_promotion_on_cancel(org, make):
     events.cancel_signup(sa, a)
     db.session.commit()
     assert sc.status == "confirmed" and sa.status == "cancelled"
-    assert db.session.scalar(select(Notification).where(Notification.user_id == c.id,
-                                                        Notification.title.like("候补成功%"))) is not None
+    assert (
+        db.session.scalar(
+            select(Notification).where(Notification.user_id == c.id, Notification.title.like("候补成功%"))
+        )
+        is not None
+    )
     actions = [h.action for h in events.history(e)]
     assert actions == ["create", "signup", "signup", "signup", "cancel", "promote"]
 
@@ -65,7 +73,7 @@ def test_double_signup_is_refused_and_signing_up_again_after_cancelling_queues_a
     events.cancel_signup(first, u)
     again = events.signup(e, u)
     db.session.commit()
-    assert again.id == first.id and again.status == "confirmed"     # the row is taken up again, not a new one
+    assert again.id == first.id and again.status == "confirmed"  # the row is taken up again, not a new one
 
 
 def test_visitor_signs_up_with_phone_or_email_and_twice_is_refused(org, client):
@@ -99,8 +107,9 @@ def test_editing_after_signups_tells_everyone_signed_up(org, make):
     db.session.commit()
     assert changes == ["地点：郑州技术交易市场大厅 2 楼路演厅 → 郑州大学主校区行政楼 201"]
     for person in (u, w):
-        n = db.session.scalar(select(Notification).where(Notification.user_id == person.id,
-                                                         Notification.title.like("活动信息有变更%")))
+        n = db.session.scalar(
+            select(Notification).where(Notification.user_id == person.id, Notification.title.like("活动信息有变更%"))
+        )
         assert "郑州大学主校区行政楼 201" in n.body
     assert db.session.scalar(select(EventLog).where(EventLog.action == "edit")).note == changes[0]
     with pytest.raises(ValidationError, match="名额不能少于 2"):
@@ -117,7 +126,7 @@ def test_raising_capacity_promotes_the_waiting_list(org, make):
 
 
 def test_only_organisers_create_and_edit(org, make):
-    other = make.user(Role.broker)                     # a broker of another station
+    other = make.user(Role.broker)  # a broker of another station
     e = new_event(org)
     with pytest.raises(events.EventError):
         events.update_event(e, event_form(), other)
@@ -132,13 +141,17 @@ def test_reminder_once_per_signup(org, make):
     events.signup(e, u)
     events.signup(e, None, {"name": "李访客", "email": "li@example.com"})
     db.session.commit()
-    assert events.remind_upcoming(hours=24) == 0                     # three days ahead: not yet
+    assert events.remind_upcoming(hours=24) == 0  # three days ahead: not yet
     soon = utcnow() + timedelta(days=2, hours=12)
     assert events.remind_upcoming(now=soon, hours=24) == 2
     db.session.commit()
-    assert events.remind_upcoming(now=soon, hours=24) == 0           # idempotent
-    assert db.session.scalar(select(Notification).where(Notification.user_id == u.id,
-                                                        Notification.title.like("活动提醒%"))) is not None
+    assert events.remind_upcoming(now=soon, hours=24) == 0  # idempotent
+    assert (
+        db.session.scalar(
+            select(Notification).where(Notification.user_id == u.id, Notification.title.like("活动提醒%"))
+        )
+        is not None
+    )
 
 
 def test_remind_command(app, org, make):
@@ -153,7 +166,7 @@ def test_remind_command(app, org, make):
 
 def test_check_in_and_attendance_export_is_formula_safe(org, make, client):
     e = new_event(org)
-    s = events.signup(e, None, {"name": "=HYPERLINK(\"x\")", "phone": "13803710001"})
+    s = events.signup(e, None, {"name": '=HYPERLINK("x")', "phone": "13803710001"})
     events.signup(e, make.user())
     db.session.commit()
     events.check_in(s, org["broker"])
@@ -166,7 +179,7 @@ def test_check_in_and_attendance_export_is_formula_safe(org, make, client):
     wb = load_workbook(io.BytesIO(client.get(f"/events/{e.id}/attendance.xlsx").data))
     cell = wb.active["B2"]
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
-    assert wb.active["H2"].value                                   # checked-in time
+    assert wb.active["H2"].value  # checked-in time
 
 
 def test_recorded_pair_becomes_a_match_from_the_event(org, make):
@@ -182,7 +195,7 @@ def test_recorded_pair_becomes_a_match_from_the_event(org, make):
     e.starts_at = utcnow() - timedelta(hours=2)
     events.check_in(s, org["broker"])
     needs, achs = events.pair_choices(e)
-    assert need in needs and ach in achs                         # presented, and brought by who checked in
+    assert need in needs and ach in achs  # presented, and brought by who checked in
     pair = events.record_pair(e, need, ach, org["broker"])
     db.session.commit()
     m = db.session.get(Match, pair.match_id)
@@ -219,7 +232,9 @@ def test_cancelling_the_event_tells_everyone_and_closes_signup(org, make):
         events.cancel_event(e, org["broker"], " ")
     events.cancel_event(e, org["broker"], "场地检修")
     db.session.commit()
-    n = db.session.scalar(select(Notification).where(Notification.user_id == u.id, Notification.title.like("活动取消%")))
+    n = db.session.scalar(
+        select(Notification).where(Notification.user_id == u.id, Notification.title.like("活动取消%"))
+    )
     assert n.body == "原因：场地检修"
     with pytest.raises(events.EventError, match="活动已取消"):
         events.signup(e, make.user())
@@ -243,7 +258,9 @@ def test_a_stations_page_lists_its_upcoming_events(org, make, client):
     other = make.station()
     new_event({"station": other, "broker": make.user(Role.broker, station=other)}, title="别的驿站的培训")
     past_start = utcnow() - timedelta(days=3)
-    new_event(org, title="上周的对接会", starts_at=f"{past_start:%Y-%m-%dT09:00}", ends_at=f"{past_start:%Y-%m-%dT11:00}")
+    new_event(
+        org, title="上周的对接会", starts_at=f"{past_start:%Y-%m-%dT09:00}", ends_at=f"{past_start:%Y-%m-%dT11:00}"
+    )
     html = client.get(f"/stations/{org['station'].id}").get_data(as_text=True)
     assert "近期活动" in html and f"/events/{mine.id}" in html and "郑大驿站成果路演" in html
     assert "别的驿站的培训" not in html and "上周的对接会" not in html
@@ -253,6 +270,7 @@ def test_the_hall_screen_shows_the_target_only_when_one_is_set(app, make, client
     """Without a configured target the hall's screen compares with the year before, never a share of
     an invented target; an admin's target for the year brings the 年度目标完成 figure back."""
     from market.services import stats
+
     html = client.get("/hall").get_data(as_text=True)
     assert "成交额同比" in html and "年度目标完成" not in html
     stats.set_target(utcnow().year, "10亿", make.user(Role.admin))

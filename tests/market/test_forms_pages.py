@@ -1,5 +1,6 @@
 """Forms and pages (issue 12 B): the region picker, passwords kept after an error, no glyphs that
 render as boxes, contact fields pre-filled from the profile, the navigation of 管理."""
+
 import re
 from pathlib import Path
 
@@ -23,8 +24,8 @@ def test_region_groups_cover_zhengzhou_henan_and_the_provinces():
     assert ("410300", "洛阳市") in groups["河南省其他地市"]
     assert ("320000", "江苏省") in groups["其他省（区、市）"] and ("410000", "河南省") in groups["其他省（区、市）"]
     assert all(rules.check_region_code(code) is None for items in groups.values() for code, _ in items)
-    assert rules.region_groups("320505")[0] == ("当前", [("320505", "江苏省")])    # a stored county elsewhere is kept
-    assert rules.region_groups("999999") == rules.region_groups()                   # an invalid one is not offered
+    assert rules.region_groups("320505")[0] == ("当前", [("320505", "江苏省")])  # a stored county elsewhere is kept
+    assert rules.region_groups("999999") == rules.region_groups()  # an invalid one is not offered
 
 
 def test_registration_picks_the_region_by_name_and_keeps_the_passwords(client):
@@ -33,18 +34,41 @@ def test_registration_picks_the_region_by_name_and_keeps_the_passwords(client):
     assert '<option value="410105" >金水区</option>' in select_html.replace("  ", " ")
     assert "行政区划代码" not in html and "如 410105" not in html
     assert "js/region_picker.js" in html
-    resp = post_form(client, "/auth/register", {
-        "role": "enterprise", "username": "founder", "display_name": "创始人", "password": "Zz-long-pass-42",
-        "password2": "Zz-long-pass-42", "org_id": "new", "org_name": "", "org_kind": "民营企业", "region": "410105"})
+    resp = post_form(
+        client,
+        "/auth/register",
+        {
+            "role": "enterprise",
+            "username": "founder",
+            "display_name": "创始人",
+            "password": "Zz-long-pass-42",
+            "password2": "Zz-long-pass-42",
+            "org_id": "new",
+            "org_name": "",
+            "org_kind": "民营企业",
+            "region": "410105",
+        },
+    )
     assert resp.status_code == 400
     html = text(resp)
     assert 'name="password" autocomplete="new-password" value="Zz-long-pass-42"' in html
     assert 'name="password2" autocomplete="new-password" value="Zz-long-pass-42"' in html
     assert re.search(r'<option value="410105"\s+selected>金水区</option>', html)
-    resp = post_form(client, "/auth/register", {
-        "role": "enterprise", "username": "founder", "display_name": "创始人", "password": "Zz-long-pass-42",
-        "password2": "Zz-long-pass-42", "org_id": "new", "org_name": "郑州新创科技有限公司",
-        "org_kind": "民营企业", "region": "410105"})
+    resp = post_form(
+        client,
+        "/auth/register",
+        {
+            "role": "enterprise",
+            "username": "founder",
+            "display_name": "创始人",
+            "password": "Zz-long-pass-42",
+            "password2": "Zz-long-pass-42",
+            "org_id": "new",
+            "org_name": "郑州新创科技有限公司",
+            "org_kind": "民营企业",
+            "region": "410105",
+        },
+    )
     assert resp.status_code == 302
     assert db.session.scalar(select(Organisation.region).where(Organisation.name == "郑州新创科技有限公司")) == "410105"
 
@@ -53,9 +77,8 @@ def test_admin_org_and_station_forms_offer_the_region_list(client, make):
     login(client, make.user(Role.admin))
     for url in ("/admin/orgs", "/admin/stations"):
         html = text(client.get(url))
-        assert 'data-region-picker' in html and "行政区划代码</label>" not in html and "所在地代码" not in html
-    resp = post_form(client, "/admin/stations", {"code": "", "name": "", "region": "410105",
-                                                 "districts": "410172"})
+        assert "data-region-picker" in html and "行政区划代码</label>" not in html and "所在地代码" not in html
+    resp = post_form(client, "/admin/stations", {"code": "", "name": "", "region": "410105", "districts": "410172"})
     html = text(resp)
     assert resp.status_code == 400
     assert re.search(r'<option value="410105"\s+selected>金水区</option>', html)
@@ -63,12 +86,16 @@ def test_admin_org_and_station_forms_offer_the_region_list(client, make):
 
 
 BOX_PRONE = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2460-\u24ff\u2600-\u27bf\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff]")
-ALLOWED = set("→←↑↓")     # arrows: in the CJK fonts
+ALLOWED = set("→←↑↓")  # arrows: in the CJK fonts
 
 
 def test_no_symbol_in_the_templates_that_renders_as_a_box():
-    found = [(p.relative_to(TEMPLATES).as_posix(), ch) for p in TEMPLATES.rglob("*.html")
-             for ch in BOX_PRONE.findall(p.read_text(encoding="utf-8")) if ch not in ALLOWED]
+    found = [
+        (p.relative_to(TEMPLATES).as_posix(), ch)
+        for p in TEMPLATES.rglob("*.html")
+        for ch in BOX_PRONE.findall(p.read_text(encoding="utf-8"))
+        if ch not in ALLOWED
+    ]
     assert found == []
 
 
@@ -85,7 +112,7 @@ def test_new_listing_form_prefilled_with_the_posters_contact(client, make):
     db.session.commit()
     client.post("/auth/logout", data={"csrf_token": csrf_from(text(client.get("/")))})
     login(client, broker)
-    assert "13700000000" not in text(client.get("/achievements/new"))      # a broker posts for a client
+    assert "13700000000" not in text(client.get("/achievements/new"))  # a broker posts for a client
 
 
 def test_admin_navigation_reaches_the_statistics_and_the_feedback_pages(client, make):
@@ -100,8 +127,9 @@ def test_demo_brokers_carry_their_whole_station_name(app, tmp_path):
     import shutil
 
     from market.config import DEMO_DIR
-    from market.models import User
     from market.demo import seed as demo
+    from market.models import User
+
     folder = tmp_path / "demo"
     (folder / "achievements").mkdir(parents=True)
     (folder / "needs").mkdir()

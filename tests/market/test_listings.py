@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from market.extensions import db
 from market.models import Achievement, Need, Notification, Role
 from market.services import listings
-from market.services.listings import ACHIEVEMENT as A, NEED as N
+from market.services.listings import ACHIEVEMENT as A
+from market.services.listings import NEED as N
 from market.validation.fields import ValidationError
 from tests.conftest import ACHIEVEMENT, NEED
 
@@ -23,27 +24,30 @@ def test_create_and_publish_achievement(app, make):
     assert " 滚刀 " in item.search_text
 
 
-@pytest.mark.parametrize("change, field, message", [
-    ({"title": ""}, "title", "请填写“成果名称”"),
-    ({"title": "x" * 101}, "title", "最多 100 个字"),
-    ({"summary": "太短"}, "summary", "至少 20 个字"),
-    ({"field": "炼金术"}, "field", "不是可选的值"),
-    ({"chain": "不存在的链"}, "chain", "不是可选的值"),
-    ({"maturity": ""}, "maturity", "请填写“成熟度”"),
-    ({"trl": "3"}, "trl", "与所选成熟度“中试”不符"),
-    ({"trl": "12"}, "trl", "1 到 9"),
-    ({"trl": "六"}, "trl", "不是整数"),
-    ({"ip": "发明专利:ZL202110356789.9"}, "ip", "校验位"),
-    ({"ip": "商标:123"}, "ip", "知识产权类型"),
-    ({"transfer_modes": []}, "transfer_modes", "请填写“转化方式”"),
-    ({"transfer_modes": ["转让", "白送"]}, "transfer_modes", "白送"),
-    ({"price_min": "300万", "price_max": "100万"}, "price_max", "上限不能小于下限"),
-    ({"price_min": "-1"}, "price_min", "负数"),
-    ({"contact_phone": "123"}, "contact_phone", "电话格式"),
-    ({"contact_email": "not-an-email"}, "contact_email", "邮箱格式"),
-    ({"expires_at": "2001-01-01"}, "expires_at", "应晚于今天"),
-    ({"keywords": ",".join(f"词{i}" for i in range(11))}, "keywords", "最多 10 个"),
-])
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"title": ""}, "title", "请填写“成果名称”"),
+        ({"title": "x" * 101}, "title", "最多 100 个字"),
+        ({"summary": "太短"}, "summary", "至少 20 个字"),
+        ({"field": "炼金术"}, "field", "不是可选的值"),
+        ({"chain": "不存在的链"}, "chain", "不是可选的值"),
+        ({"maturity": ""}, "maturity", "请填写“成熟度”"),
+        ({"trl": "3"}, "trl", "与所选成熟度“中试”不符"),
+        ({"trl": "12"}, "trl", "1 到 9"),
+        ({"trl": "六"}, "trl", "不是整数"),
+        ({"ip": "发明专利:ZL202110356789.9"}, "ip", "校验位"),
+        ({"ip": "商标:123"}, "ip", "知识产权类型"),
+        ({"transfer_modes": []}, "transfer_modes", "请填写“转化方式”"),
+        ({"transfer_modes": ["转让", "白送"]}, "transfer_modes", "白送"),
+        ({"price_min": "300万", "price_max": "100万"}, "price_max", "上限不能小于下限"),
+        ({"price_min": "-1"}, "price_min", "负数"),
+        ({"contact_phone": "123"}, "contact_phone", "电话格式"),
+        ({"contact_email": "not-an-email"}, "contact_email", "邮箱格式"),
+        ({"expires_at": "2001-01-01"}, "expires_at", "应晚于今天"),
+        ({"keywords": ",".join(f"词{i}" for i in range(11))}, "keywords", "最多 10 个"),
+    ],
+)
 def test_achievement_validation_messages(app, make, change, field, message):
     user = make.user(Role.researcher)
     with pytest.raises(ValidationError) as e:
@@ -53,15 +57,18 @@ def test_achievement_validation_messages(app, make, change, field, message):
     assert db.session.scalar(select(func.count()).select_from(Achievement)) == 0
 
 
-@pytest.mark.parametrize("change, field, message", [
-    ({"statement": ""}, "statement", "请填写“问题描述”"),
-    ({"challenge_reward": "100万"}, "challenge_deadline", "同时填写"),
-    ({"challenge_reward": "0", "challenge_deadline": "2099-01-01"}, "challenge_reward", "大于 0"),
-    ({"budget_min": "500万", "budget_max": "100万"}, "budget_max", "上限不能小于下限"),
-    ({"deadline": "2020-01-01"}, "deadline", "应晚于今天"),
-    ({"coop_modes": []}, "coop_modes", "请填写“合作方式”"),
-    ({"bottleneck": "也许"}, "bottleneck", "是 或 否"),
-])
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"statement": ""}, "statement", "请填写“问题描述”"),
+        ({"challenge_reward": "100万"}, "challenge_deadline", "同时填写"),
+        ({"challenge_reward": "0", "challenge_deadline": "2099-01-01"}, "challenge_reward", "大于 0"),
+        ({"budget_min": "500万", "budget_max": "100万"}, "budget_max", "上限不能小于下限"),
+        ({"deadline": "2020-01-01"}, "deadline", "应晚于今天"),
+        ({"coop_modes": []}, "coop_modes", "请填写“合作方式”"),
+        ({"bottleneck": "也许"}, "bottleneck", "是 或 否"),
+    ],
+)
 def test_need_validation_messages(app, make, change, field, message):
     user = make.user(Role.enterprise)
     with pytest.raises(ValidationError) as e:
@@ -73,8 +80,16 @@ def test_every_error_reported_at_once(app, make):
     user = make.user(Role.researcher)
     with pytest.raises(ValidationError) as e:
         listings.create(A, {}, user)
-    assert {"title", "summary", "keywords", "field", "maturity", "transfer_modes", "contact_name",
-            "contact_phone"} <= set(e.value.errors)
+    assert {
+        "title",
+        "summary",
+        "keywords",
+        "field",
+        "maturity",
+        "transfer_modes",
+        "contact_name",
+        "contact_phone",
+    } <= set(e.value.errors)
 
 
 def test_org_kind_must_fit(app, make):
@@ -145,9 +160,19 @@ def _publish(make, user, kind, data, **change):
 def test_browse_filters_and_search(app, make):
     r = make.user(Role.researcher)
     a1 = _publish(make, r, A, ACHIEVEMENT)
-    a2 = _publish(make, r, A, ACHIEVEMENT, title="超细金刚石微粉分级工艺", field="新材料及其应用", chain="超硬材料",
-                  keywords="金刚石、微粉、分级", maturity="产业化", trl="9",
-                  summary="采用多级水力旋流分级，粒度分布D90/D10由2.8降至1.6，适用于晶圆研磨抛光。")
+    a2 = _publish(
+        make,
+        r,
+        A,
+        ACHIEVEMENT,
+        title="超细金刚石微粉分级工艺",
+        field="新材料及其应用",
+        chain="超硬材料",
+        keywords="金刚石、微粉、分级",
+        maturity="产业化",
+        trl="9",
+        summary="采用多级水力旋流分级，粒度分布D90/D10由2.8降至1.6，适用于晶圆研磨抛光。",
+    )
     draft = listings.create(A, {**ACHIEVEMENT, "title": "未发布的草稿成果"}, r)
     db.session.commit()
 
@@ -156,7 +181,7 @@ def test_browse_filters_and_search(app, make):
 
     assert set(ids()) == {a1.id, a2.id} and draft.id not in ids()
     assert ids(field="新材料及其应用") == [a2.id]
-    assert ids(chain="新材料") == [a2.id]          # a parent chain includes its children
+    assert ids(chain="新材料") == [a2.id]  # a parent chain includes its children
     assert ids(maturity="中试") == [a1.id]
     assert ids(q="金刚石 微粉") == [a2.id]
     assert ids(q="滚刀") == [a1.id]
@@ -182,7 +207,7 @@ def test_expiry(app, make):
     db.session.commit()
     assert listings.expiring_soon(soon)
     assert listings.notify_expiring() == 1
-    assert listings.notify_expiring() == 0          # one notice per listing and date
+    assert listings.notify_expiring() == 0  # one notice per listing and date
     assert listings.expire_due() == {"achievement": 1, "need": 0}
     db.session.commit()
     assert gone.status == "expired" and soon.status == "published"
@@ -206,6 +231,7 @@ def test_a_listings_life_is_announced_through_signals(app, make):
     """Publishing, editing a live listing, archiving and expiry are sent as market.signals, which the
     match lifecycle listens to; listings never calls into matches for them."""
     from market import signals
+
     heard = []
 
     def published(listing, actor=None, **_):
@@ -222,6 +248,10 @@ def test_a_listings_life_is_announced_through_signals(app, make):
         old = _publish(make, owner, A, ACHIEVEMENT, title="已经到期的成果")
         old.expires_at = date.today() - timedelta(days=1)
         listings.expire_due()
-    assert heard == [("published", ACHIEVEMENT["title"], owner), ("published", "改名后的成果", owner),
-                     ("withdrawn", "改名后的成果", "成果已下架（已解决）"), ("published", "已经到期的成果", owner),
-                     ("withdrawn", "已经到期的成果", f"成果已于 {old.expires_at} 过期下架")]
+    assert heard == [
+        ("published", ACHIEVEMENT["title"], owner),
+        ("published", "改名后的成果", owner),
+        ("withdrawn", "改名后的成果", "成果已下架（已解决）"),
+        ("published", "已经到期的成果", owner),
+        ("withdrawn", "已经到期的成果", f"成果已于 {old.expires_at} 过期下架"),
+    ]

@@ -1,12 +1,13 @@
 """The web app's use of the matching engine (with the fake embedder: fast, deterministic)."""
+
 import time
 
 from sqlalchemy import select
 
 from market.extensions import db
+from market.infra import match_engine
 from market.models import Achievement, Role
 from market.services import listings
-from market.infra import match_engine
 from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
 
 
@@ -19,10 +20,11 @@ def publish(make, kind, data, user=None, **change):
 
 def test_index_follows_publish_edit_archive(app, make, fake_engine):
     item = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    match_engine.engine()                                          # first use syncs from the database
+    match_engine.engine()  # first use syncs from the database
 
     def lib():
         return fake_engine.libraries["achievement"]
+
     assert item.id in lib().index
     listings.update(item, {"title": "梯度硬质合金滚刀刀圈（第二代）"}, item.owner)
     db.session.commit()
@@ -38,7 +40,7 @@ def test_index_follows_publish_edit_archive(app, make, fake_engine):
 def test_rolled_back_changes_never_reach_the_index(app, make, fake_engine):
     match_engine.engine()
     user = make.user(Role.researcher)
-    item = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, user, publish=True)
+    listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, user, publish=True)
     db.session.flush()
     db.session.rollback()
     assert len(fake_engine.libraries["achievement"].index) == 0
@@ -47,7 +49,7 @@ def test_rolled_back_changes_never_reach_the_index(app, make, fake_engine):
 def test_index_saved_after_commit_and_checked_at_start(app, make, fake_engine, tmp_path):
     item = publish(make, listings.NEED, NEED)
     match_engine.engine()
-    time.sleep(0.2)                                           # the debounced save
+    time.sleep(0.2)  # the debounced save
     result = fake_engine.check("need", match_engine.published_docs("need"))
     assert result["ok"], result
     # a change made behind the engine's back (another process) is drift the start-up sync repairs
@@ -61,26 +63,44 @@ def test_index_saved_after_commit_and_checked_at_start(app, make, fake_engine, t
 
 def test_detail_page_shows_explained_matches(client, make, fake_engine):
     ach = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, title="速冻水饺面皮抗冻裂改良剂",
-            summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
-            keywords="速冻、面皮", field="农业", chain="现代食品", maturity="产业化", trl="9")
+    publish(
+        make,
+        listings.ACHIEVEMENT,
+        ACHIEVEMENT,
+        title="速冻水饺面皮抗冻裂改良剂",
+        summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
+        keywords="速冻、面皮",
+        field="农业",
+        chain="现代食品",
+        maturity="产业化",
+        trl="9",
+    )
     need = publish(make, listings.NEED, NEED)
     fake_engine.weights.cutoff = 0.0
     html = client.get(f"/needs/{need.id}").get_data(as_text=True)
     assert "可能解决此需求的成果" in html and 'data-testid="suggestion"' in html
     first = html.index('data-testid="suggestion"')
-    assert f'href="/achievements/{ach.id}"' in html[first:first + 1000]
+    assert f'href="/achievements/{ach.id}"' in html[first : first + 1000]
     assert "为什么推荐" in html and "语义相似" in html and "<mark>" in html
     api = client.get(f"/api/v1/needs/{need.id}/matches").json
     assert api["items"][0]["id"] == ach.id and set(api["items"][0]["components"]) >= {"dense", "keyword", "field"}
 
 
 def test_semantic_search_with_filters(client, app, make, fake_engine):
-    app.config["SEARCH_MIN_SCORE"] = 0.0                       # the fake embedder's scores are not calibrated
+    app.config["SEARCH_MIN_SCORE"] = 0.0  # the fake embedder's scores are not calibrated
     publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    food = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, title="速冻水饺面皮抗冻裂改良剂",
-                   summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
-                   keywords="速冻、面皮", field="农业", chain="现代食品", maturity="产业化", trl="9")
+    food = publish(
+        make,
+        listings.ACHIEVEMENT,
+        ACHIEVEMENT,
+        title="速冻水饺面皮抗冻裂改良剂",
+        summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
+        keywords="速冻、面皮",
+        field="农业",
+        chain="现代食品",
+        maturity="产业化",
+        trl="9",
+    )
     html = client.get("/achievements/?q=速冻面皮开裂&mode=semantic").get_data(as_text=True)
     assert "按语义相关度排序" in html
     assert html.index(f'href="/achievements/{food.id}"') < html.index('href="/achievements/1"')
@@ -99,7 +119,7 @@ def test_near_duplicate_warning_on_posting(client, make, fake_engine):
     assert resp.status_code == 409
     html = resp.get_data(as_text=True)
     assert 'data-testid="duplicates"' in html and f"/achievements/{original.id}" in html
-    assert len(db.session.scalars(select(Achievement)).all()) == 1          # nothing saved yet
+    assert len(db.session.scalars(select(Achievement)).all()) == 1  # nothing saved yet
     resp = post_form(client, "/achievements/new", {**ACHIEVEMENT, "action": "publish", "confirm_duplicate": "1"})
     assert resp.status_code == 302
     assert len(db.session.scalars(select(Achievement)).all()) == 2
@@ -108,12 +128,20 @@ def test_near_duplicate_warning_on_posting(client, make, fake_engine):
 def test_gaps_page(client, make, fake_engine):
     publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
     publish(make, listings.NEED, NEED)
-    publish(make, listings.NEED, NEED, title="量子密钥分发城域网组网", statement="需要诱骗态量子密钥分发设备，城域网组网，成码率≥10 kbps@50 km。",
-            keywords="量子、密钥", field="电子信息", chain="量子信息")
+    publish(
+        make,
+        listings.NEED,
+        NEED,
+        title="量子密钥分发城域网组网",
+        statement="需要诱骗态量子密钥分发设备，城域网组网，成码率≥10 kbps@50 km。",
+        keywords="量子、密钥",
+        field="电子信息",
+        chain="量子信息",
+    )
     fake_engine.weights.cutoff = 0.99
     html = client.get("/matching/gaps").get_data(as_text=True)
     assert "寻求解决方案的需求（2）" in html and "量子密钥分发城域网组网" in html
-    assert "卡脖子" in html.split("寻求解决方案的需求（")[1].split("</tr>")[1]   # 卡脖子 listed first
+    assert "卡脖子" in html.split("寻求解决方案的需求（")[1].split("</tr>")[1]  # 卡脖子 listed first
 
 
 def test_matching_switched_off(client, app):
@@ -123,9 +151,18 @@ def test_matching_switched_off(client, app):
 
 def test_semantic_search_shows_the_relevant_hits_and_says_how_many_were_left_out(client, app, make, fake_engine):
     other = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    food = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, title="速冻水饺面皮抗冻裂改良剂",
-                   summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
-                   keywords="速冻、面皮", field="农业", chain="现代食品", maturity="产业化", trl="9")
+    food = publish(
+        make,
+        listings.ACHIEVEMENT,
+        ACHIEVEMENT,
+        title="速冻水饺面皮抗冻裂改良剂",
+        summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
+        keywords="速冻、面皮",
+        field="农业",
+        chain="现代食品",
+        maturity="产业化",
+        trl="9",
+    )
     scores = {h.listing.id: h.match.score for h in match_engine.semantic_search("achievement", "速冻面皮开裂")}
     assert scores[food.id] > scores[other.id]
     app.config["SEARCH_MIN_SCORE"] = (scores[food.id] + scores[other.id]) / 2
@@ -145,8 +182,9 @@ def test_relevance_floor_keeps_the_ranked_prefix():
         shown, left_out = match_engine.relevance_floor([NS(match=NS(score=s)) for s in scores], floor, share)
         assert len(shown) + left_out == len(scores)
         return [h.match.score for h in shown]
-    assert kept([0.9, 0.2, 0.02, 0.019, 0.001]) == [0.9, 0.2, 0.02]            # the floor
-    assert kept([0.0006, 0.0006, 0.0002, 0.0001]) == [0.0006, 0.0006]          # all low: half the best
+
+    assert kept([0.9, 0.2, 0.02, 0.019, 0.001]) == [0.9, 0.2, 0.02]  # the floor
+    assert kept([0.0006, 0.0006, 0.0002, 0.0001]) == [0.0006, 0.0006]  # all low: half the best
     assert kept([]) == []
 
 

@@ -1,11 +1,13 @@
 """Organisation membership (issue 11, high): joining an existing organisation is a request that its
 administrator-member or a platform admin confirms; until then the account sees and acts on its own
 records only. The first account of a new organisation administers it; a platform admin verifies it."""
+
 from datetime import datetime
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import select, text as sql
+from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from market.extensions import db
 from market.models import Match, Notification, Organisation, Role, User
@@ -22,9 +24,18 @@ def logout(client):
 
 
 def join(client, org, username="intruder", role="researcher"):
-    resp = post_form(client, "/auth/register", {
-        "role": role, "username": username, "display_name": "新来的", "password": "Zz-long-pass-42",
-        "password2": "Zz-long-pass-42", "org_id": str(org.id)})
+    resp = post_form(
+        client,
+        "/auth/register",
+        {
+            "role": role,
+            "username": username,
+            "display_name": "新来的",
+            "password": "Zz-long-pass-42",
+            "password2": "Zz-long-pass-42",
+            "org_id": str(org.id),
+        },
+    )
     assert resp.status_code == 302, text(resp)
     return db.session.scalar(select(User).where(User.username == username))
 
@@ -37,10 +48,22 @@ def university(make):
     boss = make.user(Role.researcher, org=org, username="zzu.admin")
     boss.org_admin = True
     registrar = make.user(Role.registrar)
-    c = contracts.submit({"title": "盾构滚刀刀圈合作开发", "ctype": "技术开发", "subtype": "合作开发",
-                          "buyer_org_id": str(buyer.id), "amount": "120万", "tech_amount": "100万",
-                          "signed_on": "2025-03-02", "valid_from": "2025-03-02", "valid_until": "2026-03-01",
-                          "field": "先进制造"}, boss, now=datetime(2026, 3, 2, 10))
+    c = contracts.submit(
+        {
+            "title": "盾构滚刀刀圈合作开发",
+            "ctype": "技术开发",
+            "subtype": "合作开发",
+            "buyer_org_id": str(buyer.id),
+            "amount": "120万",
+            "tech_amount": "100万",
+            "signed_on": "2025-03-02",
+            "valid_from": "2025-03-02",
+            "valid_until": "2026-03-01",
+            "field": "先进制造",
+        },
+        boss,
+        now=datetime(2026, 3, 2, 10),
+    )
     contracts.register(c, registrar, notify=False)
     achievement = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, boss, publish=True)
     need = listings.create(listings.NEED, NEED, make.user(Role.enterprise, org=buyer), publish=True)
@@ -103,6 +126,7 @@ def test_refused_and_foreign_deciders(client, university, make):
 
 def test_a_pending_member_cannot_act_through_the_api(client, university):
     import hashlib
+
     user = join(client, university["org"])
     user.api_token_hash = hashlib.sha256(b"tok-pending-member").hexdigest()
     db.session.commit()
@@ -110,8 +134,9 @@ def test_a_pending_member_cannot_act_through_the_api(client, university):
     c = university["contract"]
     assert client.get("/api/v1/contracts", headers=headers).get_json()["total"] == 0
     assert client.get(f"/api/v1/contracts/{c.id}", headers=headers).status_code == 404
-    assert client.post(f"/api/v1/contracts/{c.id}/cancel-request", json={"note": "x"},
-                       headers=headers).status_code == 404
+    assert (
+        client.post(f"/api/v1/contracts/{c.id}/cancel-request", json={"note": "x"}, headers=headers).status_code == 404
+    )
     assert client.post("/api/v1/achievements", json=ACHIEVEMENT, headers=headers).status_code == 403
 
 
@@ -124,10 +149,21 @@ def test_seller_side_does_not_trust_org_id(university, make):
 
 def test_new_org_creator_administers_it_and_the_admin_verifies_it(client, make):
     admin = make.user(Role.admin)
-    resp = post_form(client, "/auth/register", {
-        "role": "enterprise", "username": "founder", "display_name": "创始人", "password": "Zz-long-pass-42",
-        "password2": "Zz-long-pass-42", "org_id": "new", "org_name": "郑州新创科技有限公司",
-        "org_kind": "民营企业", "region": "410105"})
+    resp = post_form(
+        client,
+        "/auth/register",
+        {
+            "role": "enterprise",
+            "username": "founder",
+            "display_name": "创始人",
+            "password": "Zz-long-pass-42",
+            "password2": "Zz-long-pass-42",
+            "org_id": "new",
+            "org_name": "郑州新创科技有限公司",
+            "org_kind": "民营企业",
+            "region": "410105",
+        },
+    )
     assert resp.status_code == 302, text(resp)
     founder = db.session.scalar(select(User).where(User.username == "founder"))
     org = founder.org
@@ -163,11 +199,19 @@ def test_migration_keeps_existing_members_confirmed(app):
     drop_everything()
     upgrade(revision="72d1946fca94")
     with db.engine.begin() as conn:
-        conn.execute(sql("INSERT INTO organisation (id, name, kind, region, created_at, updated_at) "
-                         "VALUES (1, '郑州大学', '高校', '410102', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-        conn.execute(sql("INSERT INTO user_account (id, username, password_hash, display_name, role, org_id, active, "
-                         "created_at, updated_at) VALUES (1, 'researcher', 'x', '张研究', 'researcher', 1, TRUE, "
-                         "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        conn.execute(
+            sql(
+                "INSERT INTO organisation (id, name, kind, region, created_at, updated_at) "
+                "VALUES (1, '郑州大学', '高校', '410102', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            sql(
+                "INSERT INTO user_account (id, username, password_hash, display_name, role, org_id, active, "
+                "created_at, updated_at) VALUES (1, 'researcher', 'x', '张研究', 'researcher', 1, TRUE, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
     upgrade()
     db.session.remove()
     user = db.session.get(User, 1)

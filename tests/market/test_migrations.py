@@ -1,10 +1,11 @@
 """Migrations apply cleanly to an empty database and describe exactly the models."""
+
 import os
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-import pytest
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
@@ -27,9 +28,11 @@ def test_upgrade_from_empty_matches_models(app):
 
 def test_foreign_keys_are_enforced(app):
     with pytest.raises(IntegrityError), db.engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO station (code, name, host_org_id, region, is_hall, districts, active, "
-                             "created_at, updated_at) VALUES ('X', 'x', 999999, '410102', false, '[]', true, "
-                             "'2026-01-01', '2026-01-01')")
+        conn.exec_driver_sql(
+            "INSERT INTO station (code, name, host_org_id, region, is_hall, districts, active, "
+            "created_at, updated_at) VALUES ('X', 'x', 999999, '410102', false, '[]', true, "
+            "'2026-01-01', '2026-01-01')"
+        )
 
 
 @pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's write-ahead log; not PostgreSQL")
@@ -47,18 +50,34 @@ def test_stations_reachable_migration_keeps_existing_stations_and_brokers(app):
     """Issue 13: a station and a broker from before the migration survive it, the broker without
     the station-admin flag and the station with an empty page."""
     from sqlalchemy import text
+
     drop_everything()
     upgrade(revision="9e4b7c3a1f20")
     now = "2026-11-30 10:00:00"
     with db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO organisation (id, name, kind, region, created_at, updated_at) "
-                          "VALUES (1, '郑州大学', '高校', '410102', :t, :t)"), {"t": now})
-        conn.execute(text("INSERT INTO station (id, code, name, host_org_id, region, is_hall, districts, active, "
-                          "created_at, updated_at) VALUES (1, 'ZZU', '郑州大学驿站', 1, '410102', false, '[]', true, "
-                          ":t, :t)"), {"t": now})
-        conn.execute(text("INSERT INTO user_account (id, username, password_hash, display_name, role, active, "
-                          "org_admin, station_id, created_at, updated_at) VALUES (1, 'broker.zzu', 'x', '孙经纪', "
-                          "'broker', true, false, 1, :t, :t)"), {"t": now})
+        conn.execute(
+            text(
+                "INSERT INTO organisation (id, name, kind, region, created_at, updated_at) "
+                "VALUES (1, '郑州大学', '高校', '410102', :t, :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO station (id, code, name, host_org_id, region, is_hall, districts, active, "
+                "created_at, updated_at) VALUES (1, 'ZZU', '郑州大学驿站', 1, '410102', false, '[]', true, "
+                ":t, :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO user_account (id, username, password_hash, display_name, role, active, "
+                "org_admin, station_id, created_at, updated_at) VALUES (1, 'broker.zzu', 'x', '孙经纪', "
+                "'broker', true, false, 1, :t, :t)"
+            ),
+            {"t": now},
+        )
     upgrade()
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT station_admin, expertise FROM user_account")).one() == (False, None)
@@ -67,16 +86,21 @@ def test_stations_reachable_migration_keeps_existing_stations_and_brokers(app):
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT username FROM user_account")).scalar() == "broker.zzu"
     upgrade()
+
+
 def test_deal_workflow_upgrade_keeps_notes_internal_and_introduced_matches_released(app):
     """Issue 12's migration on existing data: notes written before notes had an audience become
     internal; matches the parties already knew of keep their offered_at (they stay visible and
     released), a suggestion the broker rejected stays unknown to the parties."""
     from sqlalchemy import text
+
     drop_everything()
     upgrade(revision="9e4b7c3a1f20")
     now = "2026-11-01 10:00:00"
-    listing = ("title, detail, keywords, field, contact_name, contact_phone, status, search_text, org_id, "
-               "created_at, updated_at")
+    listing = (
+        "title, detail, keywords, field, contact_name, contact_phone, status, search_text, org_id, "
+        "created_at, updated_at"
+    )
     values = f"'t', '', '[]', '先进制造', 'x', '1', 'published', '', 1, '{now}', '{now}'"
     with db.engine.begin() as conn:
         for sql in (
@@ -98,7 +122,9 @@ def test_deal_workflow_upgrade_keeps_notes_internal_and_introduced_matches_relea
             conn.execute(text(sql))
     upgrade()
     with db.engine.connect() as conn:
-        assert dict(conn.execute(text("SELECT action, internal FROM match_event")).all()) == \
-            {"note": True, "negotiate": False}
+        assert dict(conn.execute(text("SELECT action, internal FROM match_event")).all()) == {
+            "note": True,
+            "negotiate": False,
+        }
         offered = dict(conn.execute(text("SELECT id, offered_at FROM match")).all())
         assert offered[1] is not None and offered[2] is None

@@ -10,12 +10,15 @@ def test_valid_credit_codes(code):
     assert rules.check_credit_code(code) is None
 
 
-@pytest.mark.parametrize("code, message", [
-    ("91350100M000100Y4", "18 位"),
-    ("91350100M000100Y44", "校验位"),
-    ("91350100M0001O0Y43", "不允许的字符"),
-    ("91ABCDEFM000100Y43", "行政区划代码"),
-])
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("91350100M000100Y4", "18 位"),
+        ("91350100M000100Y44", "校验位"),
+        ("91350100M0001O0Y43", "不允许的字符"),
+        ("91ABCDEFM000100Y43", "行政区划代码"),
+    ],
+)
 def test_invalid_credit_codes(code, message):
     assert message in rules.check_credit_code(code)
 
@@ -42,17 +45,31 @@ def test_patent_numbers():
     assert "格式" in rules.check_ip_number("软件著作权", "SR123")
 
 
-@pytest.mark.parametrize("text, value", [
-    ("500000", "500000.00"), ("50万", "500000.00"), ("1.2亿元", "120000000.00"), ("３０万", "300000.00"),
-    ("1,234.5", "1234.50"), (250000, "250000.00"),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("500000", "500000.00"),
+        ("50万", "500000.00"),
+        ("1.2亿元", "120000000.00"),
+        ("３０万", "300000.00"),
+        ("1,234.5", "1234.50"),
+        (250000, "250000.00"),
+    ],
+)
 def test_amounts(text, value):
     assert rules.parse_amount(text) == Decimal(value)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("-5", "负数"), ("abc", "不是有效金额"), ("2000亿", "1000 亿元"), ("1.234", "两位小数"), ("NaN", "有效金额"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("-5", "负数"),
+        ("abc", "不是有效金额"),
+        ("2000亿", "1000 亿元"),
+        ("1.234", "两位小数"),
+        ("NaN", "有效金额"),
+    ],
+)
 def test_bad_amounts(text, message):
     with pytest.raises(ValueError, match=message):
         rules.parse_amount(text)

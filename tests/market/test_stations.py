@@ -1,5 +1,6 @@
 """Issue 13 (part A): station pages people can reach, the station serving a listing, station admins
 editing their page with a history, the station-admin flag."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -7,10 +8,16 @@ from market.extensions import db
 from market.models import Match, Role, StationEdit, utcnow
 from market.services import listings, stations
 from market.validation.fields import ValidationError
-from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form, switch
+from tests.conftest import ACHIEVEMENT, NEED, login, post_form, switch
 
-PAGE = {"address": "郑州市金水区花园路 39 号", "phone": "0371-65512300", "hours": "周一至周五 9:00–17:30",
-        "description": "测试驿站简介", "districts": ["410105", "410104"], "served_orgs": []}
+PAGE = {
+    "address": "郑州市金水区花园路 39 号",
+    "phone": "0371-65512300",
+    "hours": "周一至周五 9:00–17:30",
+    "description": "测试驿站简介",
+    "districts": ["410105", "410104"],
+    "served_orgs": [],
+}
 
 
 @pytest.fixture
@@ -24,21 +31,30 @@ def world(app, make):
     plain_broker = make.user(Role.broker, station=jinshui, username="plain")
     foreign_admin = make.user(Role.broker, station=other, username="foreign")
     foreign_admin.station_admin = True
-    enterprise = make.user(Role.enterprise)            # its organisation is in 410105 (金水)
+    enterprise = make.user(Role.enterprise)  # its organisation is in 410105 (金水)
     need = listings.create(listings.NEED, NEED, enterprise, publish=True, suggest=False)
     db.session.commit()
-    return {"hall": hall, "station": jinshui, "other": other, "admin_broker": admin_broker, "plain": plain_broker,
-            "foreign": foreign_admin, "enterprise": enterprise, "need": need, "make": make}
+    return {
+        "hall": hall,
+        "station": jinshui,
+        "other": other,
+        "admin_broker": admin_broker,
+        "plain": plain_broker,
+        "foreign": foreign_admin,
+        "enterprise": enterprise,
+        "need": need,
+        "make": make,
+    }
 
 
 def test_serving_station_intake_then_named_organisation_then_district_then_hall(world):
     w, make = world, world["make"]
-    assert stations.serving(w["need"]) == w["station"]              # district rule
-    w["other"].served_orgs = [w["need"].org_id]                     # served by name wins over the district
+    assert stations.serving(w["need"]) == w["station"]  # district rule
+    w["other"].served_orgs = [w["need"].org_id]  # served by name wins over the district
     assert stations.serving(w["need"]) == w["other"]
-    w["need"].station = w["hall"]                                   # the intake station holds it
+    w["need"].station = w["hall"]  # the intake station holds it
     assert stations.serving(w["need"]) == w["hall"]
-    w["hall"].active = False                                        # a closed intake station: the rule again
+    w["hall"].active = False  # a closed intake station: the rule again
     assert stations.serving(w["need"]) == w["other"]
     far = make.org("民营企业", region="410300")
     w["hall"].active = True
@@ -48,8 +64,8 @@ def test_serving_station_intake_then_named_organisation_then_district_then_hall(
 def test_listing_page_names_its_station_and_offers_contact(world, client):
     html = client.get(f"/needs/{world['need'].id}").get_data(as_text=True)
     assert f'href="/stations/{world["station"].id}"' in html and world["station"].name in html
-    assert f'/desk/contact/need/{world["need"].id}' in html and "申请对接" in html
-    login(client, world["enterprise"])                  # the owner is not offered to contact themselves
+    assert f"/desk/contact/need/{world['need'].id}" in html and "申请对接" in html
+    login(client, world["enterprise"])  # the owner is not offered to contact themselves
     html = client.get(f"/needs/{world['need'].id}").get_data(as_text=True)
     assert 'data-testid="contact-button"' not in html
 
@@ -58,20 +74,27 @@ def test_station_page_shows_contact_brokers_figures_and_empty_events_slot(world,
     st = world["station"]
     st.address, st.phone, st.hours = PAGE["address"], PAGE["phone"], PAGE["hours"]
     researcher = make.user(Role.researcher)
-    ach = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, researcher, publish=True, suggest=False,
-                          station_id=st.id)
-    db.session.add(Match(need=world["need"], achievement=ach, station_id=st.id, status="introduced",
-                         introduced_at=utcnow()))
+    ach = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, researcher, publish=True, suggest=False, station_id=st.id)
+    db.session.add(
+        Match(need=world["need"], achievement=ach, station_id=st.id, status="introduced", introduced_at=utcnow())
+    )
     db.session.commit()
     resp = client.get(f"/stations/{st.id}")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
-    for text in (PAGE["address"], PAGE["phone"], PAGE["hours"], "金水区", world["admin_broker"].display_name,
-                 "新材料、先进制造", "驿站管理员"):
+    for text in (
+        PAGE["address"],
+        PAGE["phone"],
+        PAGE["hours"],
+        "金水区",
+        world["admin_broker"].display_name,
+        "新材料、先进制造",
+        "驿站管理员",
+    ):
         assert text in html, text
     figures = stations.figures(st)
     assert figures["listings"] == 1 and figures["introductions"] == 1 and figures["contracts"] == 0
-    assert 'data-testid="station-events"' not in html           # the slot stays empty until events exist
+    assert 'data-testid="station-events"' not in html  # the slot stays empty until events exist
     assert world["foreign"].display_name not in html
 
 
@@ -85,8 +108,11 @@ def test_closed_station_is_not_found_for_visitors(world, client):
 def test_update_page_validates_everything_in_chinese_and_changes_nothing(world):
     st = world["station"]
     with pytest.raises(ValidationError) as e:
-        stations.update_page(st, {"address": "郑州", "phone": "12345", "hours": "",
-                                  "districts": ["410300"], "served_orgs": ["999999"]}, world["admin_broker"])
+        stations.update_page(
+            st,
+            {"address": "郑州", "phone": "12345", "hours": "", "districts": ["410300"], "served_orgs": ["999999"]},
+            world["admin_broker"],
+        )
     errors = e.value.errors
     assert set(errors) == {"address", "phone", "hours", "districts", "served_orgs"}
     assert "至少 5 个字" in errors["address"] and "电话格式不对" in errors["phone"] and "请填写" in errors["hours"]
@@ -101,8 +127,8 @@ def test_update_page_keeps_history_and_ignores_no_change(world, client):
     assert st.address == PAGE["address"] and st.districts == ["410104", "410105"]
     assert edit.changes["address"] == [None, PAGE["address"]] and edit.actor_id == actor.id
     assert edit.changes["districts"] == [["410105"], ["410104", "410105"]]
-    assert stations.update_page(st, PAGE, actor) is None                    # same values: no history row
-    assert stations.update_page(st, {**PAGE, "districts": ["410105", "410104"]}, actor) is None   # nor reordered
+    assert stations.update_page(st, PAGE, actor) is None  # same values: no history row
+    assert stations.update_page(st, {**PAGE, "districts": ["410105", "410104"]}, actor) is None  # nor reordered
     stations.update_page(st, {**PAGE, "hours": "周一至周六 9:00–17:00"}, actor)
     db.session.commit()
     history = stations.history(st)
@@ -112,8 +138,9 @@ def test_update_page_keeps_history_and_ignores_no_change(world, client):
     assert "服务区县：金水区 → 管城回族区、金水区" in page
 
 
-@pytest.mark.parametrize("who, allowed", [("admin_broker", True), ("plain", False), ("foreign", False),
-                                          ("enterprise", False)])
+@pytest.mark.parametrize(
+    "who, allowed", [("admin_broker", True), ("plain", False), ("foreign", False), ("enterprise", False)]
+)
 def test_who_may_edit_a_station_page(world, client, who, allowed):
     login(client, world[who])
     url = f"/stations/{world['station'].id}/edit"
@@ -145,13 +172,14 @@ def test_only_platform_admins_set_the_station_admin_flag(world, client, make):
     assert post_form(client, wrong, {"flag": "0"}, token_page="/stations").status_code == 404
     with pytest.raises(ValidationError):
         stations.set_station_admin(world["enterprise"], True, admin)
-    with pytest.raises(PermissionError):                    # the rule holds below the web layer too
+    with pytest.raises(PermissionError):  # the rule holds below the web layer too
         stations.set_station_admin(plain, False, world["admin_broker"])
 
 
 def test_demo_fills_every_station_page_and_requests_in_several_states(app):
-    from market.models import ContactRequest, ServiceRequest, Station
     from market.demo import seed as demo
+    from market.models import ContactRequest, ServiceRequest, Station
+
     demo.load(log=lambda *_: None)
     db.session.commit()
     for st in db.session.scalars(select(Station)):
@@ -159,20 +187,24 @@ def test_demo_fills_every_station_page_and_requests_in_several_states(app):
         assert any(b.expertise for b in stations.brokers(st)) and any(b.station_admin for b in stations.brokers(st))
     assert {r.status for r in db.session.scalars(select(ContactRequest))} == {"pending", "replied", "closed"}
     assert len({r.status for r in db.session.scalars(select(ServiceRequest))}) >= 4
-    demo.load(log=lambda *_: None)                                  # idempotent
+    demo.load(log=lambda *_: None)  # idempotent
     assert db.session.scalar(select(func.count()).select_from(ContactRequest)) == 6
 
 
 def test_station_admin_sets_the_brokers_fields_of_expertise(world, client):
     st, plain = world["station"], world["plain"]
     with pytest.raises(ValidationError) as e:
-        stations.update_page(st, {**PAGE, "expertise": {str(world["foreign"].id): "电子信息",
-                                                        str(plain.id): "很长" * 21}}, world["admin_broker"])
+        stations.update_page(
+            st,
+            {**PAGE, "expertise": {str(world["foreign"].id): "电子信息", str(plain.id): "很长" * 21}},
+            world["admin_broker"],
+        )
     assert "只能填写本驿站" in e.value.errors["expertise"] and "最多 40 个字" in e.value.errors[f"expertise-{plain.id}"]
     assert plain.expertise is None
     login(client, world["admin_broker"])
-    resp = post_form(client, f"/stations/{st.id}/edit", {**PAGE, "districts": "410105",
-                                                          f"expertise-{plain.id}": "生物医药"})
+    resp = post_form(
+        client, f"/stations/{st.id}/edit", {**PAGE, "districts": "410105", f"expertise-{plain.id}": "生物医药"}
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     assert plain.expertise == "生物医药"

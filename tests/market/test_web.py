@@ -18,12 +18,19 @@ def test_public_pages(client):
         assert "郑州技术交易市场" in text(resp)
 
 
-@pytest.mark.parametrize("role, kind, allowed", [
-    (Role.researcher, "achievements", True), (Role.researcher, "needs", False),
-    (Role.enterprise, "needs", True), (Role.enterprise, "achievements", False),
-    (Role.broker, "achievements", True), (Role.broker, "needs", True),
-    (Role.registrar, "achievements", False), (Role.admin, "needs", True),
-])
+@pytest.mark.parametrize(
+    "role, kind, allowed",
+    [
+        (Role.researcher, "achievements", True),
+        (Role.researcher, "needs", False),
+        (Role.enterprise, "needs", True),
+        (Role.enterprise, "achievements", False),
+        (Role.broker, "achievements", True),
+        (Role.broker, "needs", True),
+        (Role.registrar, "achievements", False),
+        (Role.admin, "needs", True),
+    ],
+)
 def test_post_page_role_access(client, make, role, kind, allowed):
     login(client, make.user(role))
     resp = client.get(f"/{kind}/new")
@@ -55,11 +62,18 @@ def test_post_edit_publish_archive_through_forms(client, make):
     assert resp.status_code == 302
     item = db.session.scalar(select(Achievement))
     assert item.status == "draft"
-    resp = post_form(client, f"/achievements/{item.id}/edit", {**ACHIEVEMENT, "title": "改过的成果名称", "action": "publish"})
+    resp = post_form(
+        client, f"/achievements/{item.id}/edit", {**ACHIEVEMENT, "title": "改过的成果名称", "action": "publish"}
+    )
     assert resp.status_code == 302
     db.session.refresh(item)
     assert item.title == "改过的成果名称" and item.is_published
-    resp = post_form(client, f"/achievements/{item.id}/archive", {"close_reason": "not_needed", "confirm": "1"}, token_page=f"/achievements/{item.id}")
+    resp = post_form(
+        client,
+        f"/achievements/{item.id}/archive",
+        {"close_reason": "not_needed", "confirm": "1"},
+        token_page=f"/achievements/{item.id}",
+    )
     assert resp.status_code == 302
     db.session.refresh(item)
     assert item.status == "archived"
@@ -72,7 +86,7 @@ def test_form_errors_shown_next_to_fields_and_nothing_saved(client, make):
     html = text(resp)
     assert "请填写“需求名称”" in html and "不是有效金额" in html and "不是可选的值" in html
     assert 'class="field has-error' in html
-    assert NEED["statement"] in html                     # what the user typed is kept
+    assert NEED["statement"] in html  # what the user typed is kept
     assert db.session.scalar(select(func.count()).select_from(listings.NEED.model)) == 0
 
 
@@ -115,10 +129,22 @@ def test_draft_is_404_for_others(client, make):
 
 
 def test_register_researcher_with_new_org(client):
-    resp = post_form(client, "/auth/register", {
-        "role": "researcher", "username": "li.research", "display_name": "李研究", "password": "Lantern-Kite-42",
-        "password2": "Lantern-Kite-42", "org_id": "new", "org_name": "郑州某某研究院", "org_kind": "科研院所",
-        "region": "410172", "credit_code": credit_code("410172")})
+    resp = post_form(
+        client,
+        "/auth/register",
+        {
+            "role": "researcher",
+            "username": "li.research",
+            "display_name": "李研究",
+            "password": "Lantern-Kite-42",
+            "password2": "Lantern-Kite-42",
+            "org_id": "new",
+            "org_name": "郑州某某研究院",
+            "org_kind": "科研院所",
+            "region": "410172",
+            "credit_code": credit_code("410172"),
+        },
+    )
     assert resp.status_code == 302, text(resp)
     user = db.session.scalar(select(User).where(User.username == "li.research"))
     assert user.role == "researcher" and user.org.name == "郑州某某研究院" and user.org.credit_code
@@ -127,27 +153,50 @@ def test_register_researcher_with_new_org(client):
 
 def test_register_cannot_forge_role(client):
     for role in ("admin", "broker", "registrar"):
-        resp = post_form(client, "/auth/register", {
-            "role": role, "username": f"evil{role}", "display_name": "坏人", "password": "Lantern-Kite-42",
-            "password2": "Lantern-Kite-42", "org_id": "new", "org_name": f"假单位{role}", "org_kind": "民营企业",
-            "region": "410105"})
+        resp = post_form(
+            client,
+            "/auth/register",
+            {
+                "role": role,
+                "username": f"evil{role}",
+                "display_name": "坏人",
+                "password": "Lantern-Kite-42",
+                "password2": "Lantern-Kite-42",
+                "org_id": "new",
+                "org_name": f"假单位{role}",
+                "org_kind": "民营企业",
+                "region": "410105",
+            },
+        )
         assert resp.status_code == 400 and "管理员授权" in text(resp)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
     assert db.session.scalar(select(func.count()).select_from(Organisation)) == 0
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"credit_code": "91410105MA44X7Y0L0"}, "校验位"),
-    ({"region": "410199"}, "区县"),
-    ({"org_kind": "民营企业"}, "科研人员的单位性质"),
-    ({"password2": "different1"}, "不一致"),
-    ({"password": "short", "password2": "short"}, "至少 10 位"),
-    ({"username": "a"}, "用户名"),
-    ({"org_id": ""}, "请选择所在单位"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"credit_code": "91410105MA44X7Y0L0"}, "校验位"),
+        ({"region": "410199"}, "区县"),
+        ({"org_kind": "民营企业"}, "科研人员的单位性质"),
+        ({"password2": "different1"}, "不一致"),
+        ({"password": "short", "password2": "short"}, "至少 10 位"),
+        ({"username": "a"}, "用户名"),
+        ({"org_id": ""}, "请选择所在单位"),
+    ],
+)
 def test_register_validation(client, change, message):
-    data = {"role": "researcher", "username": "someone", "display_name": "某人", "password": "Lantern-Kite-42",
-            "password2": "Lantern-Kite-42", "org_id": "new", "org_name": "新单位", "org_kind": "高校", "region": "410105"}
+    data = {
+        "role": "researcher",
+        "username": "someone",
+        "display_name": "某人",
+        "password": "Lantern-Kite-42",
+        "password2": "Lantern-Kite-42",
+        "org_id": "new",
+        "org_name": "新单位",
+        "org_kind": "高校",
+        "region": "410105",
+    }
     resp = post_form(client, "/auth/register", {**data, **change})
     assert resp.status_code == 400 and message in text(resp)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
@@ -183,8 +232,10 @@ def test_login_throttled(client, make, app):
 def test_open_redirect_refused(client, make):
     user = make.user(Role.researcher)
     page = client.get("/auth/login")
-    resp = client.post("/auth/login?next=https://evil.example/", data={
-        "username": user.username, "password": "secret-pass-1", "csrf_token": csrf_from(text(page))})
+    resp = client.post(
+        "/auth/login?next=https://evil.example/",
+        data={"username": user.username, "password": "secret-pass-1", "csrf_token": csrf_from(text(page))},
+    )
     assert resp.headers["Location"] == "/"
 
 
@@ -203,7 +254,7 @@ def test_500_page_rolls_back(app, client):
         raise RuntimeError("boom")
 
     def written() -> int:
-        db.session.commit()                                 # what the next request's write would commit
+        db.session.commit()  # what the next request's write would commit
         return db.session.scalar(select(func.count()).where(Organisation.name == "出错前写入的单位"))
 
     resp = client.get("/boom")
@@ -218,8 +269,9 @@ def test_oversized_upload_refused(app, client, make):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     login(client, make.user(Role.researcher))
     page = client.get("/achievements/new")
-    resp = client.post("/achievements/new", data={**ACHIEVEMENT, "summary": "长" * 5000,
-                                                  "csrf_token": csrf_from(text(page))})
+    resp = client.post(
+        "/achievements/new", data={**ACHIEVEMENT, "summary": "长" * 5000, "csrf_token": csrf_from(text(page))}
+    )
     assert resp.status_code == 413 and "太大" in text(resp)
 
 
