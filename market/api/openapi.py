@@ -3,6 +3,7 @@ validation itself uses (``listings.*_FIELDS``, ``contracts.FIELDS``, the taxonom
 ``/api/v1/openapi.json``."""
 from flask import jsonify
 
+from ..models import ContractStatus
 from ..services import contracts, listings, stats
 from ..validation import reference
 from ..validation.fields import Field, Vocab
@@ -161,7 +162,7 @@ def spec() -> dict:
         "required": ["id", "number", "status", "status_label", "title", "ctype", "subtype", "seller", "buyer",
                      "amount", "tech_amount", "has_file", "events"],
         "properties": {"id": {"type": "integer"}, "number": maybe_text,
-                       "status": {"type": "string", "enum": [s.value for s in contracts.S]},
+                       "status": {"type": "string", "enum": [s.value for s in ContractStatus]},
                        "status_label": text, "title": text, "ctype": text, "subtype": text, "seller": side,
                        "buyer": side, "station": maybe_text, "broker_id": maybe_id, "match_id": maybe_id,
                        "amends": maybe_text, "has_file": {"type": "boolean"}, "amount": text, "tech_amount": text,
