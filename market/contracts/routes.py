@@ -6,16 +6,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..extensions import db
+from ..infra import uploads
 from ..models import Contract, ContractStatus, Match, Organisation, Role, Station, User
 from ..services import contracts, matches
-from ..validation import rules
-from ..infra import uploads
 from ..services.matches import ConcurrentChange
+from ..validation import rules
 from ..validation.fields import ValidationError
 from ..web import get_or_404, page_arg, roles_required
 from . import bp
-
-S = ContractStatus
 
 
 def _raw(form) -> dict:
@@ -50,7 +48,7 @@ def index():
     status, q = request.args.get("status", ""), (request.args.get("q") or "").strip()[:50]
     page = db.paginate(contracts.visible_query(current_user, status, q), page=page_arg(),
                        per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("contracts/list.html", page=page, status=status, q=q, statuses=list(S),
+    return render_template("contracts/list.html", page=page, status=status, q=q, statuses=list(ContractStatus),
                            can_apply=contracts.can_apply(current_user),
                            registrar=contracts.is_registrar(current_user),
                            pending=contracts.pending_count() if contracts.is_registrar(current_user) else 0)
@@ -95,11 +93,11 @@ def _render_detail(contract: Contract, errors: dict | None = None, status: int =
     registrar = contracts.is_registrar(current_user)
     return render_template(
         "contracts/detail.html", c=contract, errors=errors or {}, registrar=registrar,
-        can_act=contracts.can_act_for(current_user, contract),
+        can_act=contracts.can_act_for(current_user, contract), moves=contracts.moves(current_user, contract),
         can_download=contracts.can_download(current_user, contract), versions=contracts.versions(contract),
         pending_change=contracts.pending_change(contract), reasons=contracts.REFUSAL_REASONS,
         refusal=contracts.refusal_text(contract), action_labels=contracts.ACTION_LABELS,
-        days_left=contracts.working_days_left(contract) if contract.status == S.pending.value else None,
+        days_left=contracts.working_days_left(contract) if contract.status == ContractStatus.pending.value else None,
         review_days=contracts.review_days(contract.tech_amount), locality=contracts.locality(contract),
         nature=contracts.nature, checklist=contracts.CHECKLIST, match_link=_match_link(contract)), status
 
@@ -132,8 +130,8 @@ def change(contract_id):
             except ValidationError as e:
                 db.session.rollback()
                 errors = e.errors
-        elif original.status != S.registered.value:
-            raise contracts.NotAllowed(f"该合同当前为“{original.status_label}”，只有已登记的合同可以申请变更")
+        else:
+            contracts.check_status("change", original)
     except contracts.NotAllowed as e:
         db.session.rollback()
         flash(str(e), "danger")
@@ -211,7 +209,7 @@ def register(contract_id):
     form = request.form
     response = _act(contract, contracts.register, "已登记", approved=form.get("approved_tech_amount"),
                     approved_note=form.get("approved_note", ""), checked=form.getlist("check"))
-    if contract.status == S.registered.value and contract.number:
+    if contract.status == ContractStatus.registered.value and contract.number:
         flash(f"登记编号：{contract.number}", "info")
     return response
 

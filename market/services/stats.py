@@ -9,7 +9,8 @@ count registrations. Amounts are summed in SQL as integer 分, so totals are exa
 SQLite and PostgreSQL alike.
 """
 from calendar import monthrange
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -18,9 +19,9 @@ from sqlalchemy import BigInteger, case, cast, extract, func, select
 
 from ..extensions import db
 from ..models import Achievement, Contract, ContractStatus, Match, Need, Role, Station, StatTarget, User
-from . import contracts
 from ..validation import rules, workdays
 from ..validation.fields import ValidationError
+from . import contracts
 
 REGISTERED = ContractStatus.registered.value
 ZERO = Decimal("0.00")
@@ -41,6 +42,38 @@ def may_see_table(user, name: str) -> bool:
         return True
     return bool(user is not None and user.is_authenticated and user.has_role("admin", "registrar"))
 OUTSIDE, ABROAD = "郑州市外", "境外"
+
+
+# ---- whose figures ------------------------------------------------------------------------
+
+def may_see_all_stations(user) -> bool:
+    """Registrars, admins and the trading hall's brokers see every station's figures."""
+    if user is None or not user.is_authenticated:
+        return False
+    own = user.station if user.has_role(Role.broker) else None
+    return user.has_role(Role.admin, Role.registrar) or (own is not None and own.is_hall)
+
+
+def station_for(user, code: str = "") -> Station:
+    """The station whose figures the user asked for (by ``code``) and may see: brokers their own
+    (hall brokers any), registrars and admins any; without a code a broker's own, else the first
+    district station. LookupError for an unknown code, PermissionError (with the message the user
+    sees) for a station or a view the user may not see."""
+    own = user.station if user.has_role(Role.broker) else None
+    may_see_all = may_see_all_stations(user)
+    if code:
+        station = db.session.scalar(select(Station).where(Station.code == code))
+        if station is None:
+            raise LookupError(f"no station {code!r}")
+        if not may_see_all and (own is None or station.id != own.id):
+            raise PermissionError("只能查看本驿站的统计")
+        return station
+    if own is not None:
+        return own
+    if may_see_all:
+        return db.session.scalar(select(Station).where(Station.is_hall.is_(False)).order_by(Station.id)) or \
+            db.session.scalar(select(Station).order_by(Station.id))
+    raise PermissionError("驿站统计仅对技术经纪人、登记员和管理员开放")
 
 
 # ---- periods ------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Role, Station
 from ..infra import exports
-from ..validation import rules
+from ..models import Role, Station
 from ..services import stats
+from ..validation import rules
 from ..validation.fields import ValidationError
 from ..web import roles_required
 from . import bp, charts
@@ -52,25 +52,13 @@ def pct_filter(value) -> str:
     return percent(value)
 
 
-def _station_for_user() -> Station | None:
-    """The station whose view the user asked for and may see: brokers their own (hall brokers any),
-    registrars and admins any."""
-    code = request.args.get("station") or ""
-    own = current_user.station if current_user.has_role(Role.broker) else None
-    may_see_all = current_user.has_role(Role.admin, Role.registrar) or (own is not None and own.is_hall)
-    if code:
-        station = db.session.scalar(select(Station).where(Station.code == code))
-        if station is None:
-            abort(404)
-        if not may_see_all and (own is None or station.id != own.id):
-            abort(403, "只能查看本驿站的统计")
-        return station
-    if own is not None:
-        return own
-    if may_see_all:
-        return db.session.scalar(select(Station).where(Station.is_hall.is_(False)).order_by(Station.id)) or \
-            db.session.scalar(select(Station).order_by(Station.id))
-    abort(403, "驿站统计仅对技术经纪人、登记员和管理员开放")
+def _station_asked() -> Station:
+    """The station named by ``?station=`` (or the user's default one); 403 with the reason when the
+    user may not see it."""
+    try:
+        return stats.station_for(current_user, request.args.get("station") or "")
+    except LookupError:
+        abort(404)
 
 
 def _charts(period: stats.Period, tables: dict, station_id: int | None) -> dict:
@@ -131,10 +119,10 @@ def _ring(progress: stats.Progress, **kw):
 @bp.route("/station")
 @login_required
 def station():
-    st = _station_for_user()
+    st = _station_asked()
     period = stats.Period.from_args(request.args)
     all_stations = db.session.scalars(select(Station).order_by(Station.id)).all() \
-        if current_user.has_role(Role.admin, Role.registrar) or (current_user.station and current_user.station.is_hall) else []
+        if stats.may_see_all_stations(current_user) else []
     return render_template("stats/station.html", **_ctx(period, STATION_TABLES, st),
                            activity=stats.station_activity(st.id, period),
                            contracts=stats.contract_list(period, st.id, limit=50), all_stations=all_stations)
@@ -242,7 +230,7 @@ def export(name, fmt):
     if request.args.get("station"):
         if not current_user.is_authenticated:
             abort(403, "驿站统计仅对技术经纪人、登记员和管理员开放")
-        station = _station_for_user()
+        station = _station_asked()
     if not _may_export(name, station):
         abort(403, "此表仅对工作人员开放")
     period = stats.Period.from_args(request.args)

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from market.extensions import db
 from market.models import Contract, ContractCounter, User
 from market.services import contracts
-from tests.market.test_contracts import application, people  # noqa: F401  (fixture)
+from tests.market.conftest import application
 
 
-def _pending(people, n: int, series: str = "甲") -> list[int]:  # noqa: F811
+def _pending(people, n: int, series: str = "甲") -> list[int]:
     ids = [contracts.submit(application(people["buyer"], title=f"并发登记测试合同{series}第{i:02d}号"),
                             people["researcher"]).id
            for i in range(n)]
@@ -52,7 +52,7 @@ def _race(app, registrar_id: int, ids: list[int]) -> tuple[list[str], list[str]]
     return issued, errors
 
 
-def test_fifty_concurrent_registrations_get_fifty_distinct_gapless_numbers(app, people):  # noqa: F811
+def test_fifty_concurrent_registrations_get_fifty_distinct_gapless_numbers(app, people):
     ids = _pending(people, 50)
     issued, errors = _race(app, people["registrar"].id, ids)
     assert errors == []
@@ -64,7 +64,7 @@ def test_fifty_concurrent_registrations_get_fifty_distinct_gapless_numbers(app, 
     assert db.session.get(ContractCounter, ("410102", year)).last == 50
 
 
-def test_registering_one_application_twice_at_once_issues_one_number(app, people):  # noqa: F811
+def test_registering_one_application_twice_at_once_issues_one_number(app, people):
     [contract_id] = _pending(people, 1)
     issued, errors = _race(app, people["registrar"].id, [contract_id] * 10)
     assert len(issued) == 1 and len(errors) == 9 and set(errors) <= {"NotAllowed", "Conflict"}

@@ -14,6 +14,7 @@ from market.services import contracts, listings, stats
 from market.validation import workdays
 from market.validation.fields import ValidationError
 from tests.conftest import ACHIEVEMENT, NEED, credit_code, csrf_from, login, post_form
+from tests.market.conftest import application
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -30,23 +31,6 @@ def logout(client):
 def switch(client, user):
     logout(client)
     login(client, user)
-
-
-def application(buyer, **change) -> dict:
-    raw = {"title": "梯度硬质合金盾构滚刀刀圈合作开发", "ctype": "技术开发", "subtype": "合作开发",
-           "buyer_org_id": str(buyer.id), "amount": "120万", "tech_amount": "1000000",
-           "signed_on": "2025-03-02", "valid_from": "2025-03-02", "valid_until": "2026-03-01",
-           "field": "先进制造", "ip_type": "发明专利", "goal": "促进工业发展"}
-    raw.update(change)
-    return raw
-
-
-@pytest.fixture
-def people(make):
-    seller = make.org("高校", name="郑州测试大学", region="410102")
-    buyer = make.org("民营企业", name="郑州测试装备有限公司", region="410172")
-    return {"seller": seller, "buyer": buyer, "researcher": make.user(Role.researcher, org=seller),
-            "registrar": make.user(Role.registrar), "admin": make.user(Role.admin)}
 
 
 def count(model=Contract) -> int:
@@ -229,6 +213,71 @@ def test_withdraw_only_while_pending(people):
     assert c.status == "withdrawn"
     with pytest.raises(contracts.NotAllowed):
         contracts.register(c, people["registrar"])
+
+
+# The steps each side is offered on a contract in each state, and whether each may go ahead now —
+# written out here, not derived from contracts.TRANSITIONS. (registrar's, applicant side's)
+OFFERED = {
+    "pending": ({"register": True, "refuse": True}, {"withdraw": True}),
+    "registered": ({"cancel": True, "cancel_declined": False}, {"change": True, "cancel_request": True}),
+    "cancel requested": ({"cancel": True, "cancel_declined": True}, {"change": False, "cancel_request": False}),
+    "change pending": ({"cancel": False, "cancel_declined": False}, {"change": False, "cancel_request": False}),
+    "refused": ({}, {}), "withdrawn": ({}, {}), "cancelled": ({}, {}), "superseded": ({}, {}),
+}
+REGISTRAR_STEPS = {"register", "refuse", "cancel", "cancel_declined"}
+APPLICANT_STEPS = {"change", "withdraw", "cancel_request"}
+
+
+def in_state(people, state: str):
+    registrar, researcher = people["registrar"], people["researcher"]
+    c = contracts.submit(application(people["buyer"]), researcher)
+    if state == "refused":
+        contracts.refuse(c, registrar, "2")
+    elif state == "withdrawn":
+        contracts.withdraw(c, researcher)
+    elif state != "pending":
+        contracts.register(c, registrar)
+    if state == "cancel requested":
+        contracts.request_cancel(c, researcher, "双方协商解除")
+    elif state == "cancelled":
+        contracts.cancel(c, registrar, "双方协商解除")
+    elif state in ("change pending", "superseded"):
+        change = contracts.submit_change(c, {**contracts.values_of(c), "amount": "130万"}, researcher)
+        if state == "superseded":
+            contracts.register(change, registrar)
+    return c
+
+
+@pytest.mark.parametrize("state", OFFERED)
+def test_each_side_is_offered_and_allowed_the_steps_its_state_allows(people, state):
+    c = in_state(people, state)
+    offered_registrar, offered_applicant = OFFERED[state]
+    assert contracts.moves(people["registrar"], c) == offered_registrar
+    assert contracts.moves(people["researcher"], c) == offered_applicant
+    assert contracts.moves(people["admin"], c) == {**offered_registrar, **offered_applicant}
+    for user, offered, own in ((people["registrar"], offered_registrar, REGISTRAR_STEPS),
+                               (people["researcher"], offered_applicant, APPLICANT_STEPS)):
+        for step in sorted(REGISTRAR_STEPS | APPLICANT_STEPS):
+            if offered.get(step):
+                contracts.check(step, c, user)
+            else:
+                with pytest.raises(contracts.NotAllowed if step in own else PermissionError):
+                    contracts.check(step, c, user)
+
+
+def test_the_contract_page_shows_the_buttons_of_the_allowed_steps(client, people):
+    c = in_state(people, "registered")
+    db.session.commit()
+    login(client, people["researcher"])
+    page = text(client.get(f"/contracts/{c.id}"))
+    assert "申请变更登记" in page and "申请注销（写明原因）" in page and "撤回申请" not in page
+    contracts.request_cancel(c, people["researcher"], "双方协商解除")
+    db.session.commit()
+    page = text(client.get(f"/contracts/{c.id}"))
+    assert "申请变更登记" not in page and "申请注销（写明原因）" not in page and "确认登记并发放登记编号" not in page
+    switch(client, people["registrar"])
+    page = text(client.get(f"/contracts/{c.id}"))
+    assert "驳回注销申请" in page and "注销理由" in page and "确认登记并发放登记编号" not in page
 
 
 @pytest.fixture

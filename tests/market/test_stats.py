@@ -223,16 +223,40 @@ def test_station_view_and_admin_view(client, data, make):
     login(client, broker)
     html = text(client.get("/stats/station?year=2025"))
     assert data["a"].name in html and 'data-amount="3500000.10"' in html and "2025410102000001" in html
-    assert client.get(f"/stats/station?station={data['b'].code}").status_code == 403
+    refused = client.get(f"/stats/station?station={data['b'].code}")
+    assert refused.status_code == 403 and "只能查看本驿站的统计" in text(refused)
     assert client.get("/stats/admin").status_code == 403
     client.post("/auth/logout", data={"csrf_token": csrf_from(text(client.get("/")))})
     login(client, make.user(Role.admin))
+    assert client.get("/stats/station?station=NO-SUCH-STATION").status_code == 404
+    assert "只能查看本驿站的统计" not in text(client.get(f"/stats/station?station={data['b'].code}"))
     html = text(client.get("/stats/admin?year=2025"))
     assert 'data-amount="4060000.93"' in html and "2. 不属于技术合同" in html
     resp = post_form(client, "/stats/admin?year=2026", {"year": "2026", "target": "-3"})
     assert resp.status_code == 400 and "不能为负数" in text(resp)
     resp = post_form(client, "/stats/admin?year=2026", {"year": "2026", "target": "2亿"})
     assert resp.status_code == 302 and db.session.get(StatTarget, 2026).amount == D("200000000.00")
+
+
+def test_who_sees_which_stations_figures(make):
+    a, b, hall = make.station(), make.station(), make.station()
+    hall.is_hall = True
+    broker, hall_broker = make.user(Role.broker, station=a), make.user(Role.broker, station=hall)
+    registrar, admin, researcher = make.user(Role.registrar), make.user(Role.admin), make.user(Role.researcher)
+    # (user, station code asked for or "") → the station shown, or the refusal
+    for user, asked, shown in ((broker, "", a), (broker, a.code, a), (hall_broker, "", hall),
+                               (hall_broker, b.code, b), (registrar, "", a), (registrar, b.code, b),
+                               (admin, hall.code, hall), (admin, "", a)):
+        assert stats.station_for(user, asked) == shown, (user.role, asked)
+    for user, asked, message in ((broker, b.code, "只能查看本驿站的统计"), (broker, hall.code, "只能查看本驿站的统计"),
+                                 (researcher, "", "驿站统计仅对技术经纪人、登记员和管理员开放"),
+                                 (researcher, a.code, "只能查看本驿站的统计")):
+        with pytest.raises(PermissionError, match=message):
+            stats.station_for(user, asked)
+    with pytest.raises(LookupError):
+        stats.station_for(admin, "NO-SUCH-STATION")
+    assert [stats.may_see_all_stations(u) for u in (broker, hall_broker, registrar, admin, researcher)] == \
+        [False, True, True, True, False]
 
 
 def test_big_screen(client, data):
