@@ -1,4 +1,5 @@
 """技术合同认定登记: applications by the seller side, the registrar's queue and decisions."""
+
 from datetime import date
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -28,14 +29,26 @@ def _raw(form) -> dict:
 def _form_ctx(**extra) -> dict:
     orgs = db.session.scalars(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
     stations = db.session.scalars(select(Station).where(Station.active.is_(True)).order_by(Station.id)).all()
-    brokers = db.session.scalars(select(User).where(User.role == Role.broker.value, User.active.is_(True))
-                                 .order_by(User.station_id, User.display_name)).all()
+    brokers = db.session.scalars(
+        select(User)
+        .where(User.role == Role.broker.value, User.active.is_(True))
+        .order_by(User.station_id, User.display_name)
+    ).all()
     regions = [*rules.zhengzhou_districts().items(), *rules.regions()["henan"].items()]
     fixed = current_user.org if current_user.has_role(Role.researcher, Role.enterprise) else None
-    return {"fields": {f.name: f for f in contracts.FIELDS}, "vocab": contracts.vocab(), "types": contracts.TYPES,
-            "orgs": orgs, "stations": stations, "brokers": brokers, "regions": regions, "seller_fixed": fixed,
-            "matches": contracts.linkable_matches(current_user), "max_mb": uploads.max_bytes() // (1024 * 1024),
-            **extra}
+    return {
+        "fields": {f.name: f for f in contracts.FIELDS},
+        "vocab": contracts.vocab(),
+        "types": contracts.TYPES,
+        "orgs": orgs,
+        "stations": stations,
+        "brokers": brokers,
+        "regions": regions,
+        "seller_fixed": fixed,
+        "matches": contracts.linkable_matches(current_user),
+        "max_mb": uploads.max_bytes() // (1024 * 1024),
+        **extra,
+    }
 
 
 def _get(contract_id: int) -> Contract:
@@ -46,12 +59,22 @@ def _get(contract_id: int) -> Contract:
 @login_required
 def index():
     status, q = request.args.get("status", ""), (request.args.get("q") or "").strip()[:50]
-    page = db.paginate(contracts.visible_query(current_user, status, q), page=page_arg(),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("contracts/list.html", page=page, status=status, q=q, statuses=list(ContractStatus),
-                           can_apply=contracts.can_apply(current_user),
-                           registrar=contracts.is_registrar(current_user),
-                           pending=contracts.pending_count() if contracts.is_registrar(current_user) else 0)
+    page = db.paginate(
+        contracts.visible_query(current_user, status, q),
+        page=page_arg(),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template(
+        "contracts/list.html",
+        page=page,
+        status=status,
+        q=q,
+        statuses=list(ContractStatus),
+        can_apply=contracts.can_apply(current_user),
+        registrar=contracts.is_registrar(current_user),
+        pending=contracts.pending_count() if contracts.is_registrar(current_user) else 0,
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -65,8 +88,11 @@ def new():
         try:
             contract = contracts.submit(values, current_user, file=request.files.get("attachment"))
             db.session.commit()
-            flash(f"登记申请已提交。登记员将在 {contracts.review_days(contract.tech_amount)} 个工作日内"
-                  f"（{contract.due_on:%Y-%m-%d} 前）作出决定。", "success")
+            flash(
+                f"登记申请已提交。登记员将在 {contracts.review_days(contract.tech_amount)} 个工作日内"
+                f"（{contract.due_on:%Y-%m-%d} 前）作出决定。",
+                "success",
+            )
             return redirect(url_for(".detail", contract_id=contract.id))
         except ValidationError as e:
             db.session.rollback()
@@ -78,8 +104,9 @@ def new():
     elif rules.is_ascii_int(request.args.get("from")):
         values = contracts.values_of(_get(int(request.args["from"])))
         values["match_id"] = ""
-    return render_template("contracts/form.html", **_form_ctx(errors=errors, values=values, original=None)), \
-        (400 if errors else 200)
+    return render_template("contracts/form.html", **_form_ctx(errors=errors, values=values, original=None)), (
+        400 if errors else 200
+    )
 
 
 @bp.route("/<int:contract_id>")
@@ -92,14 +119,25 @@ def detail(contract_id):
 def _render_detail(contract: Contract, errors: dict | None = None, status: int = 200):
     registrar = contracts.is_registrar(current_user)
     return render_template(
-        "contracts/detail.html", c=contract, errors=errors or {}, registrar=registrar,
-        can_act=contracts.can_act_for(current_user, contract), moves=contracts.moves(current_user, contract),
-        can_download=contracts.can_download(current_user, contract), versions=contracts.versions(contract),
-        pending_change=contracts.pending_change(contract), reasons=contracts.REFUSAL_REASONS,
-        refusal=contracts.refusal_text(contract), action_labels=contracts.ACTION_LABELS,
+        "contracts/detail.html",
+        c=contract,
+        errors=errors or {},
+        registrar=registrar,
+        can_act=contracts.can_act_for(current_user, contract),
+        moves=contracts.moves(current_user, contract),
+        can_download=contracts.can_download(current_user, contract),
+        versions=contracts.versions(contract),
+        pending_change=contracts.pending_change(contract),
+        reasons=contracts.REFUSAL_REASONS,
+        refusal=contracts.refusal_text(contract),
+        action_labels=contracts.ACTION_LABELS,
         days_left=contracts.working_days_left(contract) if contract.status == ContractStatus.pending.value else None,
-        review_days=contracts.review_days(contract.tech_amount), locality=contracts.locality(contract),
-        nature=contracts.nature, checklist=contracts.CHECKLIST, match_link=_match_link(contract)), status
+        review_days=contracts.review_days(contract.tech_amount),
+        locality=contracts.locality(contract),
+        nature=contracts.nature,
+        checklist=contracts.CHECKLIST,
+        match_link=_match_link(contract),
+    ), status
 
 
 def _match_link(contract: Contract) -> str | None:
@@ -122,8 +160,7 @@ def change(contract_id):
         if request.method == "POST":
             values = _raw(request.form)
             try:
-                contract = contracts.submit_change(original, values, current_user,
-                                                   file=request.files.get("attachment"))
+                contract = contracts.submit_change(original, values, current_user, file=request.files.get("attachment"))
                 db.session.commit()
                 flash("变更申请已提交，登记后将取代原登记", "success")
                 return redirect(url_for(".detail", contract_id=contract.id))
@@ -136,8 +173,9 @@ def change(contract_id):
         db.session.rollback()
         flash(str(e), "danger")
         return redirect(url_for(".detail", contract_id=original.id))
-    return render_template("contracts/form.html", **_form_ctx(errors=errors, values=values, original=original)), \
-        (400 if errors else 200)
+    return render_template("contracts/form.html", **_form_ctx(errors=errors, values=values, original=original)), (
+        400 if errors else 200
+    )
 
 
 def _act(contract: Contract, step, success: str, **kwargs):
@@ -164,8 +202,9 @@ def withdraw(contract_id):
 @bp.route("/<int:contract_id>/cancel-request", methods=["POST"])
 @login_required
 def cancel_request(contract_id):
-    return _act(_get(contract_id), contracts.request_cancel, "注销申请已提交，等待登记员处理",
-                note=request.form.get("note", ""))
+    return _act(
+        _get(contract_id), contracts.request_cancel, "注销申请已提交，等待登记员处理", note=request.form.get("note", "")
+    )
 
 
 @bp.route("/<int:contract_id>/file")
@@ -178,11 +217,15 @@ def attachment(contract_id):
     if path is None:
         abort(404)
     inline = request.args.get("inline") == "1"
-    response = send_file(path, mimetype=contract.file_mime, as_attachment=not inline, max_age=0,
-                         download_name=uploads.download_name(contract.file_mime,
-                                                             f"技术合同-{contract.number or contract.id}"))
+    response = send_file(
+        path,
+        mimetype=contract.file_mime,
+        as_attachment=not inline,
+        max_age=0,
+        download_name=uploads.download_name(contract.file_mime, f"技术合同-{contract.number or contract.id}"),
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if inline:   # previewed in the contract's own page: framed by this origin only, loads nothing
+    if inline:  # previewed in the contract's own page: framed by this origin only, loads nothing
         response.headers["Content-Security-Policy"] = PREVIEW_CSP
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
@@ -192,6 +235,7 @@ PREVIEW_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ance
 
 
 # ---- the registrar's desk -----------------------------------------------------------------
+
 
 @bp.route("/queue")
 @roles_required(Role.registrar, Role.admin)
@@ -207,8 +251,14 @@ def queue():
 def register(contract_id):
     contract = _get(contract_id)
     form = request.form
-    response = _act(contract, contracts.register, "已登记", approved=form.get("approved_tech_amount"),
-                    approved_note=form.get("approved_note", ""), checked=form.getlist("check"))
+    response = _act(
+        contract,
+        contracts.register,
+        "已登记",
+        approved=form.get("approved_tech_amount"),
+        approved_note=form.get("approved_note", ""),
+        checked=form.getlist("check"),
+    )
     if contract.status == ContractStatus.registered.value and contract.number:
         flash(f"登记编号：{contract.number}", "info")
     return response
@@ -217,8 +267,13 @@ def register(contract_id):
 @bp.route("/<int:contract_id>/refuse", methods=["POST"])
 @roles_required(Role.registrar, Role.admin)
 def refuse(contract_id):
-    return _act(_get(contract_id), contracts.refuse, "已作出未予登记决定，申请人将看到理由",
-                code=request.form.get("refusal_code"), note=request.form.get("refusal_note", ""))
+    return _act(
+        _get(contract_id),
+        contracts.refuse,
+        "已作出未予登记决定，申请人将看到理由",
+        code=request.form.get("refusal_code"),
+        note=request.form.get("refusal_note", ""),
+    )
 
 
 @bp.route("/<int:contract_id>/cancel", methods=["POST"])

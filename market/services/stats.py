@@ -8,6 +8,7 @@ was first registered; a registered change keeps that date), as the official 技�
 count registrations. Amounts are summed in SQL as integer 分, so totals are exact decimals on
 SQLite and PostgreSQL alike.
 """
+
 from calendar import monthrange
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -27,9 +28,15 @@ REGISTERED = ContractStatus.registered.value
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 DIMENSIONS = {
-    "type": "合同类型", "subtype": "合同子类", "field": "技术领域", "district": "卖方所在区县",
-    "station": "驿站", "seller_nature": "卖方性质", "buyer_nature": "买方性质",
-    "flow": "技术输出与吸纳", "source": "来源",
+    "type": "合同类型",
+    "subtype": "合同子类",
+    "field": "技术领域",
+    "district": "卖方所在区县",
+    "station": "驿站",
+    "seller_nature": "卖方性质",
+    "buyer_nature": "买方性质",
+    "flow": "技术输出与吸纳",
+    "source": "来源",
 }
 NO_STATION = "未经驿站"
 # the tables anyone may see (the public page and its exports, and the public API); the others
@@ -41,10 +48,13 @@ def may_see_table(user, name: str) -> bool:
     if name in PUBLIC_TABLES:
         return True
     return bool(user is not None and user.is_authenticated and user.has_role("admin", "registrar"))
+
+
 OUTSIDE, ABROAD = "郑州市外", "境外"
 
 
 # ---- whose figures ------------------------------------------------------------------------
+
 
 def may_see_all_stations(user) -> bool:
     """Registrars, admins and the trading hall's brokers see every station's figures."""
@@ -71,12 +81,14 @@ def station_for(user, code: str = "") -> Station:
     if own is not None:
         return own
     if may_see_all:
-        return db.session.scalar(select(Station).where(Station.is_hall.is_(False)).order_by(Station.id)) or \
-            db.session.scalar(select(Station).order_by(Station.id))
+        return db.session.scalar(
+            select(Station).where(Station.is_hall.is_(False)).order_by(Station.id)
+        ) or db.session.scalar(select(Station).order_by(Station.id))
     raise PermissionError("驿站统计仅对技术经纪人、登记员和管理员开放")
 
 
 # ---- periods ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Period:
@@ -92,8 +104,12 @@ class Period:
     @classmethod
     def quarter(cls, y: int, q: int) -> "Period":
         first = 3 * q - 2
-        return cls(date(y, first, 1), date(y, first + 2, monthrange(y, first + 2)[1]), f"{y}年第{q}季度",
-                   (("year", y), ("quarter", q)))
+        return cls(
+            date(y, first, 1),
+            date(y, first + 2, monthrange(y, first + 2)[1]),
+            f"{y}年第{q}季度",
+            (("year", y), ("quarter", q)),
+        )
 
     @classmethod
     def month(cls, y: int, m: int) -> "Period":
@@ -133,6 +149,7 @@ class Period:
 
 # ---- rows ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Row:
     key: str
@@ -149,9 +166,14 @@ class Row:
         return self
 
     def as_dict(self) -> dict:
-        return {"key": self.key, "label": self.label, "count": self.count, "amount": str(self.amount),
-                "tech_amount": str(self.tech_amount),
-                "share": None if self.share is None else str(self.share.quantize(Decimal("0.0001")))}
+        return {
+            "key": self.key,
+            "label": self.label,
+            "count": self.count,
+            "amount": str(self.amount),
+            "tech_amount": str(self.tech_amount),
+            "share": None if self.share is None else str(self.share.quantize(Decimal("0.0001"))),
+        }
 
 
 def _cents(column):
@@ -177,8 +199,9 @@ COUNTED_TECH_AMOUNT = func.coalesce(Contract.approved_tech_amount, Contract.tech
 
 def _grouped(keys: list, period: Period | None, station_id: int | None, *extra) -> list[tuple]:
     """(key…, count, amount, tech_amount) per group of the counted contracts."""
-    stmt = select(*keys, func.count(Contract.id), _cents(Contract.amount), _cents(COUNTED_TECH_AMOUNT)) \
-        .where(*_where(period, station_id), *extra)
+    stmt = select(*keys, func.count(Contract.id), _cents(Contract.amount), _cents(COUNTED_TECH_AMOUNT)).where(
+        *_where(period, station_id), *extra
+    )
     if keys:
         stmt = stmt.group_by(*keys)
     return [(*r[:-3], int(r[-3]), _money(r[-2]), _money(r[-1])) for r in db.session.execute(stmt)]
@@ -202,14 +225,17 @@ def series(period: Period, grain: str = "month", station_id: int | None = None) 
     rows: dict[str, Row] = {}
     y, m = period.start.year, period.start.month
     while (y, m) <= (period.end.year, period.end.month):
-        key, label = {"month": (f"{y}-{m:02d}", f"{y}年{m}月"),
-                      "quarter": (f"{y}-Q{(m - 1) // 3 + 1}", f"{y}年第{(m - 1) // 3 + 1}季度"),
-                      "year": (f"{y}", f"{y}年")}[grain]
+        key, label = {
+            "month": (f"{y}-{m:02d}", f"{y}年{m}月"),
+            "quarter": (f"{y}-Q{(m - 1) // 3 + 1}", f"{y}年第{(m - 1) // 3 + 1}季度"),
+            "year": (f"{y}", f"{y}年"),
+        }[grain]
         rows.setdefault(key, Row(key, label))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     for y, m, count, amount, tech in data:
-        key = {"month": f"{int(y)}-{int(m):02d}", "quarter": f"{int(y)}-Q{(int(m) - 1) // 3 + 1}",
-               "year": f"{int(y)}"}[grain]
+        key = {"month": f"{int(y)}-{int(m):02d}", "quarter": f"{int(y)}-Q{(int(m) - 1) // 3 + 1}", "year": f"{int(y)}"}[
+            grain
+        ]
         rows[key].add(count, amount, tech)
     return _with_shares(list(rows.values()), totals(period, station_id).amount)
 
@@ -226,9 +252,16 @@ def _merge(pairs, label_of, order: list[str] | None = None) -> list[Row]:
     return sorted(rows.values(), key=lambda r: (-r.amount, -r.count, r.key))
 
 
-SHORT_NAMES = {"郑州经济技术开发区": "经开区", "郑州高新技术产业开发区": "高新区", "郑州航空港经济综合实验区": "航空港区",
-               "管城回族区": "管城区", "环境保护与资源综合利用": "环保与资源利用", "生物医药和医疗器械": "生物医药与器械",
-               "新能源与高效节能": "新能源与节能", "城市建设与社会发展": "城建与社会发展"}
+SHORT_NAMES = {
+    "郑州经济技术开发区": "经开区",
+    "郑州高新技术产业开发区": "高新区",
+    "郑州航空港经济综合实验区": "航空港区",
+    "管城回族区": "管城区",
+    "环境保护与资源综合利用": "环保与资源利用",
+    "生物医药和医疗器械": "生物医药与器械",
+    "新能源与高效节能": "新能源与节能",
+    "城市建设与社会发展": "城建与社会发展",
+}
 
 
 def short(label: str) -> str:
@@ -248,8 +281,9 @@ def breakdown(dimension: str, period: Period | None, station_id: int | None = No
     if dimension == "type":
         rows = _merge(_grouped([Contract.ctype], period, station_id), str, order=list(contracts.TYPES))
     elif dimension == "subtype":
-        pairs = [(f"{t}·{s}", *rest) for t, s, *rest in _grouped([Contract.ctype, Contract.subtype], period,
-                                                                  station_id)]
+        pairs = [
+            (f"{t}·{s}", *rest) for t, s, *rest in _grouped([Contract.ctype, Contract.subtype], period, station_id)
+        ]
         order = [f"{t}·{s}" for t, subs in contracts.TYPES.items() for s in subs]
         rows = [r for r in _merge(pairs, str, order=order) if r.count]
     elif dimension == "field":
@@ -258,26 +292,25 @@ def breakdown(dimension: str, period: Period | None, station_id: int | None = No
         rows = _merge(_grouped([Contract.seller_region], period, station_id), _district)
     elif dimension == "station":
         names = dict(db.session.execute(select(Station.id, Station.name)).all())
-        rows = _merge(_grouped([Contract.station_id], period, station_id),
-                      lambda sid: names.get(sid, NO_STATION))
+        rows = _merge(_grouped([Contract.station_id], period, station_id), lambda sid: names.get(sid, NO_STATION))
     elif dimension in ("seller_nature", "buyer_nature"):
         column = Contract.seller_kind if dimension == "seller_nature" else Contract.buyer_kind
         order = list(dict.fromkeys(contracts.NATURES.values()))
-        rows = [r for r in _merge(_grouped([column], period, station_id), contracts.nature, order=order)
-                if r.count]
+        rows = [r for r in _merge(_grouped([column], period, station_id), contracts.nature, order=order) if r.count]
     elif dimension == "flow":
         seller_local, buyer_local = Contract.seller_region.like("4101%"), Contract.buyer_region.like("4101%")
         rows = []
-        for key, label, cond in (("output", "技术输出（卖方在郑州）", seller_local),
-                                 ("input", "技术吸纳（买方在郑州）", buyer_local),
-                                 ("internal", "其中：双方均在郑州", seller_local & buyer_local)):
+        for key, label, cond in (
+            ("output", "技术输出（卖方在郑州）", seller_local),
+            ("input", "技术吸纳（买方在郑州）", buyer_local),
+            ("internal", "其中：双方均在郑州", seller_local & buyer_local),
+        ):
             _, count, amount, tech = (None, *_grouped([], period, station_id, cond)[0])
             rows.append(Row(key, label, count, amount, tech))
     elif dimension == "source":
         via_match = case((Contract.match_id.is_not(None), "match"), else_="direct")
         labels = {"match": "平台对接促成", "direct": "其他来源"}
-        rows = _merge(_grouped([via_match], period, station_id), lambda k: labels[k],
-                      order=list(labels.values()))
+        rows = _merge(_grouped([via_match], period, station_id), lambda k: labels[k], order=list(labels.values()))
     else:
         raise ValueError(f"unknown dimension {dimension!r}")
     return _with_shares(rows, total)
@@ -289,6 +322,7 @@ def match_share(period: Period, station_id: int | None = None) -> Row:
 
 
 # ---- target and progress ------------------------------------------------------------------
+
 
 def default_target() -> Decimal | None:
     """STAT_YEAR_TARGET, or None when it is not configured (then no year has a target unless an
@@ -326,12 +360,12 @@ def set_target(year: int, raw_amount, actor: User) -> StatTarget:
 @dataclass
 class Progress:
     year: int
-    target: Decimal | None    # None: no target configured or set for the year
+    target: Decimal | None  # None: no target configured or set for the year
     total: Row
-    ratio: Decimal | None     # 成交额 ÷ target
-    elapsed: Decimal          # part of the year gone by
-    previous: Row             # the year before, over the same days (1 January to the same date)
-    change: Decimal | None    # 成交额 against ``previous``: 0.12 = +12 %; None when there is nothing to compare
+    ratio: Decimal | None  # 成交额 ÷ target
+    elapsed: Decimal  # part of the year gone by
+    previous: Row  # the year before, over the same days (1 January to the same date)
+    change: Decimal | None  # 成交额 against ``previous``: 0.12 = +12 %; None when there is nothing to compare
 
 
 def progress(year: int, today: date | None = None) -> Progress:
@@ -353,8 +387,23 @@ def progress(year: int, today: date | None = None) -> Progress:
 
 # ---- lists --------------------------------------------------------------------------------
 
-_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团公司", "集团", "研究院", "研究所", "研究中心",
-             "实验室", "大学", "科学院", "学院", "中心", "公司", "医院")
+_SUFFIXES = (
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "集团公司",
+    "集团",
+    "研究院",
+    "研究所",
+    "研究中心",
+    "实验室",
+    "大学",
+    "科学院",
+    "学院",
+    "中心",
+    "公司",
+    "医院",
+)
 
 
 def abbreviate(name: str) -> str:
@@ -379,10 +428,24 @@ class Registration:
 
 
 def latest(n: int = 10, station_id: int | None = None) -> list[Registration]:
-    stmt = select(Contract).where(*_where(None, station_id)).order_by(Contract.decided_at.desc(),
-                                                                     Contract.id.desc()).limit(n)
-    return [Registration(c.registered_on, c.ctype, c.field, abbreviate(c.seller_name), abbreviate(c.buyer_name),
-                         _district(c.seller_region), c.amount) for c in db.session.scalars(stmt)]
+    stmt = (
+        select(Contract)
+        .where(*_where(None, station_id))
+        .order_by(Contract.decided_at.desc(), Contract.id.desc())
+        .limit(n)
+    )
+    return [
+        Registration(
+            c.registered_on,
+            c.ctype,
+            c.field,
+            abbreviate(c.seller_name),
+            abbreviate(c.buyer_name),
+            _district(c.seller_region),
+            c.amount,
+        )
+        for c in db.session.scalars(stmt)
+    ]
 
 
 def contract_list(period: Period, station_id: int | None = None, limit: int | None = None) -> list[Contract]:
@@ -392,8 +455,9 @@ def contract_list(period: Period, station_id: int | None = None, limit: int | No
 
 
 def years_with_data() -> list[int]:
-    first, last = db.session.execute(select(func.min(Contract.stat_date), func.max(Contract.stat_date))
-                                     .where(Contract.status == REGISTERED)).one()
+    first, last = db.session.execute(
+        select(func.min(Contract.stat_date), func.max(Contract.stat_date)).where(Contract.status == REGISTERED)
+    ).one()
     this_year = date.today().year
     if first is None:
         return [this_year]
@@ -402,12 +466,13 @@ def years_with_data() -> list[int]:
 
 # ---- the registrar's desk and the stations ------------------------------------------------
 
+
 @dataclass
 class QueueHealth:
     pending: int
     overdue: int
-    due_soon: int             # within 3 working days
-    decided: int              # in the period
+    due_soon: int  # within 3 working days
+    decided: int  # in the period
     refused: int
     mean_days: Decimal | None  # working days from application to decision
     refusals: list[Row] = dc_field(default_factory=list)
@@ -418,12 +483,13 @@ def queue_health(period: Period, today: date | None = None) -> QueueHealth:
     pending = db.session.scalars(select(Contract.due_on).where(Contract.status == ContractStatus.pending.value)).all()
     left = [contracts.days_left(due, today) for due in pending]
     start, end = datetime.combine(period.start, time.min), datetime.combine(period.end + timedelta(days=1), time.min)
-    decided = db.session.execute(select(Contract.submitted_at, Contract.decided_at, Contract.status,
-                                        Contract.refusal_code)
-                                 .where(Contract.decided_at >= start, Contract.decided_at < end)).all()
+    decided = db.session.execute(
+        select(Contract.submitted_at, Contract.decided_at, Contract.status, Contract.refusal_code).where(
+            Contract.decided_at >= start, Contract.decided_at < end
+        )
+    ).all()
     spans = [workdays.working_days_between(s.date(), d.date()) for s, d, _, _ in decided]
-    reasons: dict[str, Row] = {code: Row(code, f"{code}. {label}") for code, label in
-                               contracts.REFUSAL_REASONS.items()}
+    reasons: dict[str, Row] = {code: Row(code, f"{code}. {label}") for code, label in contracts.REFUSAL_REASONS.items()}
     for _, _, status, code in decided:
         if status == ContractStatus.refused.value and code in reasons:
             reasons[code].count += 1
@@ -431,16 +497,27 @@ def queue_health(period: Period, today: date | None = None) -> QueueHealth:
     for r in reasons.values():
         r.share = Decimal(r.count) / refused if refused else None
     mean = (Decimal(sum(spans)) / len(spans)).quantize(Decimal("0.1")) if spans else None
-    return QueueHealth(len(pending), sum(1 for d in left if d < 0), sum(1 for d in left if 0 <= d <= 3),
-                       len(decided), refused, mean, list(reasons.values()))
+    return QueueHealth(
+        len(pending),
+        sum(1 for d in left if d < 0),
+        sum(1 for d in left if 0 <= d <= 3),
+        len(decided),
+        refused,
+        mean,
+        list(reasons.values()),
+    )
 
 
 def solved_needs(period: Period, station_id: int | None = None) -> int:
     """需求 their owners took down as 已解决 or 已找到合作方 during the period."""
     from .listings import SOLVED_REASONS
+
     start, end = datetime.combine(period.start, time.min), datetime.combine(period.end + timedelta(days=1), time.min)
-    stmt = select(func.count()).select_from(Need).where(Need.close_reason.in_(SOLVED_REASONS),
-                                                        Need.closed_at >= start, Need.closed_at < end)
+    stmt = (
+        select(func.count())
+        .select_from(Need)
+        .where(Need.close_reason.in_(SOLVED_REASONS), Need.closed_at >= start, Need.closed_at < end)
+    )
     if station_id is not None:
         stmt = stmt.where(Need.station_id == station_id)
     return db.session.scalar(stmt)
@@ -451,10 +528,16 @@ def station_activity(station_id: int, period: Period) -> dict[str, int]:
     start, end = datetime.combine(period.start, time.min), datetime.combine(period.end + timedelta(days=1), time.min)
     out = {}
     for key, model in (("achievements", Achievement), ("needs", Need)):
-        out[key] = db.session.scalar(select(func.count()).select_from(model).where(
-            model.station_id == station_id, model.created_at >= start, model.created_at < end))
-    by_status = dict(db.session.execute(select(Match.status, func.count()).where(Match.station_id == station_id)
-                                        .group_by(Match.status)).all())
+        out[key] = db.session.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(model.station_id == station_id, model.created_at >= start, model.created_at < end)
+        )
+    by_status = dict(
+        db.session.execute(
+            select(Match.status, func.count()).where(Match.station_id == station_id).group_by(Match.status)
+        ).all()
+    )
     out["matches_open"] = sum(by_status.get(s, 0) for s in ("suggested", "accepted"))
     out["matches_introduced"] = sum(by_status.get(s, 0) for s in ("introduced", "negotiating", "contracted"))
     out["matches_contracted"] = by_status.get("contracted", 0)
@@ -463,6 +546,7 @@ def station_activity(station_id: int, period: Period) -> dict[str, int]:
 
 # ---- tables (what the pages show and the exports write) -----------------------------------
 
+
 @dataclass
 class Table:
     name: str
@@ -470,7 +554,7 @@ class Table:
     key_header: str
     rows: list[Row]
     total: Row | None
-    additive: bool = True     # whether the rows add up to the total (输出/吸纳 overlap)
+    additive: bool = True  # whether the rows add up to the total (输出/吸纳 overlap)
 
 
 TABLE_TITLES = {"month": "按月", "quarter": "按季度", "year": "按年", **DIMENSIONS}
@@ -486,10 +570,16 @@ def table(name: str, period: Period, station_id: int | None = None) -> Table:
             years = years_with_data()
             p = Period(date(min(years[0], period.start.year), 1, 1), period.end, "历年")
             total = totals(p, station_id)
-        return Table(name, TABLE_TITLES[name], {"month": "月份", "quarter": "季度", "year": "年度"}[name],
-                     series(p, name, station_id), total)
-    return Table(name, TABLE_TITLES[name], DIMENSIONS[name], breakdown(name, period, station_id), total,
-                 additive=name != "flow")
+        return Table(
+            name,
+            TABLE_TITLES[name],
+            {"month": "月份", "quarter": "季度", "year": "年度"}[name],
+            series(p, name, station_id),
+            total,
+        )
+    return Table(
+        name, TABLE_TITLES[name], DIMENSIONS[name], breakdown(name, period, station_id), total, additive=name != "flow"
+    )
 
 
 def now_label() -> str:

@@ -1,4 +1,5 @@
 """成交统计: the public summary, a station's view, the admin view, the hall's big screen, exports."""
+
 from datetime import date
 from decimal import Decimal
 from urllib.parse import quote
@@ -18,8 +19,20 @@ from . import bp, charts
 
 PUBLIC_TABLES = stats.PUBLIC_TABLES
 STATION_TABLES = ("month", "type", "field", "buyer_nature")
-ADMIN_TABLES = ("year", "quarter", "month", "type", "subtype", "field", "district", "station", "seller_nature",
-                "buyer_nature", "flow", "source")
+ADMIN_TABLES = (
+    "year",
+    "quarter",
+    "month",
+    "type",
+    "subtype",
+    "field",
+    "district",
+    "station",
+    "seller_nature",
+    "buyer_nature",
+    "flow",
+    "source",
+)
 YI, WAN = Decimal("100000000"), Decimal("10000")
 
 
@@ -69,24 +82,37 @@ def _charts(period: stats.Period, tables: dict, station_id: int | None) -> dict:
         if period.is_year:
             before = stats.series(stats.Period.year(period.start.year - 1), "month", station_id)
             overlay = [wan(r.amount) for r in before] if any(r.count for r in before) else None
-        out["month"] = charts.columns([r.key[5:].lstrip("0") + "月" if period.is_year else r.key[2:] for r in months],
-                                      [wan(r.amount) for r in months], overlay=overlay,
-                                      overlay_label=f"{period.start.year - 1}年同期", label="按月成交额")
+        out["month"] = charts.columns(
+            [r.key[5:].lstrip("0") + "月" if period.is_year else r.key[2:] for r in months],
+            [wan(r.amount) for r in months],
+            overlay=overlay,
+            overlay_label=f"{period.start.year - 1}年同期",
+            label="按月成交额",
+        )
     if "type" in tables:
         t = tables["type"]
-        out["type"] = charts.donut([(r.label, r.amount, f"{wan(r.amount):,.0f}万") for r in t.rows],
-                                   center=f"{t.total.count}", center_sub="项合同", label="合同类型")
+        out["type"] = charts.donut(
+            [(r.label, r.amount, f"{wan(r.amount):,.0f}万") for r in t.rows],
+            center=f"{t.total.count}",
+            center_sub="项合同",
+            label="合同类型",
+        )
     for name in ("field", "district", "station", "seller_nature", "buyer_nature"):
         if name in tables:
-            out[name] = charts.hbars([(stats.short(r.label), r.amount, f"{wan(r.amount):,.1f}万元") for r in tables[name].rows
-                                      if r.count][:12], label=stats.DIMENSIONS[name])
+            out[name] = charts.hbars(
+                [(stats.short(r.label), r.amount, f"{wan(r.amount):,.1f}万元") for r in tables[name].rows if r.count][
+                    :12
+                ],
+                label=stats.DIMENSIONS[name],
+            )
     if "year" in tables:
         years = tables["year"].rows
         out["year"] = charts.columns([r.key for r in years], [wan(r.amount) for r in years], label="历年成交额")
     if "quarter" in tables:
         quarters = tables["quarter"].rows
-        out["quarter"] = charts.columns([r.key[5:] for r in quarters], [wan(r.amount) for r in quarters],
-                                        width=360, label="按季度成交额")
+        out["quarter"] = charts.columns(
+            [r.key[5:] for r in quarters], [wan(r.amount) for r in quarters], width=360, label="按季度成交额"
+        )
     return out
 
 
@@ -94,19 +120,30 @@ def _ctx(period: stats.Period, names, station: Station | None = None, **extra) -
     station_id = station.id if station else None
     tables = {name: stats.table(name, period, station_id) for name in names}
     years = stats.years_with_data()
-    return {"period": period, "tables": tables, "charts": _charts(period, tables, station_id),
-            "total": stats.totals(period, station_id), "years": years, "station": station,
-            "share": stats.match_share(period, station_id), "solved": stats.solved_needs(period, station_id),
-            "export_args": {**period.args, **(
-                {"station": station.code} if station else {})}, **extra}
+    return {
+        "period": period,
+        "tables": tables,
+        "charts": _charts(period, tables, station_id),
+        "total": stats.totals(period, station_id),
+        "years": years,
+        "station": station,
+        "share": stats.match_share(period, station_id),
+        "solved": stats.solved_needs(period, station_id),
+        "export_args": {**period.args, **({"station": station.code} if station else {})},
+        **extra,
+    }
 
 
 @bp.route("/")
 def public():
     period = stats.Period.from_args(request.args)
     progress = stats.progress(period.start.year)
-    return render_template("stats/public.html", **_ctx(period, PUBLIC_TABLES), progress=progress,
-                           ring=_ring(progress, sub=f"{progress.year}年目标"))
+    return render_template(
+        "stats/public.html",
+        **_ctx(period, PUBLIC_TABLES),
+        progress=progress,
+        ring=_ring(progress, sub=f"{progress.year}年目标"),
+    )
 
 
 def _ring(progress: stats.Progress, **kw):
@@ -121,11 +158,18 @@ def _ring(progress: stats.Progress, **kw):
 def station():
     st = _station_asked()
     period = stats.Period.from_args(request.args)
-    all_stations = db.session.scalars(select(Station).order_by(Station.id)).all() \
-        if stats.may_see_all_stations(current_user) else []
-    return render_template("stats/station.html", **_ctx(period, STATION_TABLES, st),
-                           activity=stats.station_activity(st.id, period),
-                           contracts=stats.contract_list(period, st.id, limit=50), all_stations=all_stations)
+    all_stations = (
+        db.session.scalars(select(Station).order_by(Station.id)).all()
+        if stats.may_see_all_stations(current_user)
+        else []
+    )
+    return render_template(
+        "stats/station.html",
+        **_ctx(period, STATION_TABLES, st),
+        activity=stats.station_activity(st.id, period),
+        contracts=stats.contract_list(period, st.id, limit=50),
+        all_stations=all_stations,
+    )
 
 
 @bp.route("/admin", methods=["GET", "POST"])
@@ -144,10 +188,15 @@ def admin():
             db.session.rollback()
             errors = e.errors
     progress = stats.progress(year)
-    return render_template("stats/admin.html", **_ctx(period, ADMIN_TABLES), errors=errors, progress=progress,
-                           ring=_ring(progress, sub=f"{year}年目标"),
-                           health=stats.queue_health(period), default_target=stats.default_target()), \
-        (400 if errors else 200)
+    return render_template(
+        "stats/admin.html",
+        **_ctx(period, ADMIN_TABLES),
+        errors=errors,
+        progress=progress,
+        ring=_ring(progress, sub=f"{year}年目标"),
+        health=stats.queue_health(period),
+        default_target=stats.default_target(),
+    ), (400 if errors else 200)
 
 
 @bp.route("/screen")
@@ -164,26 +213,52 @@ def screen():
     types = stats.breakdown("type", period)
     share = stats.match_share(period)
     ctx = {
-        "year": year, "progress": progress, "this_month": this_month, "share": share,
+        "year": year,
+        "progress": progress,
+        "this_month": this_month,
+        "share": share,
         "flow": {r.key: r for r in stats.breakdown("flow", period)},
-        "latest": stats.latest(12), "updated": stats.now_label(),
+        "latest": stats.latest(12),
+        "updated": stats.now_label(),
         "ring": _ring(progress, size=250, sub="目标完成度"),
-        "months_chart": charts.columns([f"{i}月" for i in range(1, 13)], [wan(r.amount) for r in months],
-                                       overlay=[wan(r.amount) for r in before], overlay_label=f"{year - 1}年",
-                                       width=900, height=330, label="按月成交额"),
-        "fields_chart": charts.hbars([(stats.short(r.label), r.amount, f"{wan(r.amount):,.0f}万")
-                                      for r in fields[:8]], width=440, row=42, label_width=136, label="技术领域"),
-        "districts_chart": charts.hbars([(stats.short(r.label), r.amount, f"{wan(r.amount):,.0f}万")
-                                         for r in districts[:8]], width=440, row=42, label_width=136, label="区县"),
-        "types_chart": charts.donut([(r.label, r.amount, f"{r.count}项") for r in types],
-                                    size=220, width=440, center=f"{progress.total.count}", center_sub="项",
-                                    label="合同类型"),
+        "months_chart": charts.columns(
+            [f"{i}月" for i in range(1, 13)],
+            [wan(r.amount) for r in months],
+            overlay=[wan(r.amount) for r in before],
+            overlay_label=f"{year - 1}年",
+            width=900,
+            height=330,
+            label="按月成交额",
+        ),
+        "fields_chart": charts.hbars(
+            [(stats.short(r.label), r.amount, f"{wan(r.amount):,.0f}万") for r in fields[:8]],
+            width=440,
+            row=42,
+            label_width=136,
+            label="技术领域",
+        ),
+        "districts_chart": charts.hbars(
+            [(stats.short(r.label), r.amount, f"{wan(r.amount):,.0f}万") for r in districts[:8]],
+            width=440,
+            row=42,
+            label_width=136,
+            label="区县",
+        ),
+        "types_chart": charts.donut(
+            [(r.label, r.amount, f"{r.count}项") for r in types],
+            size=220,
+            width=440,
+            center=f"{progress.total.count}",
+            center_sub="项",
+            label="合同类型",
+        ),
         "refresh": 60,
     }
     return render_template("stats/screen.html", **ctx)
 
 
 # ---- exports ------------------------------------------------------------------------------
+
 
 def _may_export(name: str, station: Station | None) -> bool:
     """Aggregates of the public page are public; a station's tables go to whoever may see the station
@@ -196,9 +271,13 @@ def _may_export(name: str, station: Station | None) -> bool:
 
 
 def _table_rows(t: stats.Table) -> tuple[list[exports.Column], list[list]]:
-    columns = [exports.Column(t.key_header, width=26), exports.Column("合同数（项）", "int"),
-               exports.Column("合同成交额（元）", "money", 20), exports.Column("技术交易额（元）", "money", 20),
-               exports.Column("成交额占比", "percent")]
+    columns = [
+        exports.Column(t.key_header, width=26),
+        exports.Column("合同数（项）", "int"),
+        exports.Column("合同成交额（元）", "money", 20),
+        exports.Column("技术交易额（元）", "money", 20),
+        exports.Column("成交额占比", "percent"),
+    ]
     rows = [[r.label, r.count, r.amount, r.tech_amount, r.share] for r in t.rows]
     label = "合计" if t.additive else "全部登记合同（上列各项有重叠）"
     rows.append([label, t.total.count, t.total.amount, t.total.tech_amount, t.total.share])
@@ -206,19 +285,48 @@ def _table_rows(t: stats.Table) -> tuple[list[exports.Column], list[list]]:
 
 
 def _contract_rows(period: stats.Period, station_id: int | None) -> tuple[list[exports.Column], list[list]]:
-    columns = [exports.Column("登记编号", width=20), exports.Column("登记日期", "date", 12),
-               exports.Column("项目名称", width=40), exports.Column("合同类型"), exports.Column("子类"),
-               exports.Column("卖方", width=30), exports.Column("卖方性质"), exports.Column("卖方所在地"),
-               exports.Column("买方", width=30), exports.Column("买方性质"), exports.Column("买方所在地"),
-               exports.Column("合同成交额（元）", "money", 18), exports.Column("技术交易额（元）", "money", 18),
-               exports.Column("签订日期", "date", 12), exports.Column("技术领域", width=18),
-               exports.Column("驿站", width=24), exports.Column("平台对接", width=8)]
+    columns = [
+        exports.Column("登记编号", width=20),
+        exports.Column("登记日期", "date", 12),
+        exports.Column("项目名称", width=40),
+        exports.Column("合同类型"),
+        exports.Column("子类"),
+        exports.Column("卖方", width=30),
+        exports.Column("卖方性质"),
+        exports.Column("卖方所在地"),
+        exports.Column("买方", width=30),
+        exports.Column("买方性质"),
+        exports.Column("买方所在地"),
+        exports.Column("合同成交额（元）", "money", 18),
+        exports.Column("技术交易额（元）", "money", 18),
+        exports.Column("签订日期", "date", 12),
+        exports.Column("技术领域", width=18),
+        exports.Column("驿站", width=24),
+        exports.Column("平台对接", width=8),
+    ]
     rows = []
     for c in stats.contract_list(period, station_id):
-        rows.append([c.number, c.stat_date, c.title, c.ctype, c.subtype, c.seller_name, c.seller_kind,
-                     rules.region_name(c.seller_region) or c.seller_country, c.buyer_name, c.buyer_kind,
-                     rules.region_name(c.buyer_region) or c.buyer_country, c.amount, c.counted_tech_amount, c.signed_on,
-                     c.field, c.station.name if c.station else "", "是" if c.match_id else ""])
+        rows.append(
+            [
+                c.number,
+                c.stat_date,
+                c.title,
+                c.ctype,
+                c.subtype,
+                c.seller_name,
+                c.seller_kind,
+                rules.region_name(c.seller_region) or c.seller_country,
+                c.buyer_name,
+                c.buyer_kind,
+                rules.region_name(c.buyer_region) or c.buyer_country,
+                c.amount,
+                c.counted_tech_amount,
+                c.signed_on,
+                c.field,
+                c.station.name if c.station else "",
+                "是" if c.match_id else "",
+            ]
+        )
     return columns, rows
 
 
@@ -244,14 +352,15 @@ def export(name, fmt):
         columns, rows = _table_rows(t)
     scope = f"{station.name} · " if station else ""
     filename = f"技术合同{title}-{scope}{period.label}.{fmt}".replace(" · ", "-")
-    notes = [f"郑州技术交易市场 · 技术合同{title}", f"统计范围：{scope}{period.label}（按登记日期）",
-             "口径：已登记且未注销的技术合同；变更登记的合同只计最新版本。金额单位：元。",
-             f"导出时间：{stats.now_label()}"]
+    notes = [
+        f"郑州技术交易市场 · 技术合同{title}",
+        f"统计范围：{scope}{period.label}（按登记日期）",
+        "口径：已登记且未注销的技术合同；变更登记的合同只计最新版本。金额单位：元。",
+        f"导出时间：{stats.now_label()}",
+    ]
     if fmt == "csv":
         body, mime = exports.csv_bytes(columns, rows), "text/csv; charset=utf-8"
     else:
         body = exports.xlsx_bytes(title, columns, rows, notes)
         mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return body, 200, {"Content-Type": mime,
-                       "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
-
+    return body, 200, {"Content-Type": mime, "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}

@@ -1,5 +1,6 @@
 """登记编号 stay unique and gapless under concurrent registrations — on SQLite and on PostgreSQL
 (run with TEST_DATABASE_URL). Every thread has its own app context, session and connection."""
+
 import threading
 from datetime import date
 
@@ -12,9 +13,12 @@ from tests.market.conftest import application
 
 
 def _pending(people, n: int, series: str = "甲") -> list[int]:
-    ids = [contracts.submit(application(people["buyer"], title=f"并发登记测试合同{series}第{i:02d}号"),
-                            people["researcher"]).id
-           for i in range(n)]
+    ids = [
+        contracts.submit(
+            application(people["buyer"], title=f"并发登记测试合同{series}第{i:02d}号"), people["researcher"]
+        ).id
+        for i in range(n)
+    ]
     db.session.commit()
     return ids
 
@@ -72,4 +76,4 @@ def test_registering_one_application_twice_at_once_issues_one_number(app, people
     assert db.session.get(ContractCounter, ("410102", date.today().year)).last == 1
     nxt = _pending(people, 1, "乙")
     contracts.register(db.session.get(Contract, nxt[0]), people["registrar"])
-    assert db.session.get(Contract, nxt[0]).number.endswith("000002")      # no gap after the lost races
+    assert db.session.get(Contract, nxt[0]).number.endswith("000002")  # no gap after the lost races

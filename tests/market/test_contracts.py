@@ -1,5 +1,6 @@
 """技术合同认定登记: applications, bad input, numbers, deadlines, refusals, changes, cancellations,
 links to matches, uploads and who may see what."""
+
 import io
 from datetime import date, datetime
 from decimal import Decimal
@@ -39,13 +40,18 @@ def count(model=Contract) -> int:
 
 def test_submit_then_register_issues_gapless_numbers(people):
     first = contracts.submit(application(people["buyer"]), people["researcher"], now=datetime(2026, 3, 2, 10))
-    second = contracts.submit(application(people["buyer"], title="另一项合作开发合同"), people["researcher"],
-                              now=datetime(2026, 3, 2, 11))
+    second = contracts.submit(
+        application(people["buyer"], title="另一项合作开发合同"), people["researcher"], now=datetime(2026, 3, 2, 11)
+    )
     db.session.commit()
     assert first.status == "pending" and first.number is None
     assert first.amount == Decimal("1200000.00") and first.tech_amount == Decimal("1000000.00")
-    assert (first.seller_name, first.seller_region, first.buyer_name) == ("郑州测试大学", "410102", "郑州测试装备有限公司")
-    assert first.due_on == date(2026, 3, 23)                         # 15 working days after Monday 2 March
+    assert (first.seller_name, first.seller_region, first.buyer_name) == (
+        "郑州测试大学",
+        "410102",
+        "郑州测试装备有限公司",
+    )
+    assert first.due_on == date(2026, 3, 23)  # 15 working days after Monday 2 March
     contracts.register(second, people["registrar"], now=datetime(2026, 3, 5, 9))
     contracts.register(first, people["registrar"], now=datetime(2026, 3, 5, 10))
     db.session.commit()
@@ -68,10 +74,16 @@ def test_only_registrars_and_admins_decide(people, make):
 
 
 def test_deadline_is_thirty_working_days_from_five_million(people):
-    small = contracts.submit(application(people["buyer"], tech_amount="4999999.99", amount="600万"),
-                             people["researcher"], now=datetime(2026, 9, 28, 9))
-    large = contracts.submit(application(people["buyer"], title="大额合作开发合同", tech_amount="500万", amount="600万"),
-                             people["researcher"], now=datetime(2026, 9, 28, 9))
+    small = contracts.submit(
+        application(people["buyer"], tech_amount="4999999.99", amount="600万"),
+        people["researcher"],
+        now=datetime(2026, 9, 28, 9),
+    )
+    large = contracts.submit(
+        application(people["buyer"], title="大额合作开发合同", tech_amount="500万", amount="600万"),
+        people["researcher"],
+        now=datetime(2026, 9, 28, 9),
+    )
     assert small.due_on == workdays.add_working_days(date(2026, 9, 28), 15)
     assert large.due_on == workdays.add_working_days(date(2026, 9, 28), 30)
     # National Day: 1–7 October off, Saturday 10 October a make-up working day
@@ -81,36 +93,48 @@ def test_deadline_is_thirty_working_days_from_five_million(people):
     assert workdays.working_days_between(date(2026, 10, 23), date(2026, 10, 21)) == -2
 
 
-NEW_BUYER = {"buyer_org_id": "", "buyer_name": "上海某某精密机械有限公司", "buyer_kind": "民营企业",
-             "buyer_region": "310115", "buyer_credit_code": credit_code("310115")}
+NEW_BUYER = {
+    "buyer_org_id": "",
+    "buyer_name": "上海某某精密机械有限公司",
+    "buyer_kind": "民营企业",
+    "buyer_region": "310115",
+    "buyer_credit_code": credit_code("310115"),
+}
 
 
-@pytest.mark.parametrize("change, field, message", [
-    ({"tech_amount": "130万"}, "tech_amount", "不能大于合同成交额"),
-    ({"amount": "-5"}, "amount", "不能为负数"),
-    ({"amount": "0", "tech_amount": "0"}, "amount", "应大于 0"),
-    ({"amount": "2000亿"}, "amount", "超过 1000 亿元"),
-    ({"amount": "200亿", "tech_amount": "1万"}, "amount", "超过 100 亿元"),
-    ({"amount": "12.345"}, "amount", "两位小数"),
-    ({"amount": "一百万"}, "amount", "不是有效金额"),
-    ({"valid_until": "2025-01-01"}, "valid_until", "不能早于有效期起"),
-    ({"valid_from": "2024-01-01", "valid_until": "2024-06-01"}, "valid_until", "不能早于签订日期"),
-    ({"signed_on": "2099-01-01", "valid_from": "2099-01-01", "valid_until": "2099-12-31"}, "signed_on", "不能晚于今天"),
-    ({"signed_on": "2025-02-30"}, "signed_on", "不是有效日期"),
-    ({**NEW_BUYER, "buyer_credit_code": "91410105MA44X7Y0L0"}, "buyer_credit_code", "校验位"),
-    ({**NEW_BUYER, "buyer_credit_code": "91410105MA44X7Y0"}, "buyer_credit_code", "18 位"),
-    ({**NEW_BUYER, "buyer_region": "410199"}, "buyer_region", "郑州市没有代码为 410199"),
-    ({**NEW_BUYER, "buyer_region": "990101"}, "buyer_region", "省级代码"),
-    ({**NEW_BUYER, "buyer_region": ""}, "buyer_region", "境内当事人必填"),
-    ({**NEW_BUYER, "buyer_country": "德国"}, "buyer_credit_code", "境外当事人"),
-    ({**NEW_BUYER, "buyer_kind": "外星机构"}, "buyer_kind", "请选择买方性质"),
-    ({"buyer_org_id": "", "buyer_name": ""}, "buyer_name", "请选择买方单位"),
-    ({"subtype": "专利实施许可"}, "ctype", "子类"),
-    ({"ctype": "技术买卖"}, "ctype", "请选择合同类型"),
-    ({"planned_investment": "100万"}, "planned_investment", "技术转让"),
-    ({"field": "炼金术"}, "field", "不是可选的值"),
-    ({"title": ""}, "title", "请填写“项目名称”"),
-])
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"tech_amount": "130万"}, "tech_amount", "不能大于合同成交额"),
+        ({"amount": "-5"}, "amount", "不能为负数"),
+        ({"amount": "0", "tech_amount": "0"}, "amount", "应大于 0"),
+        ({"amount": "2000亿"}, "amount", "超过 1000 亿元"),
+        ({"amount": "200亿", "tech_amount": "1万"}, "amount", "超过 100 亿元"),
+        ({"amount": "12.345"}, "amount", "两位小数"),
+        ({"amount": "一百万"}, "amount", "不是有效金额"),
+        ({"valid_until": "2025-01-01"}, "valid_until", "不能早于有效期起"),
+        ({"valid_from": "2024-01-01", "valid_until": "2024-06-01"}, "valid_until", "不能早于签订日期"),
+        (
+            {"signed_on": "2099-01-01", "valid_from": "2099-01-01", "valid_until": "2099-12-31"},
+            "signed_on",
+            "不能晚于今天",
+        ),
+        ({"signed_on": "2025-02-30"}, "signed_on", "不是有效日期"),
+        ({**NEW_BUYER, "buyer_credit_code": "91410105MA44X7Y0L0"}, "buyer_credit_code", "校验位"),
+        ({**NEW_BUYER, "buyer_credit_code": "91410105MA44X7Y0"}, "buyer_credit_code", "18 位"),
+        ({**NEW_BUYER, "buyer_region": "410199"}, "buyer_region", "郑州市没有代码为 410199"),
+        ({**NEW_BUYER, "buyer_region": "990101"}, "buyer_region", "省级代码"),
+        ({**NEW_BUYER, "buyer_region": ""}, "buyer_region", "境内当事人必填"),
+        ({**NEW_BUYER, "buyer_country": "德国"}, "buyer_credit_code", "境外当事人"),
+        ({**NEW_BUYER, "buyer_kind": "外星机构"}, "buyer_kind", "请选择买方性质"),
+        ({"buyer_org_id": "", "buyer_name": ""}, "buyer_name", "请选择买方单位"),
+        ({"subtype": "专利实施许可"}, "ctype", "子类"),
+        ({"ctype": "技术买卖"}, "ctype", "请选择合同类型"),
+        ({"planned_investment": "100万"}, "planned_investment", "技术转让"),
+        ({"field": "炼金术"}, "field", "不是可选的值"),
+        ({"title": ""}, "title", "请填写“项目名称”"),
+    ],
+)
 def test_bad_input_is_refused_with_a_message_and_nothing_is_stored(people, change, field, message):
     with pytest.raises(ValidationError) as e:
         contracts.submit(application(people["buyer"], **change), people["researcher"])
@@ -137,9 +161,17 @@ def test_a_refused_application_may_be_filed_again(people):
 
 
 def test_foreign_buyer_needs_no_region_and_the_seller_registers_locally(people):
-    c = contracts.submit(application(people["buyer"], buyer_org_id="", buyer_name="Rheinland Werkzeuge GmbH",
-                                     buyer_kind="外资企业", buyer_country="德国", buyer_region="410105"),
-                         people["researcher"])
+    c = contracts.submit(
+        application(
+            people["buyer"],
+            buyer_org_id="",
+            buyer_name="Rheinland Werkzeuge GmbH",
+            buyer_kind="外资企业",
+            buyer_country="德国",
+            buyer_region="410105",
+        ),
+        people["researcher"],
+    )
     assert (c.buyer_country, c.buyer_region, c.buyer_org_id) == ("德国", None, None)
     contracts.register(c, people["registrar"], now=datetime(2026, 5, 6, 9))
     assert c.number == "2026410102000001"
@@ -222,7 +254,10 @@ OFFERED = {
     "registered": ({"cancel": True, "cancel_declined": False}, {"change": True, "cancel_request": True}),
     "cancel requested": ({"cancel": True, "cancel_declined": True}, {"change": False, "cancel_request": False}),
     "change pending": ({"cancel": False, "cancel_declined": False}, {"change": False, "cancel_request": False}),
-    "refused": ({}, {}), "withdrawn": ({}, {}), "cancelled": ({}, {}), "superseded": ({}, {}),
+    "refused": ({}, {}),
+    "withdrawn": ({}, {}),
+    "cancelled": ({}, {}),
+    "superseded": ({}, {}),
 }
 REGISTRAR_STEPS = {"register", "refuse", "cancel", "cancel_declined"}
 APPLICANT_STEPS = {"change", "withdraw", "cancel_request"}
@@ -255,8 +290,10 @@ def test_each_side_is_offered_and_allowed_the_steps_its_state_allows(people, sta
     assert contracts.moves(people["registrar"], c) == offered_registrar
     assert contracts.moves(people["researcher"], c) == offered_applicant
     assert contracts.moves(people["admin"], c) == {**offered_registrar, **offered_applicant}
-    for user, offered, own in ((people["registrar"], offered_registrar, REGISTRAR_STEPS),
-                               (people["researcher"], offered_applicant, APPLICANT_STEPS)):
+    for user, offered, own in (
+        (people["registrar"], offered_registrar, REGISTRAR_STEPS),
+        (people["researcher"], offered_applicant, APPLICANT_STEPS),
+    ):
         for step in sorted(REGISTRAR_STEPS | APPLICANT_STEPS):
             if offered.get(step):
                 contracts.check(step, c, user)
@@ -295,8 +332,9 @@ def test_registering_a_contract_that_names_a_match_marks_it_contracted(people, m
     c = contracts.submit(application(people["buyer"], match_id=str(match.id)), people["researcher"])
     assert c.match_id == match.id and match.status == "negotiating"
     with pytest.raises(ValidationError) as e:
-        contracts.submit(application(people["buyer"], title="同一对接的第二份合同", match_id=str(match.id)),
-                         people["researcher"])
+        contracts.submit(
+            application(people["buyer"], title="同一对接的第二份合同", match_id=str(match.id)), people["researcher"]
+        )
     assert "已关联合同" in e.value.errors["match_id"]
     contracts.register(c, people["registrar"])
     db.session.commit()
@@ -314,6 +352,7 @@ def test_a_match_between_other_parties_cannot_be_named(people, match, make):
 
 # ---- through the web ----------------------------------------------------------------------
 
+
 def form(buyer, **change) -> dict:
     raw = application(buyer, **change)
     raw["ctype_subtype"] = f"{raw.pop('ctype')}|{raw.pop('subtype')}"
@@ -327,21 +366,33 @@ def upload_files(app) -> list[Path]:
 
 def test_web_form_shows_errors_next_to_fields_and_stores_nothing(app, client, people):
     login(client, people["researcher"])
-    resp = post_form(client, "/contracts/new", {**form(people["buyer"], tech_amount="200万", valid_until="2024-01-01"),
-                                                "attachment": (io.BytesIO(PDF), "合同.pdf")})
+    resp = post_form(
+        client,
+        "/contracts/new",
+        {
+            **form(people["buyer"], tech_amount="200万", valid_until="2024-01-01"),
+            "attachment": (io.BytesIO(PDF), "合同.pdf"),
+        },
+    )
     assert resp.status_code == 400
     html = text(resp)
     assert "不能大于合同成交额" in html and "不能早于" in html and 'class="field has-error' in html
-    assert "梯度硬质合金盾构滚刀刀圈合作开发" in html               # what was typed is kept
+    assert "梯度硬质合金盾构滚刀刀圈合作开发" in html  # what was typed is kept
     assert count() == 0 and upload_files(app) == []
 
 
 def test_web_application_with_scan_registration_and_download_rights(app, client, people, make):
     login(client, people["researcher"])
     resp = client.get("/contracts/new")
-    resp = client.post("/contracts/new", data={**form(people["buyer"]), "csrf_token": csrf_from(text(resp)),
-                                               "attachment": (io.BytesIO(PDF), "扫描件.pdf")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/contracts/new",
+        data={
+            **form(people["buyer"]),
+            "csrf_token": csrf_from(text(resp)),
+            "attachment": (io.BytesIO(PDF), "扫描件.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 302, text(resp)[:2000]
     c = db.session.scalar(select(Contract))
     stored = upload_files(app)
@@ -356,39 +407,44 @@ def test_web_application_with_scan_registration_and_download_rights(app, client,
     c.station_id = station_broker.station_id
     db.session.commit()
     switch(client, station_broker)
-    assert client.get(url).status_code == 200                    # the station's broker sees the record
-    assert client.get(f"{url}/file").status_code == 403         # but not the scan
+    assert client.get(url).status_code == 200  # the station's broker sees the record
+    assert client.get(f"{url}/file").status_code == 403  # but not the scan
     switch(client, make.user(Role.broker))
-    assert client.get(url).status_code == 404                    # another station's broker sees nothing
+    assert client.get(url).status_code == 404  # another station's broker sees nothing
     switch(client, make.user(Role.researcher))
     assert client.get(url).status_code == 404
     logout(client)
-    assert client.get(url).status_code == 302                    # visitors are sent to log in
+    assert client.get(url).status_code == 302  # visitors are sent to log in
 
     login(client, people["registrar"])
     assert "梯度硬质合金" in text(client.get("/contracts/queue"))
     assert client.get(f"{url}/file").data == PDF
     resp = post_form(client, f"{url}/register", {}, token_page=url)
-    assert resp.status_code == 400 and "请逐项核对审查要点" in text(resp)      # the checklist is not ticked
+    assert resp.status_code == 400 and "请逐项核对审查要点" in text(resp)  # the checklist is not ticked
     resp = post_form(client, f"{url}/register", {"check": list(contracts.CHECKLIST)}, token_page=url)
     assert resp.status_code == 302
     db.session.refresh(c)
     assert c.status == "registered" and c.number in text(client.get(url))
 
 
-@pytest.mark.parametrize("name, data, message", [
-    ("合同.pdf", b"this is not a pdf", "只接受 PDF"),
-    ("合同.exe", b"MZ\x90\x00", "只接受 PDF"),
-    ("empty.pdf", b"", "空的"),
-    ("big.pdf", b"%PDF-" + b"0" * (1024 * 1024), "超过 1 MB"),
-])
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("合同.pdf", b"this is not a pdf", "只接受 PDF"),
+        ("合同.exe", b"MZ\x90\x00", "只接受 PDF"),
+        ("empty.pdf", b"", "空的"),
+        ("big.pdf", b"%PDF-" + b"0" * (1024 * 1024), "超过 1 MB"),
+    ],
+)
 def test_scans_are_type_checked_and_size_limited(app, client, people, name, data, message):
     app.config["CONTRACT_FILE_MAX_MB"] = 1
     login(client, people["researcher"])
     page = client.get("/contracts/new")
-    resp = client.post("/contracts/new", data={**form(people["buyer"]), "csrf_token": csrf_from(text(page)),
-                                               "attachment": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/contracts/new",
+        data={**form(people["buyer"]), "csrf_token": csrf_from(text(page)), "attachment": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 400 and message in text(resp)
     assert count() == 0 and upload_files(app) == []
 
@@ -399,6 +455,7 @@ def test_png_scans_are_accepted(app, people):
 
         def read(self, n):
             return PNG
+
     c = contracts.submit(application(people["buyer"]), people["researcher"], file=File())
     assert c.file_mime == "image/png" and c.file_name == "scan.png" and c.file_key.endswith(".png")
 
@@ -469,6 +526,7 @@ def test_queue_is_for_registrars_and_shows_deadlines(client, people, make):
 
 def test_api_application_and_errors(client, people):
     import hashlib
+
     people["researcher"].api_token_hash = hashlib.sha256(b"tok-researcher").hexdigest()
     db.session.commit()
     headers = {"Authorization": "Bearer tok-researcher"}
@@ -492,6 +550,7 @@ def test_working_days_follow_the_state_council_notices():
     Sunday; a year no notice covers yet counts Monday–Friday."""
     import json
     from pathlib import Path
+
     notices = json.loads((Path(__file__).parent / "data" / "state_council_holidays.json").read_text("utf-8"))
     for year in ("2024", "2025", "2026"):
         for day in notices["holidays"][year]:
@@ -499,4 +558,4 @@ def test_working_days_follow_the_state_council_notices():
         for day in notices["workdays"][year]:
             assert workdays.is_working_day(date.fromisoformat(day)), day
     assert workdays.is_working_day(date(2026, 12, 1)) and not workdays.is_working_day(date(2026, 12, 5))
-    assert workdays.add_working_days(date(2099, 1, 1), 1) == date(2099, 1, 2)      # Friday, no notice yet
+    assert workdays.add_working_days(date(2099, 1, 1), 1) == date(2099, 1, 2)  # Friday, no notice yet

@@ -1,4 +1,5 @@
 """Who may see and act on a contract; the steps each may take are in ``lifecycle.TRANSITIONS``."""
+
 from ...models import Contract, Role, User
 
 
@@ -13,7 +14,6 @@ class Conflict(Exception):
         super().__init__("该申请刚被其他登记员处理过，请刷新后查看最新状态")
 
 
-
 def _authenticated(user) -> bool:
     return user is not None and user.is_authenticated
 
@@ -21,8 +21,9 @@ def _authenticated(user) -> bool:
 def can_apply(user: User | None) -> bool:
     if not _authenticated(user):
         return False
-    return user.has_role(Role.broker, Role.admin) or \
-        (user.has_role(Role.researcher, Role.enterprise) and user.member_org_id is not None)
+    return user.has_role(Role.broker, Role.admin) or (
+        user.has_role(Role.researcher, Role.enterprise) and user.member_org_id is not None
+    )
 
 
 def is_registrar(user: User | None) -> bool:
@@ -38,7 +39,8 @@ def _seller_side(user: User, contract: Contract) -> bool:
 
 def _station_broker(user: User, contract: Contract) -> bool:
     return user.has_role(Role.broker) and (
-        contract.broker_id == user.id or (user.station_id is not None and user.station_id == contract.station_id))
+        contract.broker_id == user.id or (user.station_id is not None and user.station_id == contract.station_id)
+    )
 
 
 def _match_party(user: User, contract: Contract) -> bool:
@@ -52,8 +54,12 @@ def can_view(user: User | None, contract: Contract) -> bool:
     brokers of the station."""
     if not _authenticated(user):
         return False
-    return is_registrar(user) or _seller_side(user, contract) or _station_broker(user, contract) or \
-        _match_party(user, contract)
+    return (
+        is_registrar(user)
+        or _seller_side(user, contract)
+        or _station_broker(user, contract)
+        or _match_party(user, contract)
+    )
 
 
 def can_act_for(user: User | None, contract: Contract) -> bool:

@@ -6,6 +6,7 @@ registered contract: registering it issues a new number and marks the old versio
 the current version is the only one counted. ``TRANSITIONS`` says who may take which step from
 which status; the use cases and the contract page (which buttons show) both read it.
 """
+
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,9 +24,17 @@ from .access import Conflict, NotAllowed, can_act_for, can_apply, is_registrar
 from .numbering import allocate_number
 from .validation import REFUSAL_REASONS, check_approval, locality, validate
 
-ACTION_LABELS = {"submit": "提交登记申请", "change": "提交变更申请", "register": "登记", "refuse": "未予登记",
-                 "withdraw": "撤回申请", "supersede": "被变更登记取代", "cancel_request": "申请注销",
-                 "cancel": "注销登记", "cancel_declined": "驳回注销申请"}
+ACTION_LABELS = {
+    "submit": "提交登记申请",
+    "change": "提交变更申请",
+    "register": "登记",
+    "refuse": "未予登记",
+    "withdraw": "撤回申请",
+    "supersede": "被变更登记取代",
+    "cancel_request": "申请注销",
+    "cancel": "注销登记",
+    "cancel_declined": "驳回注销申请",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class Move:
     ("registrar": registrars and admins; "applicant": whoever may act for the applicant; "system":
     a consequence of another step), what is said when the status does not allow it (``{status}``
     is the current one), and conditions that block it while they hold, each with its message."""
+
     sources: tuple[ContractStatus, ...]
     to: ContractStatus | None
     who: str
@@ -44,35 +54,68 @@ class Move:
 _APPLICANT_SIDE = "只有申请方、该驿站的技术经纪人或管理员可以"
 TRANSITIONS = {
     # a change is a new pending application; the registered original stays until the change is registered
-    "change": Move((ContractStatus.registered,), None, "applicant",
-                   "该合同当前为“{status}”，只有已登记的合同可以申请变更",
-                   (("cancel_requested", "该合同正在申请注销，不能同时申请变更"),
-                    ("pending_change", "该合同已有一份待登记的变更申请"))),
-    "register": Move((ContractStatus.pending,), ContractStatus.registered, "registrar",
-                     "该申请当前为“{status}”，不能登记"),
-    "supersede": Move((ContractStatus.registered,), ContractStatus.superseded, "system",
-                      "被变更的合同当前为“{status}”，不能登记这份变更"),
-    "refuse": Move((ContractStatus.pending,), ContractStatus.refused, "registrar",
-                   "该申请当前为“{status}”，不能作出未予登记决定"),
-    "withdraw": Move((ContractStatus.pending,), ContractStatus.withdrawn, "applicant",
-                     "该申请当前为“{status}”，不能撤回"),
-    "cancel_request": Move((ContractStatus.registered,), None, "applicant",
-                           "该合同当前为“{status}”，只有已登记的合同可以申请注销",
-                           (("cancel_requested", "已经提交过注销申请，请等待登记员处理"),
-                            ("pending_change", "该合同有待登记的变更申请，请先撤回变更申请"))),
-    "cancel": Move((ContractStatus.registered,), ContractStatus.cancelled, "registrar",
-                   "该合同当前为“{status}”，只有已登记的合同可以注销",
-                   (("pending_change", "该合同有待登记的变更申请，请先对变更申请作出决定"),)),
-    "cancel_declined": Move((ContractStatus.registered,), None, "registrar", "该合同没有待处理的注销申请",
-                            (("no_cancel_request", "该合同没有待处理的注销申请"),)),
+    "change": Move(
+        (ContractStatus.registered,),
+        None,
+        "applicant",
+        "该合同当前为“{status}”，只有已登记的合同可以申请变更",
+        (
+            ("cancel_requested", "该合同正在申请注销，不能同时申请变更"),
+            ("pending_change", "该合同已有一份待登记的变更申请"),
+        ),
+    ),
+    "register": Move(
+        (ContractStatus.pending,), ContractStatus.registered, "registrar", "该申请当前为“{status}”，不能登记"
+    ),
+    "supersede": Move(
+        (ContractStatus.registered,),
+        ContractStatus.superseded,
+        "system",
+        "被变更的合同当前为“{status}”，不能登记这份变更",
+    ),
+    "refuse": Move(
+        (ContractStatus.pending,), ContractStatus.refused, "registrar", "该申请当前为“{status}”，不能作出未予登记决定"
+    ),
+    "withdraw": Move(
+        (ContractStatus.pending,), ContractStatus.withdrawn, "applicant", "该申请当前为“{status}”，不能撤回"
+    ),
+    "cancel_request": Move(
+        (ContractStatus.registered,),
+        None,
+        "applicant",
+        "该合同当前为“{status}”，只有已登记的合同可以申请注销",
+        (
+            ("cancel_requested", "已经提交过注销申请，请等待登记员处理"),
+            ("pending_change", "该合同有待登记的变更申请，请先撤回变更申请"),
+        ),
+    ),
+    "cancel": Move(
+        (ContractStatus.registered,),
+        ContractStatus.cancelled,
+        "registrar",
+        "该合同当前为“{status}”，只有已登记的合同可以注销",
+        (("pending_change", "该合同有待登记的变更申请，请先对变更申请作出决定"),),
+    ),
+    "cancel_declined": Move(
+        (ContractStatus.registered,),
+        None,
+        "registrar",
+        "该合同没有待处理的注销申请",
+        (("no_cancel_request", "该合同没有待处理的注销申请"),),
+    ),
 }
-DENIED = {"registrar": "只有登记员或管理员可以审核技术合同", "change": _APPLICANT_SIDE + "申请变更",
-          "withdraw": _APPLICANT_SIDE + "撤回申请", "cancel_request": _APPLICANT_SIDE + "申请注销"}
+DENIED = {
+    "registrar": "只有登记员或管理员可以审核技术合同",
+    "change": _APPLICANT_SIDE + "申请变更",
+    "withdraw": _APPLICANT_SIDE + "撤回申请",
+    "cancel_request": _APPLICANT_SIDE + "申请注销",
+}
 
 
 def pending_change(contract: Contract) -> Contract | None:
-    return db.session.scalar(select(Contract).where(Contract.amends_id == contract.id,
-                                                    Contract.status == ContractStatus.pending.value))
+    return db.session.scalar(
+        select(Contract).where(Contract.amends_id == contract.id, Contract.status == ContractStatus.pending.value)
+    )
 
 
 _CONDITIONS = {
@@ -147,10 +190,25 @@ def working_days_left(contract: Contract, today: date | None = None) -> int:
     return days_left(contract.due_on, today)
 
 
-def _record(contract: Contract, actor: User | None, action: str, note: str = "", before: str | None = None,
-            at: datetime | None = None) -> None:
-    db.session.add(ContractEvent(contract=contract, actor=actor, action=action, from_status=before,
-                                 to_status=contract.status, note=note or "", at=at or utcnow()))
+def _record(
+    contract: Contract,
+    actor: User | None,
+    action: str,
+    note: str = "",
+    before: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    db.session.add(
+        ContractEvent(
+            contract=contract,
+            actor=actor,
+            action=action,
+            from_status=before,
+            to_status=contract.status,
+            note=note or "",
+            at=at or utcnow(),
+        )
+    )
 
 
 def _tell(user: User | None, key: str, title: str, body: str, contract: Contract) -> None:
@@ -161,8 +219,14 @@ def _flush() -> None:
     matches.flush_or_conflict(Conflict)
 
 
-def submit(raw: dict, actor: User, file=None, amends: Contract | None = None, now: datetime | None = None,
-           ext_id: str | None = None) -> Contract:
+def submit(
+    raw: dict,
+    actor: User,
+    file=None,
+    amends: Contract | None = None,
+    now: datetime | None = None,
+    ext_id: str | None = None,
+) -> Contract:
     """A registration application (or, with ``amends``, a change application); nothing is stored
     when anything is wrong, the scanned contract included."""
     if not can_apply(actor):
@@ -180,15 +244,30 @@ def submit(raw: dict, actor: User, file=None, amends: Contract | None = None, no
         errors["attachment"] = f"合同扫描件：{e}"
     if errors:
         raise ValidationError(errors)
-    contract = Contract(**values, applicant=actor, status=ContractStatus.pending.value, submitted_at=now, amends=amends,
-                        due_on=deadline(now.date(), values["tech_amount"]), ext_id=ext_id)
+    contract = Contract(
+        **values,
+        applicant=actor,
+        status=ContractStatus.pending.value,
+        submitted_at=now,
+        amends=amends,
+        due_on=deadline(now.date(), values["tech_amount"]),
+        ext_id=ext_id,
+    )
     stored = uploads.save(upload) if upload else None
     if stored:
-        contract.file_key, contract.file_name, contract.file_mime, contract.file_size = \
-            stored.key, stored.name, stored.mime, stored.size
+        contract.file_key, contract.file_name, contract.file_mime, contract.file_size = (
+            stored.key,
+            stored.name,
+            stored.mime,
+            stored.size,
+        )
     elif amends is not None:
-        contract.file_key, contract.file_name, contract.file_mime, contract.file_size = \
-            amends.file_key, amends.file_name, amends.file_mime, amends.file_size
+        contract.file_key, contract.file_name, contract.file_mime, contract.file_size = (
+            amends.file_key,
+            amends.file_name,
+            amends.file_mime,
+            amends.file_size,
+        )
     db.session.add(contract)
     try:
         db.session.flush()
@@ -202,8 +281,13 @@ def submit(raw: dict, actor: User, file=None, amends: Contract | None = None, no
     if match is not None and amends is None:
         matches.record_contract_applied(match, actor, contract)
         if match.broker is not None and match.broker_id != actor.id:
-            _tell(match.broker, f"contract:{contract.id}:submitted", f"#{match.id} 已申请技术合同登记",
-                  f"“{contract.title}”已提交登记申请。", contract)
+            _tell(
+                match.broker,
+                f"contract:{contract.id}:submitted",
+                f"#{match.id} 已申请技术合同登记",
+                f"“{contract.title}”已提交登记申请。",
+                contract,
+            )
     return contract
 
 
@@ -212,8 +296,15 @@ def submit_change(original: Contract, raw: dict, actor: User, file=None, now: da
     return submit(raw, actor, file, amends=original, now=now)
 
 
-def register(contract: Contract, registrar: User, now: datetime | None = None, notify: bool = True,
-             approved=None, approved_note: str = "", checked=None) -> Contract:
+def register(
+    contract: Contract,
+    registrar: User,
+    now: datetime | None = None,
+    notify: bool = True,
+    approved=None,
+    approved_note: str = "",
+    checked=None,
+) -> Contract:
     """认定登记: issue the 登记编号; a change supersedes the version it amends; a named match is contracted.
     ``approved`` sets the 核定技术交易额 when lower than the applicant's figure; ``checked`` (the web
     form's ticked checklist items) must cover CHECKLIST when given."""
@@ -244,8 +335,10 @@ def register(contract: Contract, registrar: User, now: datetime | None = None, n
     if notify:
         body = f"登记编号 {contract.number}。"
         if contract.approved_tech_amount is not None:
-            body += (f"核定技术交易额{rules.format_amount(contract.approved_tech_amount)}"
-                     f"（申报{rules.format_amount(contract.tech_amount)}）：{contract.approved_note}")
+            body += (
+                f"核定技术交易额{rules.format_amount(contract.approved_tech_amount)}"
+                f"（申报{rules.format_amount(contract.tech_amount)}）：{contract.approved_note}"
+            )
         _tell_parties(contract, "registered", f"技术合同“{contract.title}”已登记", body)
     return contract
 
@@ -260,8 +353,9 @@ def _tell_parties(contract: Contract, what: str, title: str, body: str) -> None:
         _tell(user, f"contract:{contract.id}:{what}:{user.id}", title, body, contract)
 
 
-def refuse(contract: Contract, registrar: User, code, note: str = "", now: datetime | None = None,
-           notify: bool = True) -> Contract:
+def refuse(
+    contract: Contract, registrar: User, code, note: str = "", now: datetime | None = None, notify: bool = True
+) -> Contract:
     """未予登记 with one of the nine standard reasons and a note the applicant sees."""
     move = check("refuse", contract, registrar)
     code, note = str(code or "").strip(), (note or "").strip()
@@ -282,8 +376,12 @@ def refuse(contract: Contract, registrar: User, code, note: str = "", now: datet
     _flush()
     _record(contract, registrar, "refuse", refusal_text(contract), before, now)
     if notify:
-        _tell_parties(contract, "refused", f"技术合同“{contract.title}”未予登记",
-                      f"理由：{refusal_text(contract)}。可按说明修改后重新申请。")
+        _tell_parties(
+            contract,
+            "refused",
+            f"技术合同“{contract.title}”未予登记",
+            f"理由：{refusal_text(contract)}。可按说明修改后重新申请。",
+        )
     return contract
 
 
@@ -323,8 +421,9 @@ def request_cancel(contract: Contract, actor: User, note: str, now: datetime | N
     return contract
 
 
-def cancel(contract: Contract, registrar: User, note: str, now: datetime | None = None,
-           notify: bool = True) -> Contract:
+def cancel(
+    contract: Contract, registrar: User, note: str, now: datetime | None = None, notify: bool = True
+) -> Contract:
     """注销登记: the contract leaves the statistics; its record and number stay."""
     move = check("cancel", contract, registrar)
     note = _required_note(note, "注销理由")
@@ -335,8 +434,13 @@ def cancel(contract: Contract, registrar: User, note: str, now: datetime | None 
     _flush()
     _record(contract, registrar, "cancel", note, before, now)
     if notify:
-        _tell(contract.applicant, f"contract:{contract.id}:cancelled", f"技术合同“{contract.title}”已注销登记",
-              f"登记编号 {contract.number}。说明：{note}", contract)
+        _tell(
+            contract.applicant,
+            f"contract:{contract.id}:cancelled",
+            f"技术合同“{contract.title}”已注销登记",
+            f"登记编号 {contract.number}。说明：{note}",
+            contract,
+        )
     return contract
 
 
@@ -347,8 +451,13 @@ def decline_cancel(contract: Contract, registrar: User, note: str, now: datetime
     contract.cancel_requested_at = None
     _flush()
     _record(contract, registrar, "cancel_declined", note, contract.status, now)
-    _tell(contract.applicant, f"contract:{contract.id}:cancel_declined:{now.isoformat()}",
-          f"技术合同“{contract.title}”的注销申请未获同意", f"说明：{note}", contract)
+    _tell(
+        contract.applicant,
+        f"contract:{contract.id}:cancel_declined:{now.isoformat()}",
+        f"技术合同“{contract.title}”的注销申请未获同意",
+        f"说明：{note}",
+        contract,
+    )
     return contract
 
 

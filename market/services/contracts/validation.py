@@ -1,6 +1,7 @@
 """An application's fields, parties, type, amounts, dates and links to a match, station and
 broker — checked the same way for the web form, the JSON API and bulk import — and the
 registrar's 核定技术交易额."""
+
 from datetime import date
 from decimal import Decimal
 
@@ -30,12 +31,32 @@ REFUSAL_REASONS = {
     "8": "印章缺失或与名称不符",
     "9": "其他",
 }
-GOALS = ("环境保护、生态建设及污染防治", "能源生产、分配和合理利用", "卫生事业发展", "教育事业发展",
-         "基础设施以及城市和农村规划", "社会发展和社会服务", "地球和大气层的探索与利用", "民用空间探测及开发",
-         "农林牧渔业发展", "促进工业发展", "非定向研究", "其他民用目标")
+GOALS = (
+    "环境保护、生态建设及污染防治",
+    "能源生产、分配和合理利用",
+    "卫生事业发展",
+    "教育事业发展",
+    "基础设施以及城市和农村规划",
+    "社会发展和社会服务",
+    "地球和大气层的探索与利用",
+    "民用空间探测及开发",
+    "农林牧渔业发展",
+    "促进工业发展",
+    "非定向研究",
+    "其他民用目标",
+)
 # 单位性质 (the organisation kinds of the taxonomy) → the party nature the statistics report
-NATURES = {"高校": "高等院校", "科研院所": "科研机构", "新型研发机构": "科研机构", "国有企业": "企业",
-           "民营企业": "企业", "外资企业": "企业", "政府机构": "机关团体", "服务机构": "其他组织", "个人": "个人"}
+NATURES = {
+    "高校": "高等院校",
+    "科研院所": "科研机构",
+    "新型研发机构": "科研机构",
+    "国有企业": "企业",
+    "民营企业": "企业",
+    "外资企业": "企业",
+    "政府机构": "机关团体",
+    "服务机构": "其他组织",
+    "个人": "个人",
+}
 CHINA = "中国"
 _CHINA_ALIASES = {"中国", "中华人民共和国", "中国大陆", "china", "cn", "prc"}
 MAX_CONTRACT_AMOUNT = Decimal("10000000000")  # 100亿元 for one contract: beyond that it is a typo
@@ -44,8 +65,13 @@ OPEN = (ContractStatus.pending.value, ContractStatus.registered.value)
 FIELDS = (
     Field("title", "项目名称", required=True, min_len=4, max_len=100, aliases=("合同名称",)),
     Field("amount", "合同成交额", type="money", required=True, aliases=("成交额",), help="元，可写 50万"),
-    Field("tech_amount", "技术交易额", type="money", required=True,
-          help="成交额减去设备、材料等非技术性费用，不能大于成交额"),
+    Field(
+        "tech_amount",
+        "技术交易额",
+        type="money",
+        required=True,
+        help="成交额减去设备、材料等非技术性费用，不能大于成交额",
+    ),
     Field("signed_on", "签订日期", type="date", required=True),
     Field("valid_from", "有效期起", type="date", required=True),
     Field("valid_until", "有效期止", type="date", required=True),
@@ -58,11 +84,11 @@ FIELDS = (
 SIDES = {"seller": "卖方", "buyer": "买方"}
 
 
-
 def vocab() -> Vocab:
     v = reference.vocab()
-    return Vocab(names={**v.names, "contract_goal": list(GOALS)}, chain_children=v.chain_children,
-                 trl_stage=v.trl_stage)
+    return Vocab(
+        names={**v.names, "contract_goal": list(GOALS)}, chain_children=v.chain_children, trl_stage=v.trl_stage
+    )
 
 
 def nature(kind: str | None) -> str:
@@ -75,8 +101,14 @@ def _country(value) -> str:
 
 
 def _from_org(side: str, org: Organisation) -> dict:
-    return {f"{side}_org_id": org.id, f"{side}_name": org.name, f"{side}_kind": org.kind,
-            f"{side}_credit_code": org.credit_code, f"{side}_region": org.region, f"{side}_country": CHINA}
+    return {
+        f"{side}_org_id": org.id,
+        f"{side}_name": org.name,
+        f"{side}_kind": org.kind,
+        f"{side}_credit_code": org.credit_code,
+        f"{side}_region": org.region,
+        f"{side}_country": CHINA,
+    }
 
 
 def _party(side: str, raw: dict, actor: User, v: Vocab, errors: dict) -> dict:
@@ -118,8 +150,14 @@ def _party(side: str, raw: dict, actor: User, v: Vocab, errors: dict) -> dict:
         region = None
         if code:
             errors[f"{side}_credit_code"] = "境外当事人没有统一社会信用代码，请留空"
-    return {f"{side}_org_id": None, f"{side}_name": name, f"{side}_kind": kind,
-            f"{side}_credit_code": code or None, f"{side}_region": region, f"{side}_country": country}
+    return {
+        f"{side}_org_id": None,
+        f"{side}_name": name,
+        f"{side}_kind": kind,
+        f"{side}_credit_code": code or None,
+        f"{side}_region": region,
+        f"{side}_country": country,
+    }
 
 
 def _check_type(raw: dict, errors: dict) -> dict:
@@ -143,8 +181,9 @@ def _check_amounts(values: dict, errors: dict) -> None:
         elif value > MAX_CONTRACT_AMOUNT:
             errors[name] = f"{label}超过 100 亿元，请核对金额和单位（元）"
     if amount and tech and "amount" not in errors and "tech_amount" not in errors and tech > amount:
-        errors["tech_amount"] = (f"技术交易额（{rules.format_amount(tech)}）不能大于合同成交额"
-                                 f"（{rules.format_amount(amount)}）")
+        errors["tech_amount"] = (
+            f"技术交易额（{rules.format_amount(tech)}）不能大于合同成交额（{rules.format_amount(amount)}）"
+        )
     if values.get("ctype") != "技术转让":
         for name in ("planned_investment", "planned_output"):
             if values.get(name) is not None:
@@ -172,7 +211,6 @@ def locality(values) -> str | None:
     return get("buyer_region") if get("buyer_country") == CHINA else None
 
 
-
 def _open_contract_for(match: Match, amends: Contract | None) -> Contract | None:
     stmt = select(Contract).where(Contract.match_id == match.id, Contract.status.in_(OPEN))
     if amends is not None:
@@ -191,15 +229,20 @@ def may_link(actor: User, match: Match) -> bool:
     return org_id is not None and match.achievement.org_id == org_id
 
 
-
-
 def _stations_for_member(actor: User) -> set[int]:
     """Stations a seller-side member may name without a match: the one serving its district, any it
     hosts, and the hall."""
     from .. import stations
+
     org = actor.org
-    found = {s.id for s in db.session.scalars(select(Station).where(
-        Station.active.is_(True), or_(Station.is_hall.is_(True), Station.host_org_id == org.id)))}
+    found = {
+        s.id
+        for s in db.session.scalars(
+            select(Station).where(
+                Station.active.is_(True), or_(Station.is_hall.is_(True), Station.host_org_id == org.id)
+            )
+        )
+    }
     routed = stations.route_for(org)
     return found | ({routed.id} if routed is not None else set())
 
@@ -217,8 +260,7 @@ def _links(raw: dict, actor: User, values: dict, amends: Contract | None, errors
             pass
         elif match.status not in (MatchStatus.introduced.value, MatchStatus.negotiating.value):
             errors["match_id"] = f"该对接当前为“{match.status_label}”，只有对接中或洽谈中的对接可以关联合同"
-        elif (values.get("seller_org_id"), values.get("buyer_org_id")) != (match.achievement.org_id,
-                                                                            match.need.org_id):
+        elif (values.get("seller_org_id"), values.get("buyer_org_id")) != (match.achievement.org_id, match.need.org_id):
             errors["match_id"] = "该对接的成果方和需求方与合同的卖方、买方不一致"
         elif _open_contract_for(match, amends) is not None:
             errors["match_id"] = "该对接已关联合同，不能再关联另一份"
@@ -232,48 +274,80 @@ def _links(raw: dict, actor: User, values: dict, amends: Contract | None, errors
         station = db.session.get(Station, rules.as_id(station_id) or 0)
         if station is None:
             errors["station_id"] = "所选驿站不存在"
-    kept = amends is not None and (broker_id or None) == (str(amends.broker_id) if amends.broker_id else None) \
+    kept = (
+        amends is not None
+        and (broker_id or None) == (str(amends.broker_id) if amends.broker_id else None)
         and (station_id or None) == (str(amends.station_id) if amends.station_id else None)
+    )
     if actor.has_role(Role.broker):
         if broker is not None and broker.id != actor.id and not kept:
             errors["broker_id"] = "经办技术经纪人只能是您本人"
-        elif station is not None and station.id != actor.station_id and not kept and not (
-                match is not None and station.id == match.station_id and actor.station is not None
-                and actor.station.is_hall):
+        elif (
+            station is not None
+            and station.id != actor.station_id
+            and not kept
+            and not (
+                match is not None
+                and station.id == match.station_id
+                and actor.station is not None
+                and actor.station.is_hall
+            )
+        ):
             errors["station_id"] = "只能填写您所在的驿站"
         broker = broker or actor
     elif not actor.is_admin and not kept:
         allowed = {match.station_id} if match is not None else _stations_for_member(actor)
         if station is not None and station.id not in allowed:
-            errors["station_id"] = ("驿站由关联的平台对接确定" if match is not None
-                                    else "只能填写为本单位服务的驿站或交易大厅")
+            errors["station_id"] = (
+                "驿站由关联的平台对接确定" if match is not None else "只能填写为本单位服务的驿站或交易大厅"
+            )
         if broker is not None and match is not None and match.broker_id and broker.id != match.broker_id:
             errors["broker_id"] = "经办技术经纪人由关联的平台对接确定"
     if broker is None and match is not None:
         broker = match.broker
     if station is None:
         station = broker.station if broker is not None else (match.station if match is not None else None)
-    if broker is not None and station is not None and broker.station_id != station.id \
-            and "broker_id" not in errors and "station_id" not in errors:
+    if (
+        broker is not None
+        and station is not None
+        and broker.station_id != station.id
+        and "broker_id" not in errors
+        and "station_id" not in errors
+    ):
         errors["broker_id"] = f"{broker.display_name}不是{station.name}的技术经纪人"
-    return {"match_id": match.id if match is not None and "match_id" not in errors else None,
-            "broker_id": broker.id if broker else None, "station_id": station.id if station else None}
+    return {
+        "match_id": match.id if match is not None and "match_id" not in errors else None,
+        "broker_id": broker.id if broker else None,
+        "station_id": station.id if station else None,
+    }
 
 
 def _check_duplicate(values: dict, amends: Contract | None, errors: dict) -> None:
-    stmt = select(Contract).where(Contract.seller_name == values["seller_name"],
-                                  Contract.buyer_name == values["buyer_name"], Contract.title == values["title"],
-                                  Contract.signed_on == values["signed_on"], Contract.status.in_(OPEN))
+    stmt = select(Contract).where(
+        Contract.seller_name == values["seller_name"],
+        Contract.buyer_name == values["buyer_name"],
+        Contract.title == values["title"],
+        Contract.signed_on == values["signed_on"],
+        Contract.status.in_(OPEN),
+    )
     if amends is not None:
         stmt = stmt.where(Contract.id != amends.id)
     dup = db.session.scalar(stmt.limit(1))
     if dup is not None:
-        errors[""] = (f"重复申请：已有当事人、项目名称和签订日期都相同的合同（{dup.number or '待登记'}），"
-                      f"请勿重复提交；如需修改已登记的合同，请申请变更")
+        errors[""] = (
+            f"重复申请：已有当事人、项目名称和签订日期都相同的合同（{dup.number or '待登记'}），"
+            f"请勿重复提交；如需修改已登记的合同，请申请变更"
+        )
 
 
-_TEXT_KEYS = ("ctype", "subtype", "match_id", "broker_id", "station_id",
-              *(f"{side}_{k}" for side in SIDES for k in ("org_id", "name", "kind", "credit_code", "region", "country")))
+_TEXT_KEYS = (
+    "ctype",
+    "subtype",
+    "match_id",
+    "broker_id",
+    "station_id",
+    *(f"{side}_{k}" for side in SIDES for k in ("org_id", "name", "kind", "credit_code", "region", "country")),
+)
 
 
 def _plain_text(raw: dict, errors: dict) -> dict:
@@ -305,8 +379,12 @@ def validate(raw: dict, actor: User, amends: Contract | None = None, today: date
         values.update(_party(side, raw, actor, v, errors))
     if values.get("seller_name") and values.get("seller_name") == values.get("buyer_name"):
         errors["buyer_name"] = "买方与卖方不能是同一单位"
-    if values.get("seller_name") and values.get("buyer_name") and not locality(values) \
-            and not any(k.startswith(("seller_", "buyer_")) for k in errors):
+    if (
+        values.get("seller_name")
+        and values.get("buyer_name")
+        and not locality(values)
+        and not any(k.startswith(("seller_", "buyer_")) for k in errors)
+    ):
         errors["seller_country"] = "买卖双方至少一方应为境内当事人"
     _check_amounts(values, errors)
     _check_dates(values, errors, today)
@@ -316,7 +394,6 @@ def validate(raw: dict, actor: User, amends: Contract | None = None, today: date
     if errors:
         raise ValidationError(errors)
     return values
-
 
 
 CHECKLIST = {
@@ -343,8 +420,10 @@ def check_approval(contract: Contract, approved, note: str = "", checked=None) -
             if amount <= 0:
                 errors["approved_tech_amount"] = "核定技术交易额应大于 0；不予认定的请作出未予登记决定"
             elif amount > contract.tech_amount:
-                errors["approved_tech_amount"] = (f"核定技术交易额不能高于申报的{rules.format_amount(contract.tech_amount)}；"
-                                                  "如申报有误，请未予登记并请申请方修改")
+                errors["approved_tech_amount"] = (
+                    f"核定技术交易额不能高于申报的{rules.format_amount(contract.tech_amount)}；"
+                    "如申报有误，请未予登记并请申请方修改"
+                )
             elif amount < contract.tech_amount and not note:
                 errors["approved_note"] = "核定额低于申报额时，请写明核减理由"
     if len(note) > 1000:
