@@ -2,7 +2,8 @@
 
 import os
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import MetaData
@@ -10,8 +11,9 @@ from sqlalchemy import MetaData
 from market import create_app
 from market.config import TestingConfig
 from market.extensions import db
-from market.models import Organisation, OrgState, Role, Station, User, utcnow
+from market.models import Contract, Match, Organisation, OrgState, Role, Station, User, utcnow
 from market.models import user as user_model
+from market.services import listings
 from market.validation import reference
 from market.validation.rules import credit_code_check_digit
 
@@ -198,3 +200,70 @@ APPLICATION = {
     "team": "张教授（负责人，材料）；李博士（工艺）；3 名工程师",
     "prior_results": "发明专利 ZL202110356789.4；在郑州地铁 5 号线试用 200 把",
 }
+
+
+# the statistics' fixed dataset (tests/market/test_stats.py, and the /stats/ pages on a phone):
+# number, day, type, subtype, field, seller, buyer, amount, 技术交易额, station, status and extras
+_UNI, _INST, _FIRM = (
+    ("郑州轻工业大学", "高校", "410102"),
+    ("河南测试研究院", "科研院所", "410105"),
+    ("郑州测试科技有限公司", "民营企业", "410172"),
+)
+_BUYER1 = ("郑州买方一有限公司", "民营企业", "410172")
+# fmt: off
+STATS_CONTRACTS = [
+    (1, date(2025, 1, 15), "技术开发", "合作开发", "先进制造", _UNI, _BUYER1, "1000000.10", "900000.05", "a", {}),
+    (2, date(2025, 2, 20), "技术转让", "专利权转让", "新材料及其应用", _INST, ("上海买方有限公司", "民营企业", "310115"),
+     "2500000.00", "2500000.00", "a", {}),
+    (3, date(2025, 4, 3), "技术服务", "技术中介", "先进制造", _FIRM, ("郑州国企有限公司", "国有企业", "410171"),
+     "30000.33", "20000.22", "b", {}),
+    (4, date(2025, 6, 30), "技术咨询", "技术咨询", "农业", ("河南测试学院", "高校", "410105"),
+     ("Rheinland GmbH", "外资企业", None, "德国"), "80000.00", "80000.00", None, {}),
+    (5, date(2025, 12, 31), "技术许可", "专利实施许可", "电子信息", ("北京测试研究所", "科研院所", "110108"),
+     ("郑州金水买方有限公司", "民营企业", "410105"), "450000.50", "400000.50", "b", {"match": True}),
+    (6, date(2026, 1, 2), "技术开发", "委托开发", "先进制造", _UNI, _BUYER1, "5000000.00", "4200000.00", "a", {}),
+    # never counted: superseded, cancelled, refused, pending
+    (7, date(2025, 3, 1), "技术开发", "合作开发", "先进制造", _UNI, ("甲", "民营企业", "410172"), "999999.00", "1.00", "a",
+     {"status": "superseded"}),
+    (8, date(2025, 5, 5), "技术开发", "合作开发", "先进制造", _UNI, ("乙", "民营企业", "410172"), "777777.00", "1.00", "a",
+     {"status": "cancelled"}),
+    (9, date(2025, 5, 6), "技术开发", "合作开发", "先进制造", _UNI, ("丙", "民营企业", "410172"), "123.00", "1.00", "a",
+     {"status": "refused", "refusal_code": "2"}),
+    (10, date(2025, 5, 7), "技术开发", "合作开发", "先进制造", _UNI, ("丁", "民营企业", "410172"), "456.00", "1.00", "a",
+     {"status": "pending"}),
+]
+# fmt: on
+
+
+def _stats_contract(row, applicant, stations: dict, match) -> Contract:
+    n, day, ctype, subtype, field, seller, buyer, amount, tech, station, extra = row
+    extra = dict(extra)
+    status = extra.pop("status", "registered")
+    if extra.pop("match", False):
+        extra["match"] = match
+    (s_name, s_kind, s_region), (b_name, b_kind, b_region, b_country) = seller, (*buyer, "中国")[:4]
+    return Contract(
+        number=f"2025410102{n:06d}" if status != "pending" else None, status=status, title=f"合同{n}",
+        ctype=ctype, subtype=subtype, field=field, seller_name=s_name, seller_kind=s_kind, seller_region=s_region,
+        seller_country="中国", buyer_name=b_name, buyer_kind=b_kind, buyer_region=b_region, buyer_country=b_country,
+        amount=Decimal(amount), tech_amount=Decimal(tech), signed_on=day, valid_from=day, valid_until=day,
+        applicant=applicant, due_on=day, stat_date=day if status in ("registered", "superseded", "cancelled") else None,
+        registered_on=day if status != "pending" else None, decided_at=datetime.combine(day, datetime.min.time()),
+        station=stations.get(station), **extra,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def data(make):
+    """Six counted contracts (five in 2025, one in 2026) and four that must never count."""
+    applicant = make.user(Role.admin)
+    stations = {"a": make.station(), "b": make.station()}
+    need = listings.create(listings.NEED, NEED, make.user(Role.enterprise))
+    achievement = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, make.user(Role.researcher))
+    match = Match(need=need, achievement=achievement, status="contracted")
+    db.session.add(match)
+    db.session.flush()
+    for row in STATS_CONTRACTS:
+        db.session.add(_stats_contract(row, applicant, stations, match))
+    db.session.commit()
+    return stations

@@ -11,7 +11,6 @@ from market.models import Organisation, Role, User
 from market.services import listings
 from tests.browser.conftest import SHOTS, login
 from tests.conftest import ACHIEVEMENT, NEED
-from tests.market.test_stats import data  # noqa: F401  (fixture: counted contracts for /stats/)
 
 pytestmark = pytest.mark.browser
 PHONE = dict(

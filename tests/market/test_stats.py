@@ -1,18 +1,19 @@
 """Contract statistics against figures computed by hand on a fixed dataset; the dashboards, the
 exports, the big screen and the API show the same numbers."""
+
 import csv
 import io
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 
 from market.extensions import db
-from market.models import Contract, Match, Role, StatTarget
-from market.services import listings, stats
-from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
+from market.models import Role, StatTarget
+from market.services import stats
+from tests.conftest import csrf_from, login, post_form
 
 D = Decimal
 Y2025 = stats.Period.year(2025)
@@ -22,70 +23,32 @@ def text(resp):
     return resp.get_data(as_text=True)
 
 
-@pytest.fixture
-def data(make):
-    """Six counted contracts (five in 2025, one in 2026) and four that must never count."""
-    applicant = make.user(Role.admin)
-    a, b = make.station(), make.station()
-    researcher = make.user(Role.researcher)
-    need = listings.create(listings.NEED, NEED, make.user(Role.enterprise))
-    achievement = listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, researcher)
-    match = Match(need=need, achievement=achievement, status="contracted")
-    db.session.add(match)
-    db.session.flush()
-
-    def add(n, day, ctype, subtype, field, seller, buyer, amount, tech, station=None, status="registered", **kw):
-        (s_name, s_kind, s_region), (b_name, b_kind, b_region, b_country) = seller, (*buyer, "中国")[:4]
-        c = Contract(number=f"2025410102{n:06d}" if status != "pending" else None, status=status, title=f"合同{n}",
-                     ctype=ctype, subtype=subtype, field=field, seller_name=s_name, seller_kind=s_kind,
-                     seller_region=s_region, seller_country="中国", buyer_name=b_name, buyer_kind=b_kind,
-                     buyer_region=b_region, buyer_country=b_country, amount=D(amount), tech_amount=D(tech),
-                     signed_on=day, valid_from=day, valid_until=day, applicant=applicant, due_on=day,
-                     stat_date=day if status in ("registered", "superseded", "cancelled") else None,
-                     registered_on=day if status != "pending" else None,
-                     decided_at=datetime.combine(day, datetime.min.time()), station=station, **kw)
-        db.session.add(c)
-
-    uni, inst, firm = ("郑州轻工业大学", "高校", "410102"), ("河南测试研究院", "科研院所", "410105"), \
-        ("郑州测试科技有限公司", "民营企业", "410172")
-    add(1, date(2025, 1, 15), "技术开发", "合作开发", "先进制造", uni, ("郑州买方一有限公司", "民营企业", "410172"),
-        "1000000.10", "900000.05", a)
-    add(2, date(2025, 2, 20), "技术转让", "专利权转让", "新材料及其应用", inst,
-        ("上海买方有限公司", "民营企业", "310115"), "2500000.00", "2500000.00", a)
-    add(3, date(2025, 4, 3), "技术服务", "技术中介", "先进制造", firm, ("郑州国企有限公司", "国有企业", "410171"),
-        "30000.33", "20000.22", b)
-    add(4, date(2025, 6, 30), "技术咨询", "技术咨询", "农业", ("河南测试学院", "高校", "410105"),
-        ("Rheinland GmbH", "外资企业", None, "德国"), "80000.00", "80000.00")
-    add(5, date(2025, 12, 31), "技术许可", "专利实施许可", "电子信息", ("北京测试研究所", "科研院所", "110108"),
-        ("郑州金水买方有限公司", "民营企业", "410105"), "450000.50", "400000.50", b, match=match)
-    add(6, date(2026, 1, 2), "技术开发", "委托开发", "先进制造", uni, ("郑州买方一有限公司", "民营企业", "410172"),
-        "5000000.00", "4200000.00", a)
-    add(7, date(2025, 3, 1), "技术开发", "合作开发", "先进制造", uni, ("甲", "民营企业", "410172"),
-        "999999.00", "1.00", a, status="superseded")
-    add(8, date(2025, 5, 5), "技术开发", "合作开发", "先进制造", uni, ("乙", "民营企业", "410172"),
-        "777777.00", "1.00", a, status="cancelled")
-    add(9, date(2025, 5, 6), "技术开发", "合作开发", "先进制造", uni, ("丙", "民营企业", "410172"),
-        "123.00", "1.00", a, status="refused", refusal_code="2")
-    add(10, date(2025, 5, 7), "技术开发", "合作开发", "先进制造", uni, ("丁", "民营企业", "410172"),
-        "456.00", "1.00", a, status="pending")
-    db.session.commit()
-    return {"a": a, "b": b}
-
-
 def rows(dimension, period=Y2025, **kw):
     return {r.label: (r.count, r.amount, r.tech_amount) for r in stats.breakdown(dimension, period, **kw) if r.count}
 
 
 def test_totals_by_year_quarter_month(data):
-    assert (stats.totals(Y2025).count, stats.totals(Y2025).amount, stats.totals(Y2025).tech_amount) == \
-        (5, D("4060000.93"), D("3900000.77"))
+    assert (stats.totals(Y2025).count, stats.totals(Y2025).amount, stats.totals(Y2025).tech_amount) == (
+        5,
+        D("4060000.93"),
+        D("3900000.77"),
+    )
     assert stats.totals(stats.Period.year(2026)).amount == D("5000000.00")
     quarters = {r.key: (r.count, r.amount) for r in stats.series(Y2025, "quarter")}
-    assert quarters == {"2025-Q1": (2, D("3500000.10")), "2025-Q2": (2, D("110000.33")),
-                        "2025-Q3": (0, D("0")), "2025-Q4": (1, D("450000.50"))}
+    assert quarters == {
+        "2025-Q1": (2, D("3500000.10")),
+        "2025-Q2": (2, D("110000.33")),
+        "2025-Q3": (0, D("0")),
+        "2025-Q4": (1, D("450000.50")),
+    }
     months = {r.key: r.amount for r in stats.series(Y2025, "month") if r.count}
-    assert months == {"2025-01": D("1000000.10"), "2025-02": D("2500000.00"), "2025-04": D("30000.33"),
-                      "2025-06": D("80000.00"), "2025-12": D("450000.50")}
+    assert months == {
+        "2025-01": D("1000000.10"),
+        "2025-02": D("2500000.00"),
+        "2025-04": D("30000.33"),
+        "2025-06": D("80000.00"),
+        "2025-12": D("450000.50"),
+    }
     assert len(stats.series(Y2025, "month")) == 12
     both = stats.Period(date(2025, 1, 1), date(2026, 12, 31), "两年")
     assert {r.key: r.amount for r in stats.series(both, "year")} == {"2025": D("4060000.93"), "2026": D("5000000.00")}
@@ -95,39 +58,58 @@ def test_totals_by_year_quarter_month(data):
 
 
 def test_breakdowns(data):
-    assert rows("type") == {"技术开发": (1, D("1000000.10"), D("900000.05")),
-                            "技术转让": (1, D("2500000.00"), D("2500000.00")),
-                            "技术许可": (1, D("450000.50"), D("400000.50")),
-                            "技术咨询": (1, D("80000.00"), D("80000.00")),
-                            "技术服务": (1, D("30000.33"), D("20000.22"))}
-    assert [r.label for r in stats.breakdown("type", Y2025)] == ["技术开发", "技术转让", "技术许可", "技术咨询", "技术服务"]
-    assert rows("field") == {"先进制造": (2, D("1030000.43"), D("920000.27")),
-                             "新材料及其应用": (1, D("2500000.00"), D("2500000.00")),
-                             "农业": (1, D("80000.00"), D("80000.00")),
-                             "电子信息": (1, D("450000.50"), D("400000.50"))}
-    assert rows("district") == {"中原区": (1, D("1000000.10"), D("900000.05")),
-                                "金水区": (2, D("2580000.00"), D("2580000.00")),
-                                "郑州高新技术产业开发区": (1, D("30000.33"), D("20000.22")),
-                                "郑州市外": (1, D("450000.50"), D("400000.50"))}
+    assert rows("type") == {
+        "技术开发": (1, D("1000000.10"), D("900000.05")),
+        "技术转让": (1, D("2500000.00"), D("2500000.00")),
+        "技术许可": (1, D("450000.50"), D("400000.50")),
+        "技术咨询": (1, D("80000.00"), D("80000.00")),
+        "技术服务": (1, D("30000.33"), D("20000.22")),
+    }
+    assert [r.label for r in stats.breakdown("type", Y2025)] == [
+        "技术开发",
+        "技术转让",
+        "技术许可",
+        "技术咨询",
+        "技术服务",
+    ]
+    assert rows("field") == {
+        "先进制造": (2, D("1030000.43"), D("920000.27")),
+        "新材料及其应用": (1, D("2500000.00"), D("2500000.00")),
+        "农业": (1, D("80000.00"), D("80000.00")),
+        "电子信息": (1, D("450000.50"), D("400000.50")),
+    }
+    assert rows("district") == {
+        "中原区": (1, D("1000000.10"), D("900000.05")),
+        "金水区": (2, D("2580000.00"), D("2580000.00")),
+        "郑州高新技术产业开发区": (1, D("30000.33"), D("20000.22")),
+        "郑州市外": (1, D("450000.50"), D("400000.50")),
+    }
     a, b = data["a"].name, data["b"].name
-    assert rows("station") == {a: (2, D("3500000.10"), D("3400000.05")), b: (2, D("480000.83"), D("420000.72")),
-                               "未经驿站": (1, D("80000.00"), D("80000.00"))}
-    assert rows("seller_nature") == {"高等院校": (2, D("1080000.10"), D("980000.05")),
-                                     "科研机构": (2, D("2950000.50"), D("2900000.50")),
-                                     "企业": (1, D("30000.33"), D("20000.22"))}
+    assert rows("station") == {
+        a: (2, D("3500000.10"), D("3400000.05")),
+        b: (2, D("480000.83"), D("420000.72")),
+        "未经驿站": (1, D("80000.00"), D("80000.00")),
+    }
+    assert rows("seller_nature") == {
+        "高等院校": (2, D("1080000.10"), D("980000.05")),
+        "科研机构": (2, D("2950000.50"), D("2900000.50")),
+        "企业": (1, D("30000.33"), D("20000.22")),
+    }
     assert rows("buyer_nature") == {"企业": (5, D("4060000.93"), D("3900000.77"))}
     flow = {r.key: (r.count, r.amount) for r in stats.breakdown("flow", Y2025)}
     assert flow == {"output": (4, D("3610000.43")), "input": (3, D("1480000.93")), "internal": (2, D("1030000.43"))}
     share = stats.match_share(Y2025)
     assert (share.count, share.amount) == (1, D("450000.50"))
     assert share.share == D("450000.50") / D("4060000.93")
-    assert rows("type", station_id=data["a"].id) == {"技术开发": (1, D("1000000.10"), D("900000.05")),
-                                                     "技术转让": (1, D("2500000.00"), D("2500000.00"))}
+    assert rows("type", station_id=data["a"].id) == {
+        "技术开发": (1, D("1000000.10"), D("900000.05")),
+        "技术转让": (1, D("2500000.00"), D("2500000.00")),
+    }
     assert sum(r.share for r in stats.breakdown("field", Y2025)) == 1
 
 
 def test_progress_against_configured_and_set_targets(app, data, make):
-    assert stats.target_for(2025) is None                          # STAT_YEAR_TARGET unset: no target
+    assert stats.target_for(2025) is None  # STAT_YEAR_TARGET unset: no target
     app.config["STAT_YEAR_TARGET"] = "500亿"
     assert stats.progress(2025, today=date(2026, 1, 1)).target == D("50000000000.00")
     stats.set_target(2026, "1亿", make.user(Role.admin))
@@ -139,13 +121,13 @@ def test_progress_against_configured_and_set_targets(app, data, make):
 
 
 def test_progress_compares_with_the_same_days_of_the_year_before(app, data):
-    p = stats.progress(2026, today=date(2026, 2, 20))              # 2025-01-01 … 2025-02-20: contracts 1 and 2
+    p = stats.progress(2026, today=date(2026, 2, 20))  # 2025-01-01 … 2025-02-20: contracts 1 and 2
     assert (p.target, p.ratio) == (None, None)
     assert (p.previous.count, p.previous.amount) == (2, D("3500000.10"))
     assert p.change == D("5000000.00") / D("3500000.10") - 1
-    p = stats.progress(2026, today=date(2026, 1, 14))              # nothing yet on 2025-01-14
+    p = stats.progress(2026, today=date(2026, 1, 14))  # nothing yet on 2025-01-14
     assert p.previous.count == 0 and p.change is None
-    assert stats.progress(2025, today=date(2026, 3, 1)).previous.count == 0    # 2024 had none: no change
+    assert stats.progress(2025, today=date(2026, 3, 1)).previous.count == 0  # 2024 had none: no change
     assert stats.progress(2024, today=date(2026, 3, 1)).change is None
 
 
@@ -180,7 +162,7 @@ def test_public_dashboard_shows_only_aggregates(client, data):
 
 
 def _page_total(html: str, table: str) -> Decimal:
-    block = html[html.index(f'data-table="{table}"'):]
+    block = html[html.index(f'data-table="{table}"') :]
     return D(re.search(r'<tr class="total"[^>]*data-amount="([\d.]+)"', block).group(1))
 
 
@@ -244,19 +226,34 @@ def test_who_sees_which_stations_figures(make):
     broker, hall_broker = make.user(Role.broker, station=a), make.user(Role.broker, station=hall)
     registrar, admin, researcher = make.user(Role.registrar), make.user(Role.admin), make.user(Role.researcher)
     # (user, station code asked for or "") → the station shown, or the refusal
-    for user, asked, shown in ((broker, "", a), (broker, a.code, a), (hall_broker, "", hall),
-                               (hall_broker, b.code, b), (registrar, "", a), (registrar, b.code, b),
-                               (admin, hall.code, hall), (admin, "", a)):
+    for user, asked, shown in (
+        (broker, "", a),
+        (broker, a.code, a),
+        (hall_broker, "", hall),
+        (hall_broker, b.code, b),
+        (registrar, "", a),
+        (registrar, b.code, b),
+        (admin, hall.code, hall),
+        (admin, "", a),
+    ):
         assert stats.station_for(user, asked) == shown, (user.role, asked)
-    for user, asked, message in ((broker, b.code, "只能查看本驿站的统计"), (broker, hall.code, "只能查看本驿站的统计"),
-                                 (researcher, "", "驿站统计仅对技术经纪人、登记员和管理员开放"),
-                                 (researcher, a.code, "只能查看本驿站的统计")):
+    for user, asked, message in (
+        (broker, b.code, "只能查看本驿站的统计"),
+        (broker, hall.code, "只能查看本驿站的统计"),
+        (researcher, "", "驿站统计仅对技术经纪人、登记员和管理员开放"),
+        (researcher, a.code, "只能查看本驿站的统计"),
+    ):
         with pytest.raises(PermissionError, match=message):
             stats.station_for(user, asked)
     with pytest.raises(LookupError):
         stats.station_for(admin, "NO-SUCH-STATION")
-    assert [stats.may_see_all_stations(u) for u in (broker, hall_broker, registrar, admin, researcher)] == \
-        [False, True, True, True, False]
+    assert [stats.may_see_all_stations(u) for u in (broker, hall_broker, registrar, admin, researcher)] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_big_screen(client, data):
@@ -291,4 +288,8 @@ def test_period_from_arguments():
 def test_stats_command(app, data):
     result = app.test_cli_runner().invoke(args=["stats", "--year", "2025"])
     assert result.exit_code == 0, result.output
-    assert "5 项" in result.output and "成交额 4,060,000.93 元" in result.output and "技术交易额 3,900,000.77 元" in result.output
+    assert (
+        "5 项" in result.output
+        and "成交额 4,060,000.93 元" in result.output
+        and "技术交易额 3,900,000.77 元" in result.output
+    )
