@@ -253,12 +253,9 @@ def _party_raw(side: str, party) -> dict:
     return {f"{side}_{k}": v for k, v in party.items()}
 
 
-def _application(
-    rng: random.Random, w: _World, submitted: date, *, seller=None, buyer=None, ctype=None, match: Match | None = None
-) -> tuple[User, dict]:
-    """The applicant and the form values of one application."""
-    ctype = ctype or rng.choices([t for t, _ in TYPE_WEIGHTS], weights=[p for _, p in TYPE_WEIGHTS])[0]
-    subtype = rng.choice(contracts.TYPES[ctype])
+def _parties(rng: random.Random, w: _World, seller, buyer) -> tuple:
+    """Seller and buyer of a demo application (given ones kept): mostly research sellers and
+    enterprise buyers, some from outside the city."""
     if seller is None:
         r = rng.random()
         seller = (
@@ -278,6 +275,16 @@ def _application(
             buyer = rng.choice(w.outside)
         else:
             buyer = rng.choice([o for o in w.research if o is not seller])
+    return seller, buyer
+
+
+def _application(
+    rng: random.Random, w: _World, submitted: date, *, seller=None, buyer=None, ctype=None, match: Match | None = None
+) -> tuple[User, dict]:
+    """The applicant and the form values of one application."""
+    ctype = ctype or rng.choices([t for t, _ in TYPE_WEIGHTS], weights=[p for _, p in TYPE_WEIGHTS])[0]
+    subtype = rng.choice(contracts.TYPES[ctype])
+    seller, buyer = _parties(rng, w, seller, buyer)
     seller_org = seller if isinstance(seller, Organisation) else None
     topics = (
         w.topics.get(seller_org.id if seller_org else None)

@@ -49,8 +49,7 @@ def _user(username: str, display: str, role: Role, org: Organisation | None, sta
     return user
 
 
-def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
-    reference.seed_taxonomies()
+def _orgs_and_stations(folder: Path) -> tuple[dict, dict]:
     orgs = {o.name: o for o in db.session.scalars(select(Organisation))}
     for row in json.loads((folder / "organisations.json").read_text(encoding="utf-8")):
         if row["name"] not in orgs:
@@ -77,7 +76,11 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
             db.session.add(st)
             stations[st.code] = st
     db.session.flush()
+    return orgs, stations
 
+
+def _people(orgs: dict, stations: dict) -> dict:
+    """The demo logins, a broker per station and a contact person per organisation; owners by organisation."""
     market_org = orgs["郑州技术交易市场有限公司"]
     _user("admin", "系统管理员", Role.admin, market_org)
     _user("registrar", "王登记", Role.registrar, market_org)
@@ -94,7 +97,10 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
         "enterprise", "赵企业", Role.enterprise, orgs["郑州中原盾构装备有限公司"]
     )
     db.session.flush()
+    return owners
 
+
+def _listings(folder: Path, owners: dict, stations: dict) -> dict[str, int]:
     rng = random.Random(2026)
     counts = {}
     for kind, sub in ((listings.ACHIEVEMENT, "achievements"), (listings.NEED, "needs")):
@@ -115,6 +121,14 @@ def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
             listing.published_at = utcnow() - timedelta(days=rng.randint(1, 300), minutes=rng.randint(0, 1440))
             added += 1
         counts[kind.name] = added
+    return counts
+
+
+def load(folder: Path = DEMO_DIR, log=print) -> dict[str, int]:
+    reference.seed_taxonomies()
+    orgs, stations = _orgs_and_stations(folder)
+    owners = _people(orgs, stations)
+    counts = _listings(folder, owners, stations)
     db.session.flush()
     log(f"demo: {counts['achievement']} 成果, {counts['need']} 需求 added")
     if match_engine.enabled() and (counts["achievement"] or counts["need"]):

@@ -131,33 +131,10 @@ def create_org(data: dict, verified: bool = True) -> Organisation:
     return org
 
 
-def register(form: dict) -> User:
-    """Self-service registration as researcher or enterprise user; other roles are granted."""
-    errors = {}
-    username = (form.get("username") or "").strip()
-    password = form.get("password") or ""
-    display_name = rules.strip_invisible(form.get("display_name") or "").strip()
-    role = form.get("role") or ""
-    if not _USERNAME.fullmatch(username):
-        errors["username"] = "用户名为 3–40 位字母、数字或 _ . - @"
-    elif db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
-        errors["username"] = "该用户名已被注册"
-    if msg := check_password(password, username, display_name):
-        errors["password"] = msg
-    elif password != form.get("password2"):
-        errors["password2"] = "两次输入的密码不一致"
-    if msg := check_display_name(display_name):
-        errors["display_name"] = msg
-    if role not in (Role.researcher.value, Role.enterprise.value):
-        errors["role"] = "只能自行注册为科研人员或企业用户；经纪人、登记员由管理员授权"
-    email = (form.get("email") or "").strip()
-    if email and (msg := rules.check_email(email)):
-        errors["email"] = msg
-    phone = (form.get("phone") or "").strip()
-    if phone and (msg := rules.check_phone(phone)):
-        errors["phone"] = msg
-
-    org = None
+def _registration_org(form: dict, role: str, errors: dict) -> tuple[Organisation | None, dict | None]:
+    """The organisation a registration names (an existing one, or the values of a new one), adding
+    what is wrong to ``errors``."""
+    org, new_org = None, None
     org_id = str(form.get("org_id") or "")
     if org_id and org_id != "new":
         org = db.session.get(Organisation, int(org_id)) if rules.is_ascii_int(org_id) else None
@@ -190,6 +167,36 @@ def register(form: dict) -> User:
         errors["org_id" if org else "org_kind"] = (
             f"{'科研人员' if role == Role.researcher.value else '企业用户'}的单位性质应为{'、'.join(allowed)}"
         )
+    return org, new_org
+
+
+def register(form: dict) -> User:
+    """Self-service registration as researcher or enterprise user; other roles are granted."""
+    errors = {}
+    username = (form.get("username") or "").strip()
+    password = form.get("password") or ""
+    display_name = rules.strip_invisible(form.get("display_name") or "").strip()
+    role = form.get("role") or ""
+    if not _USERNAME.fullmatch(username):
+        errors["username"] = "用户名为 3–40 位字母、数字或 _ . - @"
+    elif db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        errors["username"] = "该用户名已被注册"
+    if msg := check_password(password, username, display_name):
+        errors["password"] = msg
+    elif password != form.get("password2"):
+        errors["password2"] = "两次输入的密码不一致"
+    if msg := check_display_name(display_name):
+        errors["display_name"] = msg
+    if role not in (Role.researcher.value, Role.enterprise.value):
+        errors["role"] = "只能自行注册为科研人员或企业用户；经纪人、登记员由管理员授权"
+    email = (form.get("email") or "").strip()
+    if email and (msg := rules.check_email(email)):
+        errors["email"] = msg
+    phone = (form.get("phone") or "").strip()
+    if phone and (msg := rules.check_phone(phone)):
+        errors["phone"] = msg
+
+    org, new_org = _registration_org(form, role, errors)
     if errors:
         raise ValidationError(errors)
     creates_org = org is None

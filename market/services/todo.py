@@ -10,7 +10,6 @@ from ..extensions import db
 from ..models import Achievement, Contract, ContractStatus, Match, MatchStatus, Need, Notification, Role, User, utcnow
 from . import accounts, contracts, matches
 
-S = MatchStatus
 LIMIT = 50
 
 
@@ -42,22 +41,23 @@ def _broker_scope(user: User, stmt):
     return stmt.where(Match.station_id == user.station_id)
 
 
-def _broker(user: User, today: date) -> list[Section]:
-    link = lambda m: f"/broker/matches/{m.id}"  # noqa: E731
+def _broker_rows(user: User) -> dict[str, list]:
+    """The broker's open work: new station suggestions, claimed ones, consent requests, unread
+    messages, stalled deals, contract applications tied to its matches."""
     fresh = db.session.scalars(
-        _broker_scope(user, select(Match).where(Match.status == S.suggested.value, Match.broker_id.is_(None)))
+        _broker_scope(user, select(Match).where(Match.status == MatchStatus.suggested.value, Match.broker_id.is_(None)))
         .order_by(Match.score.desc())
         .limit(LIMIT)
     ).all()
     mine = db.session.scalars(
         select(Match)
-        .where(Match.status == S.suggested.value, Match.broker_id == user.id)
+        .where(Match.status == MatchStatus.suggested.value, Match.broker_id == user.id)
         .order_by(Match.created_at)
         .limit(LIMIT)
     ).all()
     asked = db.session.scalars(
         select(Match)
-        .where(Match.status == S.accepted.value, Match.broker_id == user.id)
+        .where(Match.status == MatchStatus.accepted.value, Match.broker_id == user.id)
         .order_by(Match.consent_due)
         .limit(LIMIT)
     ).all()
@@ -92,6 +92,12 @@ def _broker(user: User, today: date) -> list[Section]:
         .order_by(Contract.due_on)
         .limit(LIMIT)
     ).all()
+    return {"fresh": fresh, "mine": mine, "asked": asked, "messages": messages, "stalled": stalled, "applied": applied}
+
+
+def _broker(user: User, today: date) -> list[Section]:
+    link = lambda m: f"/broker/matches/{m.id}"  # noqa: E731
+    rows = _broker_rows(user)
 
     def waiting(m: Match) -> str:
         who = "、".join("需求方" if s == "need" else "成果方" for s in matches.waiting_on(m))
@@ -101,21 +107,21 @@ def _broker(user: User, today: date) -> list[Section]:
         Section(
             "fresh",
             "本驿站新推荐（未认领）",
-            [Item(_pair(m), link(m), f"匹配度 {round(m.score * 100)}%") for m in fresh],
+            [Item(_pair(m), link(m), f"匹配度 {round(m.score * 100)}%") for m in rows["fresh"]],
             "没有新的推荐",
             "/broker/?status=suggested",
         ),
         Section(
             "decide",
             "待我决定（已认领的推荐）",
-            [Item(_pair(m), link(m), f"认领于 {m.updated_at:%Y-%m-%d}") for m in mine],
+            [Item(_pair(m), link(m), f"认领于 {m.updated_at:%Y-%m-%d}") for m in rows["mine"]],
             "没有待决定的推荐",
             "/broker/?status=suggested&mine=1",
         ),
         Section(
             "consent",
             "征求意见中（等待双方答复）",
-            [Item(_pair(m), link(m), waiting(m), bool(m.consent_due and m.consent_due < today)) for m in asked],
+            [Item(_pair(m), link(m), waiting(m), bool(m.consent_due and m.consent_due < today)) for m in rows["asked"]],
             "没有等待答复的对接",
         ),
         Section(
@@ -123,7 +129,7 @@ def _broker(user: User, today: date) -> list[Section]:
             "双方的留言与答复",
             [
                 Item(n.title, n.link, f"{n.created_at:%Y-%m-%d %H:%M}" + (f" · {n.body[:80]}" if n.body else ""))
-                for n in messages
+                for n in rows["messages"]
             ],
             "没有未读的留言",
         ),
@@ -132,14 +138,17 @@ def _broker(user: User, today: date) -> list[Section]:
             "停滞的对接",
             [
                 Item(_pair(m), link(m), f"{m.status_label} · {(utcnow() - m.last_activity_at).days} 天无进展", True)
-                for m in stalled
+                for m in rows["stalled"]
             ],
             "没有停滞的对接",
         ),
         Section(
             "contracts",
             "关联我的对接的合同登记申请",
-            [Item(c.title, f"/contracts/{c.id}", f"待登记 · 期限 {c.due_on}", c.due_on < today) for c in applied],
+            [
+                Item(c.title, f"/contracts/{c.id}", f"待登记 · 期限 {c.due_on}", c.due_on < today)
+                for c in rows["applied"]
+            ],
             "没有待登记的申请",
         ),
     ]
@@ -184,7 +193,7 @@ def _party(user: User, today: date) -> list[Section]:
     asked = db.session.scalars(
         select(Match)
         .where(
-            Match.status == S.accepted.value,
+            Match.status == MatchStatus.accepted.value,
             or_(
                 Match.need_id.in_(mine_n) & Match.need_response.is_(None),
                 Match.achievement_id.in_(mine_a) & Match.achievement_response.is_(None),
@@ -195,7 +204,7 @@ def _party(user: User, today: date) -> list[Section]:
     deals = db.session.scalars(
         select(Match)
         .where(
-            Match.status.in_((S.introduced.value, S.negotiating.value)),
+            Match.status.in_((MatchStatus.introduced.value, MatchStatus.negotiating.value)),
             or_(Match.need_id.in_(mine_n), Match.achievement_id.in_(mine_a)),
         )
         .order_by(Match.last_activity_at.desc())
