@@ -19,8 +19,10 @@ test: lint
 		TEST_DATABASE_URL="$$PG_TEST_URL" $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	fi
 
-# which package may import which (contracts in setup.cfg)
+# formatting and lint rules (pyproject.toml), and which package may import which (setup.cfg)
 lint: install
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
 	$(BIN)/lint-imports
 
 # database, taxonomies, demo data, converted model and indexes; safe to repeat
