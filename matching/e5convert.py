@@ -21,7 +21,7 @@ with no network and no hub:
 The folder is assembled in a temporary sibling directory and renamed into
 place at the end, under a lock file, so a crash never leaves a half folder.
 
-Run ``python -m matching.e5convert --out DIR``.
+Run ``matching convert --out DIR`` (or ``python -m matching convert --out DIR``).
 
 Only numpy and safetensors are needed at import time; sentencepiece,
 protobuf and transformers are imported inside the conversion (set-up time
@@ -403,10 +403,3 @@ def run(out: Path | None = None, source: Path | None = None) -> int:
         p = out / name
         print(f"  {name:40s} {p.stat().st_size:>12,d} bytes")
     return 0
-
-
-if __name__ == "__main__":
-    from .cli import convert_command
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    convert_command(sys.argv[1:], prog_name="python -m matching.e5convert")

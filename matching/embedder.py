@@ -380,7 +380,7 @@ class Embedder:
         if not stamp or "model_id" not in stamp or "dim" not in stamp:
             raise ModelNotConvertedError(
                 f"{self.model_dir} does not hold a converted embedding model; create it with:  "
-                f"python -m matching.e5convert --out {self.model_dir}"
+                f"python -m matching convert --out {self.model_dir}"
             )
         self._model_id = str(stamp["model_id"])
         self._dim = int(stamp["dim"])

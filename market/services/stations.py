@@ -2,15 +2,13 @@
 and a station's figures."""
 
 import re
-from datetime import date, datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Achievement, ListingStatus, Match, Need, Organisation, Role, Station, StationEdit, User
+from ..models import Organisation, Role, Station, StationEdit, User
 from ..validation import reference, rules
 from ..validation.fields import Field, ValidationError, clean
-from . import stats
 
 
 def create(data: dict) -> Station:
@@ -203,29 +201,3 @@ def served_orgs(station: Station) -> list[Organisation]:
         if ids
         else []
     )
-
-
-def figures(station: Station, today: date | None = None) -> dict:
-    """Listings the station serves now; this year's introductions, registered contracts and 成交额."""
-    today = today or date.today()
-    year = stats.Period.year(today.year)
-    start = datetime.combine(year.start, time.min)
-    listed = sum(
-        db.session.scalar(
-            select(func.count())
-            .select_from(model)
-            .where(model.station_id == station.id, model.status == ListingStatus.published.value)
-        )
-        for model in (Achievement, Need)
-    )
-    introduced = db.session.scalar(
-        select(func.count()).select_from(Match).where(Match.station_id == station.id, Match.introduced_at >= start)
-    )
-    total = stats.totals(year, station.id)
-    return {
-        "year": today.year,
-        "listings": listed,
-        "introductions": introduced,
-        "contracts": total.count,
-        "amount": total.amount,
-    }

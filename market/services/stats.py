@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import BigInteger, case, cast, extract, func, select
 
 from ..extensions import db
-from ..models import Achievement, Contract, ContractStatus, Match, Need, Role, Station, StatTarget, User
+from ..models import Achievement, Contract, ContractStatus, ListingStatus, Match, Need, Role, Station, StatTarget, User
 from ..validation import rules, workdays
 from ..validation.fields import ValidationError
 from . import contracts
@@ -584,3 +584,29 @@ def table(name: str, period: Period, station_id: int | None = None) -> Table:
 
 def now_label() -> str:
     return datetime.now().strftime("%Y-%m-%d %H:%M")
+
+
+def station_figures(station: Station, today: date | None = None) -> dict:
+    """Listings the station serves now; this year's introductions, registered contracts and 成交额."""
+    today = today or date.today()
+    year = Period.year(today.year)
+    start = datetime.combine(year.start, time.min)
+    listed = sum(
+        db.session.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(model.station_id == station.id, model.status == ListingStatus.published.value)
+        )
+        for model in (Achievement, Need)
+    )
+    introduced = db.session.scalar(
+        select(func.count()).select_from(Match).where(Match.station_id == station.id, Match.introduced_at >= start)
+    )
+    total = totals(year, station.id)
+    return {
+        "year": today.year,
+        "listings": listed,
+        "introductions": introduced,
+        "contracts": total.count,
+        "amount": total.amount,
+    }

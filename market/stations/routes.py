@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Organisation, Station, User
-from ..services import events, stations
+from ..services import events, stations, stats
 from ..validation import rules
 from ..validation.fields import ValidationError
 from ..web import get_or_404, roles_required
@@ -29,7 +29,7 @@ def detail(station_id):
         "stations/detail.html",
         station=station,
         brokers=stations.brokers(station),
-        figures=stations.figures(station),
+        figures=stats.station_figures(station),
         served_orgs=stations.served_orgs(station),
         editable=stations.can_edit_page(current_user, station),
         upcoming_events=events.upcoming_events(station.id),

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from market.extensions import db
 from market.models import Match, Role, StationEdit, utcnow
-from market.services import listings, stations
+from market.services import listings, stations, stats
 from market.validation.fields import ValidationError
 from tests.conftest import ACHIEVEMENT, NEED, login, post_form, switch
 
@@ -92,7 +92,7 @@ def test_station_page_shows_contact_brokers_figures_and_empty_events_slot(world,
         "驿站管理员",
     ):
         assert text in html, text
-    figures = stations.figures(st)
+    figures = stats.station_figures(st)
     assert figures["listings"] == 1 and figures["introductions"] == 1 and figures["contracts"] == 0
     assert 'data-testid="station-events"' not in html  # the slot stays empty until events exist
     assert world["foreign"].display_name not in html

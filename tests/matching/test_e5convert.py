@@ -109,7 +109,7 @@ def test_ensure_model_twice_is_a_fast_noop(converted_model_dir):
 
 def test_cli_reports_up_to_date(converted_model_dir):
     r = subprocess.run(
-        [sys.executable, "-m", "matching.e5convert", "--out", str(converted_model_dir)],
+        [sys.executable, "-m", "matching", "convert", "--out", str(converted_model_dir)],
         cwd=REPO,
         capture_output=True,
         text=True,

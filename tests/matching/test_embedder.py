@@ -268,7 +268,7 @@ def test_argument_checks(fake, tmp_path):
         Embedder(model_dir).encode("a single string")
     with pytest.raises(TypeError):
         Embedder(model_dir).encode(["ok", None])
-    with pytest.raises(ModelNotConvertedError, match="python -m matching.e5convert --out"):
+    with pytest.raises(ModelNotConvertedError, match="python -m matching convert --out"):
         Embedder(tmp_path / "empty")
 
 

@@ -1,0 +1,5 @@
+"""`python -m matching …`: the same commands as the `matching` script."""
+
+from .cli import main
+
+main()
