@@ -128,7 +128,7 @@ def upgrade():
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['awarded_id'], ['challenge_application.id'], name=op.f('fk_challenge_awarded_id_challenge_application'), use_alter=True),
+    sa.ForeignKeyConstraint(['awarded_id'], ['challenge_application.id'], name=op.f('fk_challenge_awarded_id_challenge_application')),
     sa.ForeignKeyConstraint(['match_id'], ['match.id'], name=op.f('fk_challenge_match_id_match')),
     sa.ForeignKeyConstraint(['need_id'], ['need.id'], name=op.f('fk_challenge_need_id_need')),
     sa.PrimaryKeyConstraint('need_id', name=op.f('pk_challenge'))
