@@ -13,6 +13,28 @@ from ..web import bounded_arg
 from . import bp
 from .routes import _body, _jsonable
 
+# a contract's fields that may be empty, given as text (dates, amounts, choices); the OpenAPI schema
+# describes the same list
+OPTIONAL_FIELDS = (
+    "signed_on",
+    "valid_from",
+    "valid_until",
+    "field",
+    "ip_type",
+    "goal",
+    "planned_investment",
+    "planned_output",
+    "submitted_at",
+    "due_on",
+    "decided_at",
+    "registered_on",
+    "stat_date",
+    "cancel_requested_at",
+    "cancelled_at",
+    "approved_tech_amount",
+    "approved_note",
+)
+
 
 def _party(c: Contract, side: str) -> dict:
     return {k: getattr(c, f"{side}_{k}") for k in ("org_id", "name", "kind", "credit_code", "region", "country")} | {
@@ -55,27 +77,7 @@ def serialize_contract(c: Contract) -> dict:
             for e in c.events
         ],
     }
-    for name in (
-        "amount",
-        "tech_amount",
-        "signed_on",
-        "valid_from",
-        "valid_until",
-        "field",
-        "ip_type",
-        "goal",
-        "planned_investment",
-        "planned_output",
-        "submitted_at",
-        "due_on",
-        "decided_at",
-        "registered_on",
-        "stat_date",
-        "cancel_requested_at",
-        "cancelled_at",
-        "approved_tech_amount",
-        "approved_note",
-    ):
+    for name in ("amount", "tech_amount", *OPTIONAL_FIELDS):
         out[name] = _jsonable(getattr(c, name))
     return out
 

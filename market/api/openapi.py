@@ -9,6 +9,7 @@ from ..services import contracts, listings, stats
 from ..validation import reference
 from ..validation.fields import Field, Vocab
 from . import bp
+from .contracts import OPTIONAL_FIELDS
 
 NULL = {"type": "null"}
 ID = {"type": "integer", "minimum": 1}
@@ -283,28 +284,7 @@ def _contract_schema() -> dict:
             "tech_amount": text,
             "refusal": _nullable({"type": "object"}),
             "events": {"type": "array", "items": event},
-            **dict.fromkeys(
-                (
-                    "signed_on",
-                    "valid_from",
-                    "valid_until",
-                    "field",
-                    "ip_type",
-                    "goal",
-                    "planned_investment",
-                    "planned_output",
-                    "submitted_at",
-                    "due_on",
-                    "decided_at",
-                    "registered_on",
-                    "stat_date",
-                    "cancel_requested_at",
-                    "cancelled_at",
-                    "approved_tech_amount",
-                    "approved_note",
-                ),
-                maybe_text,
-            ),
+            **dict.fromkeys(OPTIONAL_FIELDS, maybe_text),
         },
     }
 

@@ -10,6 +10,17 @@ from market.models import Achievement, Role
 from market.services import listings
 from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
 
+# a 成果 from another field (速冻食品) beside the 盾构 one, for ranking and search
+FROZEN_FOOD = {
+    "title": "速冻水饺面皮抗冻裂改良剂",
+    "summary": "以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
+    "keywords": "速冻、面皮",
+    "field": "农业",
+    "chain": "现代食品",
+    "maturity": "产业化",
+    "trl": "9",
+}
+
 
 def publish(make, kind, data, user=None, **change):
     user = user or make.user(kind.author_role)
@@ -63,18 +74,7 @@ def test_index_saved_after_commit_and_checked_at_start(app, make, fake_engine, t
 
 def test_detail_page_shows_explained_matches(client, make, fake_engine):
     ach = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    publish(
-        make,
-        listings.ACHIEVEMENT,
-        ACHIEVEMENT,
-        title="速冻水饺面皮抗冻裂改良剂",
-        summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
-        keywords="速冻、面皮",
-        field="农业",
-        chain="现代食品",
-        maturity="产业化",
-        trl="9",
-    )
+    publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, **FROZEN_FOOD)
     need = publish(make, listings.NEED, NEED)
     fake_engine.weights.cutoff = 0.0
     html = client.get(f"/needs/{need.id}").get_data(as_text=True)
@@ -89,18 +89,7 @@ def test_detail_page_shows_explained_matches(client, make, fake_engine):
 def test_semantic_search_with_filters(client, app, make, fake_engine):
     app.config["SEARCH_MIN_SCORE"] = 0.0  # the fake embedder's scores are not calibrated
     publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    food = publish(
-        make,
-        listings.ACHIEVEMENT,
-        ACHIEVEMENT,
-        title="速冻水饺面皮抗冻裂改良剂",
-        summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
-        keywords="速冻、面皮",
-        field="农业",
-        chain="现代食品",
-        maturity="产业化",
-        trl="9",
-    )
+    food = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, **FROZEN_FOOD)
     html = client.get("/achievements/?q=速冻面皮开裂&mode=semantic").get_data(as_text=True)
     assert "按语义相关度排序" in html
     assert html.index(f'href="/achievements/{food.id}"') < html.index('href="/achievements/1"')
@@ -151,18 +140,7 @@ def test_matching_switched_off(client, app):
 
 def test_semantic_search_shows_the_relevant_hits_and_says_how_many_were_left_out(client, app, make, fake_engine):
     other = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    food = publish(
-        make,
-        listings.ACHIEVEMENT,
-        ACHIEVEMENT,
-        title="速冻水饺面皮抗冻裂改良剂",
-        summary="以冰结构蛋白与交联淀粉复配，提高速冻面皮在冷链温度波动下的抗裂性能。",
-        keywords="速冻、面皮",
-        field="农业",
-        chain="现代食品",
-        maturity="产业化",
-        trl="9",
-    )
+    food = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT, **FROZEN_FOOD)
     scores = {h.listing.id: h.match.score for h in match_engine.semantic_search("achievement", "速冻面皮开裂")}
     assert scores[food.id] > scores[other.id]
     app.config["SEARCH_MIN_SCORE"] = (scores[food.id] + scores[other.id]) / 2
