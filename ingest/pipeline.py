@@ -4,13 +4,15 @@ Pass 1 reads and checks every row and writes nothing (a dry run stops here, and 
 default all-or-nothing policy when a row is invalid). Pass 2 reads the file again and, per batch,
 plans the rows, has a worker thread embed the texts the index will need (while the main thread
 stores the batch before), reports near-duplicates, stores the rows and commits them together
-with the job row; the session hook then applies the batch to the matching engine.
+with the job row; the session hook writes the batch's index change-log rows in the same commit,
+and the matching engine follows the log.
 
 A job killed at any point resumes from its last committed batch when the same file is imported
 again: rows before it are only read, not stored again; external ids make a repeated row an
-update, never a duplicate; and the engine's start-up sync repairs the index against the database.
+update, never a duplicate; and what is committed is in the change log.
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -397,7 +399,7 @@ class Import:
         else:
             self.reports.start()
             self._write(header_problems)
-        eng = match_engine.engine() if self.kind.indexed else None  # synced with the database first
+        eng = match_engine.backend() if self.kind.indexed else None  # the service, or the engine here
         r.matching = eng is not None
         for phase in ("embed", "store", "index"):
             p.phases[phase].total = max(r.rows - start, 0)
@@ -406,7 +408,7 @@ class Import:
         for row in islice(stream, start):
             loader.skip(row)
         executor = ThreadPoolExecutor(1, thread_name_prefix="ingest-embed") if eng is not None else None
-        self.embedder = eng.embedder if eng is not None else None
+        self.embedder = eng  # encodes: the matching service's model, with its embedding cache
         inflight: deque[_Batch] = deque()
         try:
             for batch in _batches(stream, self.options.batch):
@@ -420,7 +422,8 @@ class Import:
                 executor.shutdown(wait=True, cancel_futures=True)
         if eng is not None:
             t = time.perf_counter()
-            eng.flush()  # save the index now
+            with contextlib.suppress(match_engine.Unavailable):
+                eng.flush()  # the engine here saves its index now; the service saves its own
             self.clock["index"] += time.perf_counter() - t
         job = db.session.get(ImportJob, self.job_id)
         message = ""
@@ -443,11 +446,16 @@ class Import:
         r, p = self.result, self.progress
         if b.future is not None:
             t = time.perf_counter()
-            vectors, seconds = b.future.result()
+            try:
+                vectors, seconds = b.future.result()
+            except match_engine.Unavailable as e:  # stored all the same; the service embeds them later
+                log.warning("near-duplicate check skipped for a batch: %s", e)
+                vectors, seconds = None, 0.0
             self.clock["wait"] += time.perf_counter() - t
             self.clock["encode"] += seconds
             t = time.perf_counter()
-            self._near_duplicates(b, vectors)
+            if vectors is not None:
+                self._near_duplicates(b, vectors)
             self.clock["duplicates"] += time.perf_counter() - t
             p.add("embed", len(b.rows), seconds)
         else:

@@ -39,6 +39,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     )
     from .blueprints import register_blueprints
     from .errors import register_error_handlers
+    from .infra import index_log  # noqa: F401  (the change-log hooks on every session)
     from .infra.notify import register_read_on_open
     from .security import register_input_guard, register_security_headers
     from .templating import register_template_helpers

@@ -71,6 +71,9 @@ class Config:
         self.EXPIRY_NOTICE_DAYS = 30
         self.ACHIEVEMENT_LIFETIME_DAYS = 365
         self.MATCHING_ENABLED = os.environ.get("MARKET_MATCHING", "1") != "0"
+        # the matching service (`matching serve`); unset: an engine inside this process
+        self.MATCHING_SERVICE_URL = os.environ.get("MATCHING_SERVICE_URL") or None
+        self.MATCHING_TIMEOUT = float(os.environ.get("MATCHING_TIMEOUT", "30"))
         # yearly 技术合同成交额 target (元 or 万/亿); unset: none, the screens compare with the year before
         self.STAT_YEAR_TARGET = os.environ.get("STAT_YEAR_TARGET", "")
         self.CONTRACT_FILE_MAX_MB = int(os.environ.get("CONTRACT_FILE_MAX_MB", "10"))

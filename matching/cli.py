@@ -3,6 +3,7 @@
 matching eval [--csl PATH] [--sts PATH]   every set side by side: keyword, dense, full, full + 2nd stage
 matching fit [--csl PATH]                  fit data/matching/weights.json on the dev and tuning sets
 matching convert [--out DIR]               the local sentence-transformers model (idempotent)
+matching serve --database URL              the matching service: model + indexes + change log, over HTTP
 """
 
 import sys
@@ -327,6 +328,44 @@ def convert_command(out, source):
     from .e5convert import run
 
     sys.exit(run(out, source))
+
+
+@cli.command("serve")
+@click.option(
+    "--database", envvar="DATABASE_URL", required=True, help="the marketplace's database URL (its change log)"
+)
+@click.option("--bind", default="127.0.0.1", show_default=True, help="address to listen on (keep it on loopback)")
+@click.option("--port", default=5055, type=int, show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="data folder (default: $MARKET_DATA_DIR)"
+)
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), help="default: <data folder>/index")
+@click.option("--hnsw-threshold", default=50_000, type=int, show_default=True, help="HNSW graph above this many")
+@click.option("--save-every", default=60.0, type=float, show_default=True, help="seconds between index snapshots")
+@click.option("--precision", default="auto", show_default=True, help="encoder path (auto picks by a self-check)")
+@click.pass_obj
+def serve_command(opts, database, bind, port, data_dir, index_dir, hnsw_threshold, save_every, precision):
+    """Run the matching service (one per host): the web app, jobs and commands ask it over HTTP."""
+    import logging
+
+    from .e5convert import ensure_model
+    from .service import Settings, make_host, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    folder = data_dir or folders.data_dir()
+    model = Path(opts.model) if opts.model else folders.model_dir(folder)
+    ensure_model(model)
+    settings = Settings(
+        database_url=database,
+        index_dir=index_dir or folder / "index",
+        model_dir=model,
+        embed_cache=folders.embed_cache(folder),
+        weights=opts.weights or folder / "matching" / "weights.json",
+        hnsw_threshold=hnsw_threshold,
+        save_every=save_every,
+        precision=precision,
+    )
+    serve(make_host(settings), bind=bind, port=port)
 
 
 def main(argv=None):

@@ -1,7 +1,7 @@
 """What the matcher knows of a listing: plain data, built by the web app or by an evaluation."""
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from dataclasses import field as dc_field
 
 MATURITY = ("实验室", "小试", "中试", "试生产", "产业化")
@@ -39,6 +39,18 @@ class Doc:
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.embed_text().encode("utf-8")).hexdigest()[:32]
+
+    def as_dict(self) -> dict:
+        """Plain JSON data (the change log and the matching service carry Docs this way)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Doc":
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in data.items() if k in known}
+        for name in ("keywords", "modes", "tokens"):
+            d[name] = tuple(d.get(name) or ())
+        return cls(**d)
 
 
 def memo(cache: dict, doc: Doc, compute, limit: int = 200_000):

@@ -7,7 +7,6 @@ hand it Docs, and it keeps the persisted index in step with what they hand it.
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -173,12 +172,10 @@ class MatchEngine:
         self.candidates = candidates
         self.keyword_candidates = keyword_candidates
         self.libraries = {k: Library(k, embedder.dim, embedder.model_id, self.params) for k in KINDS}
-        self._manifest_mtime: dict[str, float] = {}
         self._lock = threading.RLock()
         self._dirty: set[str] = set()
-        self._save_timer: threading.Timer | None = None
-        self.save_delay = 5.0
         self.version = 0  # bumped by every change, for callers' caches
+        self.seq = 0  # the last change-log entry this state includes (matching.host), saved with it
         self.last_timings: dict[str, float] = {}
         self._quantities: dict = {}  # parsed 指标 of listings, by (kind, id, content hash)
         self._words: dict = {}  # whole words of listings, for the shared-term chips
@@ -196,14 +193,14 @@ class MatchEngine:
     def _title_vectors(self, docs: list[Doc]) -> np.ndarray:
         return self.embedder.encode([d.title for d in docs])
 
-    def _add_titles(self, lib: Library, docs: list[Doc]) -> None:
+    def _add_titles(self, lib: Library, docs: list[Doc], vectors: np.ndarray | None = None) -> None:
         """Title vectors of needs (the problem object), embedded once (the embedder caches them)."""
         if lib.kind != "need" or not docs:
             return
-        for start in range(0, len(docs), 256):
-            chunk = docs[start : start + 256]
-            for d, v in zip(chunk, self._title_vectors(chunk)):
-                lib.titles[d.id] = v
+        if vectors is None:
+            vectors = np.concatenate([self._title_vectors(docs[s : s + 256]) for s in range(0, len(docs), 256)])
+        for d, v in zip(docs, vectors):
+            lib.titles[d.id] = v
 
     def _views(self, query: Doc, qvec: np.ndarray, target: str, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(dense, object) of ``query`` against stored ``ids`` of ``target``, each a cosine minus the
@@ -247,18 +244,24 @@ class MatchEngine:
         return match_terms(doc.tokens if doc.tokens else self.tokenizer.tokens(doc.embed_text()))
 
     def upsert(self, docs: Iterable[Doc], save: bool = True) -> int:
-        """Add or replace documents (embedding only what changed); returns how many were embedded."""
+        """Add or replace documents (embedding only what changed); returns how many were embedded.
+        The encoding happens before the engine's lock is taken: queries never wait for a batch."""
         docs = list(docs)
-        with self._lock:
-            embedded = 0
-            for kind in KINDS:
-                mine = [d for d in docs if d.kind == kind]
-                if not mine:
-                    continue
+        prepared = {}
+        for kind in KINDS:
+            mine = [d for d in docs if d.kind == kind]
+            if mine:
                 lib = self.libraries[kind]
                 fresh = [d for d in mine if lib.hashes.get(d.id) != d.content_hash() or d.id not in lib.index]
+                vectors = self._embed(fresh) if fresh else None
+                titles = self._title_vectors(mine) if kind == "need" else None
+                prepared[kind] = (mine, fresh, vectors, titles)
+        with self._lock:
+            embedded = 0
+            for kind, (mine, fresh, vectors, titles) in prepared.items():
+                lib = self.libraries[kind]
                 if fresh:
-                    lib.index.add([d.id for d in fresh], self._embed(fresh))
+                    lib.index.add([d.id for d in fresh], vectors)
                     embedded += len(fresh)
                 for d in mine:
                     lib.docs[d.id] = d
@@ -266,7 +269,7 @@ class MatchEngine:
                     lib.hashes[d.id] = d.content_hash()
                     self._count_hash(lib.hashes[d.id], 1)
                     lib.bm25.add(d.id, self._tokens(d))
-                self._add_titles(lib, mine)
+                self._add_titles(lib, mine, titles)
                 self._dirty.add(kind)
                 self.version += 1
                 if save:
@@ -295,40 +298,22 @@ class MatchEngine:
             return
         lib = self.libraries[kind]
         with self._lock:
-            lib.index.save(self.index_dir, kind, extra={"hashes": {str(k): v for k, v in lib.hashes.items()}})
-            self._manifest_mtime[kind] = self._mtime(kind)
+            hashes = {str(k): v for k, v in lib.hashes.items()}
+            lib.index.save(self.index_dir, kind, extra={"hashes": hashes, "seq": self.seq})
             self._dirty.discard(kind)
 
-    def schedule_save(self) -> None:
-        """Save changed libraries a little later, once for a burst of edits. A crash before then
-        loses nothing: the next sync repairs the index from the database."""
-        with self._lock:
-            if self._save_timer is not None or self.index_dir is None:
-                return
-            self._save_timer = threading.Timer(self.save_delay, self.flush)
-            self._save_timer.daemon = True
-            self._save_timer.start()
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty)
 
     def flush(self) -> None:
+        """Save the libraries changed since they were last saved."""
         with self._lock:
-            self._save_timer = None
             for kind in list(self._dirty):
                 try:
                     self.save(kind)
                 except OSError:
                     log.exception("saving the %s index failed; it is repaired at next sync", kind)
-
-    def _mtime(self, kind: str) -> float:
-        try:
-            return os.stat(self.index_dir / f"{kind}.json").st_mtime
-        except (OSError, TypeError):
-            return 0.0
-
-    def changed_on_disk(self, kind: str) -> bool:
-        """Whether another process saved this library since we last loaded or saved it (under the
-        lock, so our own save in progress on another thread is never mistaken for one)."""
-        with self._lock:
-            return self.index_dir is not None and self._mtime(kind) != self._manifest_mtime.get(kind, 0.0)
 
     def sync(self, kind: str, docs: Iterable[Doc], rebuild: bool = False) -> SyncReport:
         """Load the saved index and repair it against ``docs`` (the database's truth); rebuild when
@@ -375,8 +360,6 @@ class MatchEngine:
             report.total = len(lib.index)
             if report.rebuilt or todo or stale:
                 self.save(kind)
-            else:
-                self._manifest_mtime[kind] = self._mtime(kind)
             return report
 
     def check(self, kind: str, docs: Iterable[Doc]) -> dict:

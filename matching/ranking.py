@@ -70,17 +70,23 @@ class Weights:
         path = Path(path) if path and Path(path).exists() else DEFAULT_WEIGHTS
         if not path.exists():
             return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Weights":
         w = cls()
         for key, value in data.items():
             if hasattr(w, key):
                 setattr(w, key, tuple(value) if key == "keyword_gate" else value)
         return w
 
-    def save(self, path: Path | str) -> None:
+    def as_dict(self) -> dict:
         data = asdict(self)
         data["keyword_gate"] = list(self.keyword_gate)
-        Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        return data
+
+    def save(self, path: Path | str) -> None:
+        Path(path).write_text(json.dumps(self.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
 
     def design(self, features: np.ndarray) -> np.ndarray:
         """Standardised feature matrix (n × len(FEATURES)) with the keyword gate applied."""

@@ -157,14 +157,16 @@ NEED = {
 @pytest.fixture
 def fake_engine(app, tmp_path):
     """Matching switched on with the deterministic fake embedder (the real model: tests marked model)."""
+    from market.extensions import db
+    from market.infra.match_client import LocalBackend
+    from matching.changelog import ChangeLog
     from matching.engine import MatchEngine
+    from matching.host import EngineHost
     from tests.matching.fakes import FakeEmbedder
 
     app.config["MATCHING_ENABLED"] = True
     eng = MatchEngine(FakeEmbedder(), tmp_path / "index")
-    eng.save_delay = 0.01
-    app.extensions["match_engine"] = eng
-    app.extensions["match_engine_synced"] = set()
+    app.extensions["match_backend"] = LocalBackend(EngineHost(eng, ChangeLog(db.engine), save_every=0.0))
     return eng
 
 

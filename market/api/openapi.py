@@ -113,7 +113,7 @@ def _responses(ok: int, schema: dict) -> dict:
     return {
         str(ok): _json(schema),
         "4XX": _json(ERROR, "请求有误、未授权、无权限、不存在、冲突、校验失败或过于频繁"),
-        "503": _json(ERROR, "智能匹配未启用"),
+        "503": _json(ERROR, "智能匹配未启用，或匹配服务暂不可用"),
     }
 
 

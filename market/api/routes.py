@@ -178,6 +178,8 @@ def matches(kind_name, listing_id):
     k = bounded_arg("k", 10, 1, 50)
     min_score = request.args.get("min_score", type=float)
     found = match_engine.best_matches(listing, k=k, min_score=min_score if min_score is not None else 0.0)
+    if why := match_engine.unavailable():
+        return json_error(503, "matching_unavailable", f"智能匹配暂不可用：{why}")
     return jsonify(
         {"items": [{**s.match.as_dict(), "title": s.listing.title, "org": s.listing.org.name} for s in found]}
     )
@@ -197,8 +199,10 @@ def semantic_search():
         return json_error(503, "matching_disabled", "智能匹配未启用")
     f = listings.Filters.from_args(request.args)
     hits = match_engine.semantic_search(
-        kind.name, q, match_engine.filter_predicate(kind.name, f), k=bounded_arg("k", 20, 1, 100)
+        kind.name, q, match_engine.filter_spec(kind.name, f), k=bounded_arg("k", 20, 1, 100)
     )
+    if why := match_engine.unavailable():
+        return json_error(503, "matching_unavailable", f"智能匹配暂不可用：{why}")
     return jsonify(
         {"items": [{**h.match.as_dict(), "title": h.listing.title, "org": h.listing.org.name} for h in hits]}
     )

@@ -28,9 +28,11 @@ def report():
 @with_appcontext
 def refit(dry_run):
     """Refit ranking weights and cut-off on broker labels; replace only if better on held-out needs."""
+    from ..extensions import db
     from ..services import feedback as learning
 
     r = learning.refit(write=not dry_run)
+    db.session.commit()
     click.echo(
         f"{r.message}: {r.labels} labels, train {r.train_needs} needs, held out {r.test_needs}; "
         f"current {r.current}, candidate {r.candidate}; {'written to ' + r.path if r.replaced else 'not written'}"

@@ -26,8 +26,8 @@ def prepare_matching() -> None:
     from ..infra import match_engine
 
     ensure_model(Path(current_app.config["MODEL_DIR"]))
-    for report in match_engine.sync_all():
-        click.echo(f"index {report}")
+    for line in match_engine.prepare():
+        click.echo(line)
 
 
 def safe_url() -> str:

@@ -11,4 +11,5 @@ from . import bp
 def index():
     if not match_engine.enabled():
         abort(404, "智能匹配未启用")
-    return render_template("gaps/index.html", **match_engine.gaps(current_user))
+    found = match_engine.gaps(current_user)
+    return render_template("gaps/index.html", matching_down=match_engine.unavailable(), **found)

@@ -33,7 +33,9 @@ def browse():
     semantic = request.args.get("mode") == "semantic" and bool(f.q) and match_engine.enabled()
     left_out = 0
     if semantic:
-        hits = match_engine.semantic_search(g.kind.name, f.q, match_engine.filter_predicate(g.kind.name, f))
+        hits = match_engine.semantic_search(g.kind.name, f.q, match_engine.filter_spec(g.kind.name, f))
+        semantic = not match_engine.unavailable()  # else the keyword search below, saying why
+    if semantic:
         if request.args.get("all") != "1":
             hits, left_out = match_engine.relevance_floor(
                 hits, current_app.config["SEARCH_MIN_SCORE"], current_app.config["SEARCH_MIN_SHARE"]
@@ -52,6 +54,7 @@ def browse():
             scores=scores,
             left_out=left_out,
             semantic_available=match_engine.enabled(),
+            matching_down=match_engine.unavailable(),
         ),
     )
 
@@ -71,6 +74,7 @@ def detail(listing_id):
             other=listings.other_kind(g.kind),
             labels=FEATURE_LABELS,
             matching_on=match_engine.enabled(),
+            matching_down=match_engine.unavailable(),
             close_reasons=listings.CLOSE_REASONS,
         ),
     )

@@ -17,7 +17,7 @@ from flask import current_app
 from matching.ranking import fit
 
 from ..extensions import db
-from ..infra import match_engine
+from ..infra import index_log, match_engine
 from ..models import Match, MatchEvent, MatchStatus, Need
 
 ACCEPTED_EVENT = "accept"
@@ -95,7 +95,11 @@ class RefitResult:
 
 
 def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResult:
-    eng = match_engine.engine()
+    """New weights go to the weights file and, through the change log, to every matching service
+    (the caller commits)."""
+    backend = match_engine.backend()
+    if backend is None:
+        return RefitResult(0, 0, 0, {}, {}, False, "", "智能匹配未启用")
     labelled = labels()
     if len(labelled) < current_app.config["FEEDBACK_MIN_LABELS"]:
         return RefitResult(
@@ -115,7 +119,10 @@ def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResul
     for need_id, pairs in sorted(by_need.items()):
         need = db.session.get(Need, need_id)
         ids = [a for a, _ in pairs]
-        feats = eng.pair_features(match_engine.doc_from(need), "achievement", ids)
+        try:
+            feats = backend.pair_features(match_engine.doc_from(need), "achievement", ids)
+        except match_engine.Unavailable as e:
+            return RefitResult(len(labelled), 0, 0, {}, {}, False, "", f"智能匹配暂不可用：{e}")
         if len(feats) != len(ids):
             continue
         grades = np.array([2.0 * y for _, y in pairs])
@@ -124,7 +131,7 @@ def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResul
     order = rng.permutation(len(queries))
     n_test = max(1, int(round(holdout * len(queries))))
     test, train = [queries[i] for i in order[:n_test]], [queries[i] for i in order[n_test:]]
-    current = eng.weights
+    current = index_log.current_weights(current_app.config["MATCH_WEIGHTS"])
     # brokers label only the few suggestions each need got: rank every accepted pair above every
     # rejected one across the training needs (one pooled query), then calibrate
     pooled = tuple(np.concatenate([q[k] for q in train]) for k in range(3))
@@ -168,6 +175,11 @@ def refit(holdout: float = 0.3, seed: int = 5, write: bool = True) -> RefitResul
             "date": time.strftime("%Y-%m-%d"),
         }
         candidate.save(path)
-        eng.weights = candidate
-    msg = "新权重在留出集上不劣于当前权重，已启用" if better else "新权重在留出集上不如当前权重，保留当前权重"
+        index_log.append_weights(candidate)
+    if not better:
+        msg = "新权重在留出集上不如当前权重，保留当前权重"
+    elif write:
+        msg = "新权重在留出集上不劣于当前权重，已启用"
+    else:
+        msg = "新权重在留出集上不劣于当前权重（试算，未写入）"
     return RefitResult(len(labelled), len(train), len(test), cur, new, bool(better and write), str(path), msg)

@@ -416,7 +416,7 @@ def test_edited_row_updates_its_record_and_index_entry(admin, tmp_path, fake_eng
     other = db.session.get(Achievement, next(i for e, i in ids.items() if e != "ZZU-1"))
     assert (other.price_min, other.price_max, other.keywords) == (None, None, ["盾构", "刀圈"])
     assert fake_engine.libraries["achievement"].docs[other.id].keywords == ("盾构", "刀圈")
-    assert fake_engine.check("achievement", match_engine.published_docs("achievement"))["ok"]
+    assert match_engine.check()[0]
 
 
 def test_draft_row_published_later_and_others_records_protected(admin, tmp_path, make, fake_engine):
@@ -513,7 +513,7 @@ def test_failed_job_resumes_from_its_last_committed_batch(admin, tmp_path, fake_
     assert count(Achievement) == 9 and count(ImportJob) == 1
     assert result.counts["create"] == 9 and result.counts["invalid"] == 1
     assert len(read_csv(result.rejects_path)) == 2 and len(read_csv(result.report_path)) == 2
-    assert fake_engine.check("achievement", match_engine.published_docs("achievement"))["ok"]
+    assert match_engine.check()[0]
 
 
 # ---- technology contracts -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ingest import kinds
 from market.config import ROOT
 from market.extensions import db
-from market.infra import match_engine
+from market.infra import index_log
 from market.models import Achievement, ImportJob, Role
 from matching.engine import MatchEngine
 from tests.ingest.helpers import ORG, achievement_row, read_csv, write
@@ -88,7 +88,7 @@ def _check_resumed(app, tmp_path, path, n, env, cmd, index_engine):
     assert len(read_csv(path.with_suffix(".rejects.csv"))) == 1 + len(invalid)
     report = read_csv(path.with_suffix(".errors.csv"))
     assert sorted(int(r[0]) for r in report[1:] if "疑似重复" not in r[3]) == [i + 2 for i in invalid]
-    check = index_engine.check("achievement", match_engine.published_docs("achievement"))
+    check = index_engine.check("achievement", index_log.published_docs("achievement"))
     assert check["ok"] and check["indexed"] == n - len(invalid), check
 
 

@@ -1,11 +1,9 @@
 """The web app's use of the matching engine (with the fake embedder: fast, deterministic)."""
 
-import time
-
 from sqlalchemy import select
 
 from market.extensions import db
-from market.infra import match_engine
+from market.infra import index_log, match_engine
 from market.models import Achievement, Role
 from market.services import listings
 from tests.conftest import ACHIEVEMENT, NEED, csrf_from, login, post_form
@@ -31,9 +29,9 @@ def publish(make, kind, data, user=None, **change):
 
 def test_index_follows_publish_edit_archive(app, make, fake_engine):
     item = publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
-    match_engine.engine()  # first use syncs from the database
 
     def lib():
+        match_engine.engine()  # catches up with the change log
         return fake_engine.libraries["achievement"]
 
     assert item.id in lib().index
@@ -54,22 +52,27 @@ def test_rolled_back_changes_never_reach_the_index(app, make, fake_engine):
     listings.create(listings.ACHIEVEMENT, ACHIEVEMENT, user, publish=True)
     db.session.flush()
     db.session.rollback()
-    assert len(fake_engine.libraries["achievement"].index) == 0
+    match_engine.engine()  # catches up: the log never got the row
+    assert len(fake_engine.libraries["achievement"].index) == 0 and index_log.head() == 0
 
 
-def test_index_saved_after_commit_and_checked_at_start(app, make, fake_engine, tmp_path):
+def test_index_saved_with_its_seq_and_drift_repaired_through_the_log(app, make, fake_engine, tmp_path):
+    from matching.index import VectorIndex
+
     item = publish(make, listings.NEED, NEED)
     match_engine.engine()
-    time.sleep(0.2)  # the debounced save
-    result = fake_engine.check("need", match_engine.published_docs("need"))
-    assert result["ok"], result
-    # a change made behind the engine's back (another process) is drift the start-up sync repairs
+    ok, lines = match_engine.check()
+    assert ok, lines
+    saved = VectorIndex.load(tmp_path / "index", "need", fake_engine.embedder.model_id, fake_engine.embedder.dim)
+    assert saved.extra["seq"] == index_log.head() > 0 and item.id in saved
+    # a change made behind the app's back (plain SQL) is drift: the log lacks it until reconciled
     db.session.execute(db.update(listings.NEED.model).values(title="另一个进程改的标题"))
     db.session.commit()
-    assert not fake_engine.check("need", match_engine.published_docs("need"))["ok"]
-    reports = match_engine.sync_all()
-    assert [r.updated for r in reports if r.kind == "need"] == [1]
+    ok, lines = match_engine.check()
+    assert not ok and any("change log stale: 1" in line for line in lines), lines
+    assert any(line.startswith("change log: 0 added, 1 updated") for line in match_engine.prepare())
     assert fake_engine.libraries["need"].docs[item.id].title == "另一个进程改的标题"
+    assert match_engine.check()[0]
 
 
 def test_detail_page_shows_explained_matches(client, make, fake_engine):
