@@ -1,6 +1,7 @@
 """What the matcher knows of a listing: plain data, built by the web app or by an evaluation."""
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, fields
 from dataclasses import field as dc_field
 
@@ -40,6 +41,11 @@ class Doc:
     def content_hash(self) -> str:
         return hashlib.sha256(self.embed_text().encode("utf-8")).hexdigest()[:32]
 
+    def fingerprint(self) -> str:
+        """Everything the matcher knows of the listing (text, keyword terms, field, region …):
+        what the change log compares, where content_hash covers only the embedded text."""
+        return fingerprint(self.as_dict())
+
     def as_dict(self) -> dict:
         """Plain JSON data (the change log and the matching service carry Docs this way)."""
         return asdict(self)
@@ -51,6 +57,12 @@ class Doc:
         for name in ("keywords", "modes", "tokens"):
             d[name] = tuple(d.get(name) or ())
         return cls(**d)
+
+
+def fingerprint(data: dict) -> str:
+    """A Doc's dict (or its JSON round trip, where tuples came back as lists) as a digest."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=list)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def memo(cache: dict, doc: Doc, compute, limit: int = 200_000):

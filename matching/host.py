@@ -60,10 +60,20 @@ class EngineHost:
                     log.info("index %s", self.engine.sync(kind, docs))
                 self._mark(upto)
                 self._save()
+                self._warm()
             self.state = HostState.ready
         except Exception as e:
             self.state, self.error = HostState.failed, f"{type(e).__name__}: {e}"
             raise
+
+    def _warm(self) -> None:
+        """Load the model now (with its precision self-check, which also runs it), so that no request
+        waits for it: until this returns the service answers 503 and the pages say it is loading."""
+        embedder = self.engine.embedder
+        if isinstance(getattr(type(embedder), "model", None), property):
+            t0 = time.perf_counter()
+            _ = embedder.model
+            log.info("model ready in %.1fs: %s", time.perf_counter() - t0, getattr(embedder, "precision_reason", ""))
 
     def catch_up(self) -> int:
         """Apply every change committed since the last one applied; returns the seq applied."""
@@ -97,7 +107,9 @@ class EngineHost:
             "upserts": len(upserts),
             "embedded": embedded,
             "seconds": round(time.perf_counter() - t0, 3),
+            "seq": self.applied,
         }
+        log.info("applied %s", self.last_apply)
 
     def _settings(self, rows: list[Change]) -> None:
         for row in rows[-1:]:
@@ -177,7 +189,9 @@ class EngineHost:
         return self._ready().pair_features(doc, target, ids)
 
     def hashes(self, kind: str) -> dict[int, str]:
-        return dict(self._ready().libraries[kind].hashes)
+        """Fingerprints of the listings held (matching.docs.fingerprint), to compare with the database."""
+        lib = self._ready().libraries[kind]
+        return {i: d.fingerprint() for i, d in list(lib.docs.items())}
 
     def status(self) -> dict:
         eng = self.engine

@@ -6,6 +6,7 @@ on the flush's own connection, so the row commits or rolls back with the change.
 repairs go through the same log. Nothing here talks to the matching service: it follows the log.
 """
 
+import json
 import logging
 
 from flask import current_app, has_app_context, has_request_context
@@ -14,7 +15,7 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from matching.changelog import ALL, take_write_lock
-from matching.docs import Doc
+from matching.docs import Doc, fingerprint
 from matching.ranking import Weights
 
 from ..extensions import db
@@ -73,7 +74,7 @@ def _write(session, flush_context):
         if obj is not None and obj.status == ListingStatus.published.value:
             parents = parents if parents is not None else chain_parents()
             doc = doc_from(obj, parents)
-        state = doc.content_hash() if doc is not None else None
+        state = doc.fingerprint() if doc is not None else None
         if (kind, ident) not in logged:
             logged[(kind, ident)] = _newest(conn, kind, ident)
         if logged[(kind, ident)] == state:
@@ -85,14 +86,18 @@ def _write(session, flush_context):
 
 
 def _newest(conn, kind: str, ident: int) -> str | None:
-    """The content hash the log holds for a listing (None: never logged, or removed)."""
+    """The fingerprint of what the log holds for a listing (None: never logged, or removed)."""
     row = conn.execute(
-        select(IndexChange.op, IndexChange.content_hash)
+        select(IndexChange.op, IndexChange.doc)
         .where(IndexChange.kind == kind, IndexChange.listing_id == ident)
         .order_by(IndexChange.seq.desc())
         .limit(1)
     ).first()
-    return row.content_hash if row is not None and row.op == "upsert" else None
+    return fingerprint(_json(row.doc)) if row is not None and row.op == "upsert" else None
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
 
 
 @event.listens_for(Session, "after_commit")
@@ -133,17 +138,17 @@ def current_weights(path) -> Weights:
 
 
 def logged_state() -> dict[tuple[str, int], str | None]:
-    """(kind, id) → content hash of the newest row per listing (None: removed)."""
+    """(kind, id) → fingerprint of the newest row per listing (None: removed)."""
     newest = select(IndexChange.kind, IndexChange.listing_id, func.max(IndexChange.seq).label("m")).group_by(
         IndexChange.kind, IndexChange.listing_id
     )
     sub = newest.subquery()
     rows = db.session.execute(
-        select(IndexChange.kind, IndexChange.listing_id, IndexChange.op, IndexChange.content_hash).join(
+        select(IndexChange.kind, IndexChange.listing_id, IndexChange.op, IndexChange.doc).join(
             sub, IndexChange.seq == sub.c.m
         )
     )
-    return {(k, i): (h if op == "upsert" else None) for k, i, op, h in rows if k != ALL}
+    return {(k, i): (fingerprint(_json(d)) if op == "upsert" else None) for k, i, op, d in rows if k != ALL}
 
 
 def published_docs(kind: str) -> list[Doc]:
@@ -165,7 +170,7 @@ def drift() -> dict[str, list]:
             have = state.get((kind, d.id))
             if have is None:
                 out["missing"].append((kind, d.id, d))
-            elif have != d.content_hash():
+            elif have != d.fingerprint():
                 out["stale"].append((kind, d.id, d))
     out["extra"] = [(k, i, None) for (k, i), h in state.items() if h is not None and (k, i) not in live]
     return out

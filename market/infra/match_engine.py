@@ -136,7 +136,7 @@ def check() -> tuple[bool, list[str]]:
             lines.append(f"change log {part}: {len(items)} e.g. {[(k, i) for k, i, _ in items[:10]]}")
     b = backend()
     for kind in KIND_MODELS:
-        want = {d.id: d.content_hash() for d in index_log.published_docs(kind)}
+        want = {d.id: d.fingerprint() for d in index_log.published_docs(kind)}
         try:
             if isinstance(b, RemoteBackend):
                 b.status()
