@@ -69,11 +69,14 @@ class EngineHost:
     def _warm(self) -> None:
         """Load the model now (with its precision self-check, which also runs it), so that no request
         waits for it: until this returns the service answers 503 and the pages say it is loading."""
+        t0 = time.perf_counter()
         embedder = self.engine.embedder
         if isinstance(getattr(type(embedder), "model", None), property):
-            t0 = time.perf_counter()
             _ = embedder.model
-            log.info("model ready in %.1fs: %s", time.perf_counter() - t0, getattr(embedder, "precision_reason", ""))
+        for kind in KINDS:  # the tokenizer's dictionary, the background levels, the ranking's caches
+            if len(self.engine.libraries[kind].index):
+                self.engine.search(kind, "预热：技术需求与科技成果", k=5)
+        log.info("warmed up in %.1fs: %s", time.perf_counter() - t0, getattr(embedder, "precision_reason", ""))
 
     def catch_up(self) -> int:
         """Apply every change committed since the last one applied; returns the seq applied."""

@@ -6,8 +6,11 @@ import sys
 import time
 from pathlib import Path
 
+from market.extensions import db
 from market.infra import match_engine as service
+from matching.changelog import ChangeLog
 from matching.engine import MatchEngine
+from matching.host import EngineHost
 from tests.matching.fakes import FakeEmbedder
 
 
@@ -20,13 +23,14 @@ class SlowFakeEmbedder(FakeEmbedder):
         return super().encode(texts, prompt)
 
 
-def fake_engine(app):
-    return MatchEngine(SlowFakeEmbedder(), Path(app.config["INDEX_DIR"]))
+def fake_host(app):
+    engine = MatchEngine(SlowFakeEmbedder(), Path(app.config["INDEX_DIR"]))
+    return EngineHost(engine, ChangeLog(db.engine), save_every=0.0)
 
 
 if __name__ == "__main__":
     if os.environ.get("FAKE_ENCODER", "1") == "1":
-        service.build_engine = fake_engine
+        service.build_host = fake_host
     from ingest.cli import main
 
     sys.argv[0] = "ingest"

@@ -19,7 +19,7 @@ class SlowEmbedder(FakeEmbedder):
         self.seconds = seconds
 
     def encode(self, texts, prompt="query"):
-        time.sleep(self.seconds * len(texts))
+        time.sleep(self.seconds * sum("刀圈" in t for t in texts))  # the test's listings, not the background
         return super().encode(texts, prompt)
 
 

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from market.extensions import db
+from market.infra import match_engine
 from market.models import Match, MatchEvent, MatchStatus, Notification, Role, User, utcnow
 from market.services import feedback, listings, matches
+from matching.ranking import Weights
 from tests.conftest import NEED, csrf_from, login, post_form
 from tests.market.conftest import introduce, the_match
 
@@ -330,7 +332,9 @@ def test_feedback_report_and_refit(world, app, fake_engine):
     assert result.candidate["logloss"] < result.current["logloss"]  # better: only write=False keeps it out
     assert not result.replaced and not weights_file.exists() and fake_engine.weights is current
     result = feedback.refit()
-    assert result.replaced and weights_file.exists() and fake_engine.weights is not current
+    db.session.commit()  # the new weights reach every engine through the change log
+    assert result.replaced and weights_file.exists() and match_engine.engine().weights is not current
+    assert match_engine.engine().weights.as_dict() == Weights.load(weights_file).as_dict()
     runner = app.test_cli_runner()
     out = runner.invoke(args=["feedback", "report"]).output
     assert "precision" in out and "合计" in out

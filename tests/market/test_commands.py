@@ -27,7 +27,7 @@ COMMANDS = {
 
 def test_every_command_is_registered_with_its_subcommands(app):
     assert set(app.cli.list_commands(None)) >= COMMANDS
-    assert set(app.cli.commands["index"].commands) == {"rebuild", "check", "stats"}
+    assert set(app.cli.commands["index"].commands) == {"rebuild", "check", "stats", "compact"}
     assert set(app.cli.commands["feedback"].commands) == {"report", "refit"}
 
 

@@ -191,3 +191,26 @@ def test_gaps_lists_unasked_achievements_to_staff_only(client, make, fake_engine
     login(client, make.user(Role.broker))
     html = client.get("/matching/gaps").get_data(as_text=True)
     assert "尚无需求问津的成果（1）" in html and f'href="/achievements/{lonely.id}"' in html
+
+
+def test_expiry_and_new_weights_flow_through_the_log(app, make, fake_engine):
+    from datetime import date, timedelta
+
+    from market.models import IndexChange
+    from matching.ranking import Weights
+
+    need = publish(make, listings.NEED, NEED)
+    assert need.id in match_engine.engine().libraries["need"].docs
+    need.expires_at = date.today() - timedelta(days=1)
+    db.session.commit()  # nothing the matcher knows changed: no row
+    rows = db.session.scalars(select(IndexChange)).all()
+    assert [(r.op, r.listing_id) for r in rows] == [("upsert", need.id)]
+    listings.expire_due()
+    db.session.commit()
+    assert need.id not in match_engine.engine().libraries["need"].docs
+    assert db.session.scalars(select(IndexChange.op).order_by(IndexChange.seq.desc())).first() == "remove"
+    weights = Weights.load(None)
+    weights.cutoff = 0.77
+    index_log.append_weights(weights)
+    db.session.commit()
+    assert match_engine.engine().weights.cutoff == 0.77
