@@ -71,8 +71,7 @@ class EngineHost:
         waits for it: until this returns the service answers 503 and the pages say it is loading."""
         t0 = time.perf_counter()
         embedder = self.engine.embedder
-        if isinstance(getattr(type(embedder), "model", None), property):
-            _ = embedder.model
+        getattr(embedder, "model", None)  # the real embedder loads its model on first access
         for kind in KINDS:  # the tokenizer's dictionary, the background levels, the ranking's caches
             if len(self.engine.libraries[kind].index):
                 self.engine.search(kind, "预热：技术需求与科技成果", k=5)

@@ -32,6 +32,7 @@ import numpy as np
 from .changelog import ChangeLog
 from .docs import Doc
 from .host import EngineHost, NotReady
+from .sharedcache import SharedCache, SharedCacheEmbedder
 
 log = logging.getLogger(__name__)
 READ_YOUR_WRITES = 2.0  # seconds an answer waits for the caller's own change
@@ -48,6 +49,7 @@ class Settings:
     hnsw_threshold: int = 50_000
     save_every: float = 60.0
     precision: str = "auto"
+    shared_cache: bool | None = None  # embeddings shared through the database; default: on PostgreSQL
 
 
 def make_host(s: Settings, engine=None) -> EngineHost:
@@ -58,11 +60,15 @@ def make_host(s: Settings, engine=None) -> EngineHost:
     from .index import IndexParams
     from .ranking import Weights
 
+    changes = ChangeLog(engine or s.database_url)
     embedder = Embedder(Path(s.model_dir), cache_path=s.embed_cache, precision=s.precision)
+    shared = s.shared_cache if s.shared_cache is not None else changes.engine.dialect.name == "postgresql"
+    if shared:  # several hosts: a text one host embedded is never embedded by another
+        embedder = SharedCacheEmbedder(embedder, SharedCache(changes.engine, embedder.model_id, embedder.dim))
     eng = MatchEngine(
         embedder, Path(s.index_dir), Weights.load(s.weights), IndexParams(hnsw_threshold=s.hnsw_threshold)
     )
-    return EngineHost(eng, ChangeLog(engine or s.database_url), save_every=s.save_every)
+    return EngineHost(eng, changes, save_every=s.save_every)
 
 
 # ---- wire format ----------------------------------------------------------------------------

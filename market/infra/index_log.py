@@ -58,13 +58,15 @@ def _collect(session, flush_context):
             touched.add((obj.kind, obj.id, obj in session.deleted))
 
 
-@event.listens_for(Session, "after_flush_postexec")
-def _write(session, flush_context):
-    """Docs are built and rows written here, while SQL may still run on the flush's connection. A
-    listing whose indexed state did not change (a draft edited, a counter bumped) gets no row."""
-    touched = session.info.pop("listings_touched", set())
-    if not touched or not has_app_context():
+@event.listens_for(Session, "before_commit")
+def _write(session):
+    """One row per listing the transaction changed, in its final state, written on the transaction's
+    own connection just before it commits. A listing whose matchable state did not change (a draft
+    edited, an expiry date moved) gets no row."""
+    if not session.info.get("listings_touched") or not has_app_context():
         return
+    session.flush()  # the last changes, so that the rows describe what commits
+    touched = session.info.pop("listings_touched", set())
     conn = session.connection()
     logged = session.info.setdefault("index_logged", {})
     parents, rows = None, []
