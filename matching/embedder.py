@@ -350,6 +350,34 @@ _MODELS_LOCK = threading.Lock()
 # --------------------------------------------------------------------------
 # Embedder
 # --------------------------------------------------------------------------
+URGENT_TEXTS = 8  # an encode of at most this many new texts (a query, a listing) goes first
+
+
+class Gate:
+    """One encode at a time, urgent ones first: a bulk encode (an import batch, a rebuild) takes
+    the gate chunk by chunk and lets every waiting urgent one (a visitor's query) in between."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._busy = False
+        self._urgent = 0
+
+    @contextlib.contextmanager
+    def __call__(self, urgent: bool):
+        with self._cv:
+            self._urgent += urgent
+            while self._busy or (not urgent and self._urgent):
+                self._cv.wait()
+            self._urgent -= urgent
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._busy = False
+                self._cv.notify_all()
+
+
 class Embedder:
     """Embeds texts with the converted multilingual-e5-small (384-d, unit rows).
 
@@ -394,7 +422,7 @@ class Embedder:
         )
         self._model: _Model | None = None
         self._load_lock = threading.Lock()
-        self._run_lock = threading.Lock()
+        self._gate = Gate()  # one forward at a time; a few texts (a query) go before a bulk batch
         #: number of texts actually run through the model (cache misses)
         self.encoded_count = 0
 
@@ -465,11 +493,13 @@ class Embedder:
             first.setdefault(k, t)
 
         found = self._cache.get_many(first)
-        if len(found) < len(first):
-            with self._run_lock:  # one forward at a time; re-check what others just did
-                missing = [k for k in first if k not in found]
-                found.update(self._cache.get_many(missing))
-                todo = [k for k in missing if k not in found]
+        missing = [k for k in first if k not in found]
+        urgent = len(missing) <= URGENT_TEXTS
+        for start in range(0, len(missing), self.batch_size):  # a bulk batch yields between chunks
+            chunk = missing[start : start + self.batch_size]
+            with self._gate(urgent):
+                found.update(self._cache.get_many(chunk))  # what others just embedded
+                todo = [k for k in chunk if k not in found]
                 if todo:
                     vecs = self._embed([prefix + first[k] for k in todo])
                     new = list(zip(todo, vecs))

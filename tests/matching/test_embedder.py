@@ -445,3 +445,33 @@ def test_tokenizer_ignores_truncation_set_by_the_transformers_wrapper(real_embed
     before = model.tokenize([long_text])[0]
     model.st.tokenizer([long_text], truncation=True, max_length=16, padding="max_length")
     assert model.tokenize([long_text])[0] == before and len(before) > 512
+
+
+def test_a_query_goes_before_the_rest_of_a_bulk_encode():
+    """The gate: a bulk encode takes it chunk by chunk; an urgent one waiting gets it next."""
+    import threading
+    import time
+
+    from matching.embedder import Gate
+
+    gate, order = Gate(), []
+    started = threading.Event()
+
+    def bulk():
+        for n in range(10):
+            with gate(False):
+                order.append(f"bulk{n}")
+                started.set()
+                time.sleep(0.02)
+
+    def query():
+        started.wait()
+        with gate(True):
+            order.append("query")
+
+    threads = [threading.Thread(target=bulk), threading.Thread(target=query)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order.index("query") <= 2, order  # not after the whole batch
