@@ -493,7 +493,7 @@ class Embedder:
             first.setdefault(k, t)
 
         found = self._cache.get_many(first)
-        missing = [k for k in first if k not in found]
+        missing = sorted((k for k in first if k not in found), key=lambda k: -len(first[k]))  # longest first
         urgent = len(missing) <= URGENT_TEXTS
         for start in range(0, len(missing), self.batch_size):  # a bulk batch yields between chunks
             chunk = missing[start : start + self.batch_size]
