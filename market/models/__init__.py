@@ -6,6 +6,7 @@ from .contract import Contract, ContractCounter, ContractEvent, ContractStatus, 
 from .desk import SERVICES, ContactRequest, ContactStatus, DeskEvent, ServiceRequest, ServiceStatus, StationEdit
 from .event import Event, EventLog, EventPair, EventSignup, SignupStatus
 from .import_job import ImportJob, ImportStatus
+from .job import Job, JobStatus
 from .listing import Achievement, ListingStatus, Need
 from .match import Match, MatchEvent, MatchStatus
 from .notification import Notification
@@ -31,6 +32,8 @@ __all__ = [
     "MatchStatus",
     "ImportJob",
     "ImportStatus",
+    "Job",
+    "JobStatus",
     "Contract",
     "ContractCounter",
     "ContractEvent",
