@@ -4,8 +4,10 @@ job, retry with backoff and keep failures visible."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -39,6 +41,12 @@ def _fail(tag: str) -> None:
     db.session.add(Organisation(name=f"失败任务写的{tag}", kind="高校", region="410105"))
     db.session.flush()
     raise RuntimeError(f"任务 {tag} 出错")
+
+
+@jobs.handler("test-write")
+def _write(tag: str, pause: float = 0.0) -> None:
+    time.sleep(pause)
+    db.session.add(Organisation(name=f"任务{tag}写的单位", kind="高校", region="410105"))
 
 
 @pytest.fixture(autouse=True)
@@ -189,6 +197,40 @@ def test_failures_are_rolled_back_retried_with_backoff_then_failed_and_retried_b
     assert "任务 x 出错" in job.last_error  # kept until it succeeds or fails again
 
 
+def test_a_running_jobs_lock_is_refreshed_so_it_never_looks_abandoned(queued):
+    queued.config["JOBS_LEASE_SECONDS"] = 0.3  # refreshed every 0.1 s
+    seen = []
+
+    @jobs.handler("test-slow")
+    def _slow():
+        with db.engine.connect() as conn:  # what another worker would see
+            first = conn.scalar(text("SELECT locked_at FROM job"))
+            time.sleep(0.6)
+            seen.append((first, conn.scalar(text("SELECT locked_at FROM job"))))
+            seen.append(jobs.claim_next("thief"))
+
+    jobs.enqueue("test-slow")
+    db.session.commit()
+    assert jobs.Worker().run(burst=True) == {"done": 1}
+    (first, later), stolen = seen
+    assert later != first and stolen is None
+
+
+def test_a_run_that_lost_its_lock_to_another_worker_is_rolled_back(queued):
+    @jobs.handler("test-robbed")
+    def _robbed():
+        with db.engine.begin() as conn:  # another worker took the job over meanwhile
+            conn.execute(text("UPDATE job SET locked_by = 'other', locked_at = :now"), {"now": utcnow()})
+        db.session.add(Organisation(name="被接管的任务写的", kind="高校", region="410105"))
+
+    job = jobs.enqueue("test-robbed")
+    db.session.commit()
+    assert jobs.Worker().run(burst=True) == {"running": 1}
+    db.session.expire_all()
+    assert (job.status, job.locked_by) == ("running", "other")
+    assert count(Organisation, Organisation.name == "被接管的任务写的") == 0
+
+
 def test_stopping_a_worker_finishes_the_current_job_and_starts_no_other(queued):
     worker = jobs.Worker(name="stopper")
 
@@ -203,6 +245,42 @@ def test_stopping_a_worker_finishes_the_current_job_and_starts_no_other(queued):
     assert worker.run() == {"done": 1}
     assert [tag for tag, _, _ in CALLS] == ["first"]
     assert sorted(db.session.scalars(select(Job.status))) == ["done", "queued"]
+
+
+def test_market_worker_process_runs_jobs_and_sigterm_lets_the_current_one_finish(queued, tmp_path):
+    first = jobs.enqueue("test-write", tag="一", pause=2.0)
+    jobs.enqueue("test-write", tag="二", pause=2.0)
+    db.session.commit()
+    env = {
+        **os.environ,
+        "DATABASE_URL": queued.config["SQLALCHEMY_DATABASE_URI"],
+        "MARKET_DATA_DIR": str(tmp_path),
+        "MARKET_MATCHING": "0",
+        "JOBS_POLL_SECONDS": "0.1",
+    }
+    code = "import tests.market.test_jobs; from market.cli import main; main()"  # with this file's handlers
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "worker"], env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while db.session.scalar(select(Job.status).where(Job.id == first.id)) != "running":
+            db.session.rollback()
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "jobs: done 1" in output
+    db.session.rollback()
+    statuses = dict(db.session.execute(select(Job.args["tag"].as_string(), Job.status)).all())
+    assert statuses == {"一": "done", "二": "queued"}
+    written = db.session.scalars(select(Organisation.name).where(Organisation.name.like("任务%"))).all()
+    assert written == ["任务一写的单位"]
 
 
 def test_publishing_with_eager_off_suggests_nothing_until_the_worker_runs(queued, make, fake_engine):
