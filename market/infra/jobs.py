@@ -60,13 +60,12 @@ def enqueue(name: str, **args) -> Job:
     if name not in HANDLERS:
         raise ValueError(f"no job handler named {name!r}")
     try:
-        json.dumps(args)
+        key = (name, json.dumps(args, sort_keys=True))
     except TypeError as e:
         raise ValueError(f"the arguments of job {name!r} must be JSON: {e}") from None
-    pending = db.session.info.setdefault("jobs_pending", [])
-    for job in pending:
-        if job.name == name and job.args == args:
-            return job
+    pending = db.session.info.setdefault("jobs_pending", {})
+    if key in pending:
+        return pending[key]
     cfg = current_app.config
     job = Job(
         name=name,
@@ -78,7 +77,8 @@ def enqueue(name: str, **args) -> Job:
         last_error="",
     )
     db.session.add(job)
-    pending.append(job)
+    pending[key] = job
+    db.session.info.setdefault("jobs_unflushed", []).append(job)
     return job
 
 
@@ -86,7 +86,7 @@ def requeue(job: Job) -> None:
     """Queue a job again (a failed one, by hand): from its first attempt, now."""
     job.status, job.attempts, job.run_after = JobStatus.queued.value, 0, utcnow()
     job.locked_by = job.locked_at = job.finished_at = None
-    db.session.info.setdefault("jobs_pending", []).append(job)
+    db.session.info.setdefault("jobs_unflushed", []).append(job)
 
 
 # ---- after commit ---------------------------------------------------------------------------
@@ -94,31 +94,39 @@ def requeue(job: Job) -> None:
 
 @event.listens_for(Session, "after_flush")
 def _flushed(session, flush_context):
-    pending = session.info.get("jobs_pending")
-    if pending:
-        ids = session.info.setdefault("jobs_flushed", [])
-        ids.extend(j.id for j in pending if j.id is not None and j.id not in ids)
+    unflushed = session.info.get("jobs_unflushed")
+    if unflushed:
+        session.info.setdefault("jobs_flushed", []).extend(j.id for j in unflushed if j.id is not None)
+        session.info["jobs_unflushed"] = [j for j in unflushed if j.id is None]
 
 
 @event.listens_for(Session, "after_commit")
 def _committed(session):
-    session.info.pop("jobs_pending", None)
+    _forget(session)
     ids = session.info.pop("jobs_flushed", None)
     if not ids or not has_app_context():
         return
     app = current_app._get_current_object()
     if app.config.get("JOBS_EAGER"):
-        for job_id in ids:
-            with app.app_context():  # a session of its own: the caller's transaction is over
-                run_one(job_id, worker_name("eager"))
+        for job_id in dict.fromkeys(ids):
+            try:
+                with app.app_context():  # a session of its own: the caller's transaction is over
+                    run_one(job_id, worker_name("eager"))
+            except Exception:  # the caller's change is committed: never fail it; a worker retries
+                log.exception("job %s: could not run it after the commit", job_id)
     elif backend(app) == "rq":
-        push(app, ids)
+        push(app, list(dict.fromkeys(ids)))
 
 
 @event.listens_for(Session, "after_rollback")
 def _rolled_back(session):
-    session.info.pop("jobs_pending", None)
+    _forget(session)
     session.info.pop("jobs_flushed", None)
+
+
+def _forget(session) -> None:
+    session.info.pop("jobs_pending", None)
+    session.info.pop("jobs_unflushed", None)
 
 
 # ---- claiming and running -------------------------------------------------------------------
