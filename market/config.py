@@ -101,6 +101,7 @@ class Config:
         self.JOBS_POLL_SECONDS = float(os.environ.get("JOBS_POLL_SECONDS", "1"))
         self.JOBS_SWEEP_SECONDS = float(os.environ.get("JOBS_SWEEP_SECONDS", "30"))
         self.JOBS_TIMEOUT_SECONDS = int(os.environ.get("JOBS_TIMEOUT_SECONDS", "3600"))
+        self.JOBS_KEEP_DAYS = float(os.environ.get("JOBS_KEEP_DAYS", "7"))
 
 
 class TestingConfig(Config):

@@ -71,3 +71,11 @@ def retry(ids, all_failed):
         jobs_.requeue(job)
     db.session.commit()
     click.echo(f"queued again: {len(found)}")
+
+
+@jobs.command("prune")
+@click.option("--days", type=float, default=None, help="keep done jobs this many days (JOBS_KEEP_DAYS)")
+@with_appcontext
+def prune(days):
+    """Delete done jobs finished more than N days ago (a worker does this when it starts)."""
+    click.echo(f"deleted: {jobs_.prune(days)}")

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -237,6 +237,16 @@ def _mark_done(job_id: int, worker: str) -> bool:
     return result.rowcount == 1
 
 
+def prune(days: float | None = None) -> int:
+    """Delete done jobs finished more than ``days`` (JOBS_KEEP_DAYS) ago; failed ones stay visible."""
+    days = days if days is not None else _config("JOBS_KEEP_DAYS", 7)
+    result = db.session.execute(
+        delete(Job).where(Job.status == JobStatus.done.value, Job.finished_at < utcnow() - timedelta(days=days))
+    )
+    db.session.commit()
+    return result.rowcount
+
+
 def backoff(attempts: int) -> timedelta:
     base = _config("JOBS_BACKOFF_SECONDS", 10)
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
@@ -304,6 +314,7 @@ class Worker:
         self.stopping.set()  # (with RQ, the RQ worker's own SIGTERM handler finishes the current job)
 
     def run(self, burst: bool = False) -> dict[str, int]:
+        prune()
         if backend(current_app) == "rq":
             return self._run_rq(burst)
         while not self.stopping.is_set():

@@ -231,6 +231,20 @@ def test_a_run_that_lost_its_lock_to_another_worker_is_rolled_back(queued):
     assert count(Organisation, Organisation.name == "被接管的任务写的") == 0
 
 
+def test_done_jobs_are_pruned_after_the_keeping_days_failed_ones_stay(queued):
+    old, recent, failed = (jobs.enqueue("test-record", tag=t) for t in ("old", "recent", "failed"))
+    db.session.flush()
+    old.status, old.finished_at = "done", utcnow() - timedelta(days=8)
+    recent.status, recent.finished_at = "done", utcnow() - timedelta(days=6)
+    failed.status, failed.finished_at = "failed", utcnow() - timedelta(days=30)
+    db.session.commit()
+    assert jobs.Worker().run(burst=True) == {}  # a worker prunes when it starts (JOBS_KEEP_DAYS 7)
+    assert sorted(db.session.scalars(select(Job.args["tag"].as_string()))) == ["failed", "recent"]
+    result = queued.test_cli_runner().invoke(args=["jobs", "prune", "--days", "5"])
+    assert result.exit_code == 0 and "deleted: 1" in result.output
+    assert db.session.scalars(select(Job.status)).all() == ["failed"]
+
+
 def test_stopping_a_worker_finishes_the_current_job_and_starts_no_other(queued):
     worker = jobs.Worker(name="stopper")
 
