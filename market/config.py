@@ -93,6 +93,18 @@ class Config:
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@zztm.local")
+        # slow work as jobs after commit (market.infra.jobs): run by `market worker` from the job table,
+        # pushed through RQ when REDIS_URL is set; JOBS_EAGER=1 runs them in-process right after commit
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        self.JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "market")
+        self.JOBS_EAGER = os.environ.get("JOBS_EAGER", "0") == "1"
+        self.JOBS_MAX_ATTEMPTS = int(os.environ.get("JOBS_MAX_ATTEMPTS", "5"))
+        self.JOBS_BACKOFF_SECONDS = float(os.environ.get("JOBS_BACKOFF_SECONDS", "10"))
+        self.JOBS_LEASE_SECONDS = float(os.environ.get("JOBS_LEASE_SECONDS", "300"))
+        self.JOBS_POLL_SECONDS = float(os.environ.get("JOBS_POLL_SECONDS", "1"))
+        self.JOBS_SWEEP_SECONDS = float(os.environ.get("JOBS_SWEEP_SECONDS", "30"))
+        self.JOBS_TIMEOUT_SECONDS = int(os.environ.get("JOBS_TIMEOUT_SECONDS", "3600"))
+        self.JOBS_KEEP_DAYS = float(os.environ.get("JOBS_KEEP_DAYS", "7"))
 
 
 class TestingConfig(Config):
@@ -105,3 +117,5 @@ class TestingConfig(Config):
         self.MODEL_DIR = str(folders.model_dir())
         self.EMBED_CACHE = str(folders.embed_cache())  # content-addressed: safe to share
         self.MATCHING_ENABLED = False
+        self.JOBS_EAGER = True  # suggestions right after the commit; tests of the worker switch it off
+        self.REDIS_URL = ""

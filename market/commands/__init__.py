@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import events, feedback, index, jobs, serve, setup, stats, users
+from . import events, feedback, index, jobs, serve, setup, stats, users, worker
 
 COMMANDS = (
     setup.init_db_command,
@@ -14,6 +14,8 @@ COMMANDS = (
     jobs.suggest,
     jobs.remind,
     jobs.remind_requests,
+    worker.worker,
+    worker.jobs,
     events.events,
     feedback.feedback,
     stats.stats,

@@ -7,6 +7,7 @@ from .desk import SERVICES, ContactRequest, ContactStatus, DeskEvent, ServiceReq
 from .event import Event, EventLog, EventPair, EventSignup, SignupStatus
 from .import_job import ImportJob, ImportStatus
 from .index_change import IndexChange
+from .job import Job, JobStatus
 from .listing import Achievement, ListingStatus, Need
 from .match import Match, MatchEvent, MatchStatus
 from .notification import Notification
@@ -33,6 +34,8 @@ __all__ = [
     "ImportJob",
     "ImportStatus",
     "IndexChange",
+    "Job",
+    "JobStatus",
     "Contract",
     "ContractCounter",
     "ContractEvent",

@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import signals
 from ..extensions import db
-from ..infra import match_engine
+from ..infra import jobs, match_engine
 from ..infra.notify import notify
 from ..models import Achievement, ListingStatus, Match, MatchEvent, MatchStatus, Need, Notification, Role, User, utcnow
 from ..validation import reference
@@ -528,9 +528,19 @@ def introduced_to(user: User, listing) -> bool:
 
 @signals.listing_published.connect
 def _suggest_on_publish(listing, actor: User | None = None, **_) -> None:
-    """A published or edited listing gets fresh suggestions (when matching is on)."""
+    """A published or edited listing gets fresh suggestions (when matching is on), as a job that
+    runs after the commit: the model and the ranking never hold the request's transaction open."""
     if match_engine.enabled():
-        suggest_for(listing, actor)
+        jobs.enqueue("suggest", kind=listing.kind, listing_id=listing.id)
+
+
+@jobs.handler("suggest")
+def _suggest_job(kind: str, listing_id: int) -> None:
+    listing = db.session.get(match_engine.KIND_MODELS[kind], listing_id)
+    if listing is not None:  # still published? suggest_for checks
+        suggest_for(listing)
+        if why := match_engine.unavailable():  # retried with backoff: never lost to a service restart
+            raise match_engine.Unavailable(why)
 
 
 @signals.listing_withdrawn.connect

@@ -398,6 +398,22 @@ def test_reimport_changes_nothing(admin, tmp_path, fake_engine):
     assert count(ImportJob) == 2
 
 
+def test_imported_listings_get_their_suggestions_as_jobs_after_each_batch(app, admin, tmp_path, fake_engine):
+    from market.infra import jobs
+    from market.models import Job, Match
+
+    app.config["JOBS_EAGER"] = False
+    fake_engine.weights.cutoff = 0.0
+    run("achievements", write(tmp_path / "a.csv", kinds.ACHIEVEMENTS, [achievement_row(n) for n in range(3)]), admin)
+    result = run("needs", write(tmp_path / "n.csv", kinds.NEEDS, [need_row(n) for n in range(3)]), admin, batch=2)
+    assert result.counts["create"] == 3
+    queued = db.session.execute(select(Job.name, Job.args["kind"].as_string(), Job.status)).all()
+    assert sorted(queued) == [("suggest", "achievement", "queued")] * 3 + [("suggest", "need", "queued")] * 3
+    assert count(Match) == 0  # nothing matched inside the import's transactions
+    assert jobs.Worker().run(burst=True) == {"done": 6}
+    assert count(Match) > 0
+
+
 def test_edited_row_updates_its_record_and_index_entry(admin, tmp_path, fake_engine):
     rows = [achievement_row(1, ext_id="ZZU-1"), achievement_row(2)]
     path = write(tmp_path / "a.csv", kinds.ACHIEVEMENTS, rows)
