@@ -147,9 +147,10 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
     help="start the matching service beside the web tier (unless MATCHING_SERVICE_URL names a running one)",
 )
 @click.option("--service-port", default=5055, type=int, show_default=True)
+@click.option("--jobs/--no-jobs", default=True, help="start a job worker (`market worker`) beside the web tier")
 @with_appcontext
-def serve(host, port, workers, threads, service, service_port):
-    """Serve the marketplace: the matching service, the web tier (waitress, or gunicorn workers)."""
+def serve(host, port, workers, threads, service, service_port, jobs):
+    """Serve the marketplace: the matching service, a job worker, the web tier (waitress, or gunicorn)."""
     behind = schema_behind()
     if behind:
         raise click.ClickException(
@@ -170,6 +171,8 @@ def serve(host, port, workers, threads, service, service_port):
             for line in match_engine.prepare():  # the change log up to the database; the service follows it
                 click.echo(line)
             wait_for_service(url, proc)
+        if jobs and not cfg.get("JOBS_EAGER"):
+            children.start("job worker", [sys.executable, "-m", "market", "worker"], env)
         click.echo(f"郑州技术交易市场 running at http://{host}:{port}")
         echo_demo_logins()
         if workers > 1:

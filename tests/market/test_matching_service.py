@@ -209,3 +209,18 @@ def test_a_killed_service_resumes_from_the_log(app, make, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_suggest_job_is_retried_while_the_service_is_down(app, make):
+    from market.infra import jobs
+    from market.models import Job
+
+    app.config["JOBS_EAGER"] = False
+    use_service(app, f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    publish(make, listings.ACHIEVEMENT, ACHIEVEMENT)
+    publish(make, listings.NEED, NEED)
+    jobs.Worker(name="t").run(burst=True)
+    db.session.rollback()
+    pending = db.session.scalars(db.select(Job).where(Job.name == "suggest")).all()
+    assert pending and all(j.status == "queued" and j.attempts == 1 for j in pending)
+    assert all("匹配服务未运行" in (j.last_error or "") for j in pending)

@@ -1,0 +1,5 @@
+"""`python -m market …`: the `market` command."""
+
+from .cli import main
+
+main()
