@@ -25,6 +25,7 @@ This module must not import Flask or anything from ``market``.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import json
@@ -353,21 +354,38 @@ _MODELS_LOCK = threading.Lock()
 URGENT_TEXTS = 8  # an encode of at most this many new texts (a query, a listing) goes first
 
 
+URGENT: contextvars.ContextVar[bool | None] = contextvars.ContextVar("urgent_encode", default=None)
+
+
+@contextlib.contextmanager
+def urgency(urgent: bool):
+    """Encodes in this block count as urgent (or bulk) whatever their size: the matching service
+    applies index changes urgently, and embeds an import's batches as bulk."""
+    token = URGENT.set(urgent)
+    try:
+        yield
+    finally:
+        URGENT.reset(token)
+
+
 class Gate:
     """One encode at a time, urgent ones first: a bulk encode (an import batch, a rebuild) takes
-    the gate chunk by chunk and lets every waiting urgent one (a visitor's query) in between."""
+    the gate chunk by chunk and lets waiting urgent ones (a visitor's query) in between — but never
+    waits longer than ``patience`` seconds for a chunk, so a stream of queries cannot starve it."""
 
-    def __init__(self):
+    def __init__(self, patience: float = 1.0):
         self._cv = threading.Condition()
         self._busy = False
         self._urgent = 0
+        self.patience = patience
 
     @contextlib.contextmanager
     def __call__(self, urgent: bool):
         with self._cv:
             self._urgent += urgent
-            while self._busy or (not urgent and self._urgent):
-                self._cv.wait()
+            since = time.monotonic()
+            while self._busy or (not urgent and self._urgent and time.monotonic() - since < self.patience):
+                self._cv.wait(self.patience)
             self._urgent -= urgent
             self._busy = True
         try:
@@ -494,7 +512,8 @@ class Embedder:
 
         found = self._cache.get_many(first)
         missing = sorted((k for k in first if k not in found), key=lambda k: -len(first[k]))  # longest first
-        urgent = len(missing) <= URGENT_TEXTS
+        urgent = URGENT.get()
+        urgent = len(missing) <= URGENT_TEXTS if urgent is None else urgent
         for start in range(0, len(missing), self.batch_size):  # a bulk batch yields between chunks
             chunk = missing[start : start + self.batch_size]
             with self._gate(urgent):

@@ -16,6 +16,7 @@ import numpy as np
 
 from .changelog import ALL, Change, ChangeLog
 from .docs import Doc
+from .embedder import urgency
 from .engine import KINDS, Match, MatchEngine
 from .filters import predicate
 from .ranking import Weights
@@ -55,6 +56,7 @@ class EngineHost:
                 upto = self.changes.head()
                 rows = self.changes.latest(upto)
                 self._settings([r for r in rows if r.op == "settings"])
+                self.engine.seq = upto  # what the states saved by sync include
                 for kind in KINDS:
                     docs = [r.as_doc() for r in rows if r.kind == kind and r.op == "upsert"]
                     log.info("index %s", self.engine.sync(kind, docs))
@@ -98,7 +100,8 @@ class EngineHost:
             final[(c.kind, c.listing_id)] = c  # a listing's newest row is its state
         self._settings([c for c in final.values() if c.op == "settings"])
         upserts = [c.as_doc() for c in final.values() if c.op == "upsert"]
-        embedded = self.engine.upsert(upserts, save=False) if upserts else 0
+        with urgency(True):  # changes become searchable before anything else is encoded
+            embedded = self.engine.upsert(upserts, save=False) if upserts else 0
         for kind in KINDS:
             gone = [c.listing_id for c in final.values() if c.kind == kind and c.op == "remove"]
             if gone:

@@ -31,6 +31,7 @@ import numpy as np
 
 from .changelog import ChangeLog
 from .docs import Doc
+from .embedder import URGENT_TEXTS, urgency
 from .host import EngineHost, NotReady
 from .sharedcache import SharedCache, SharedCacheEmbedder
 
@@ -194,7 +195,8 @@ def _embed(host: EngineHost, b: dict) -> dict:
     texts = _need(b, "texts", list)
     if not all(isinstance(t, str) for t in texts):
         raise BadRequest("texts must be strings")
-    return {"vectors": pack(host.embed(texts, prompt=b.get("prompt", "query")))}
+    with urgency(len(texts) <= URGENT_TEXTS):  # an import's batch is bulk: queries go in between its chunks
+        return {"vectors": pack(host.embed(texts, prompt=b.get("prompt", "query")))}
 
 
 def _pair_features(host: EngineHost, b: dict) -> dict:

@@ -21,6 +21,7 @@ from matching.ranking import Weights
 from ..extensions import db
 from ..models import Achievement, IndexChange, ListingStatus, Need
 from .docs import KIND_MODELS, chain_parents, doc_from
+from .match_client import remote_backend
 
 log = logging.getLogger(__name__)
 SEQ_KEY = "index_seq"  # the newest change this browser session wrote (read-your-writes)
@@ -56,6 +57,32 @@ def _collect(session, flush_context):
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, (Achievement, Need)):
             touched.add((obj.kind, obj.id, obj in session.deleted))
+
+
+PREPARE_MAX = 8  # listings a flush pre-embeds; bulk imports embed their batches themselves
+
+
+@event.listens_for(Session, "before_flush")
+def _prepare(session, flush_context, instances):
+    """Ask the matching service to embed a published listing's text before it is written (no
+    write lock is held yet): when the change commits, applying it finds the vector cached and the
+    listing is searchable at once. Best effort: without the service the change is applied later."""
+    backend = remote_backend(current_app) if has_app_context() else None
+    if backend is None:  # only with the service: an engine in this process embeds when it applies
+        return
+    live = [  # new ones even as drafts: most are published in the same request, after a first flush
+        obj
+        for obj in (*session.new, *session.dirty)
+        if isinstance(obj, (Achievement, Need))
+        and (obj in session.new or obj.status == ListingStatus.published.value)
+    ]
+    if not live or len(live) > PREPARE_MAX:
+        return
+    parents = chain_parents()
+    try:
+        backend.encode([doc_from(obj, parents).embed_text() for obj in live])
+    except Exception as e:  # noqa: BLE001  (never fail a change for a cache warm-up)
+        log.info("pre-embedding skipped: %s", e)
 
 
 @event.listens_for(Session, "before_commit")

@@ -106,6 +106,17 @@ class RemoteBackend:
         """The service saves its own state."""
 
 
+def remote_backend(app) -> RemoteBackend | None:
+    """The app's client of the matching service (made once), or None without a service."""
+    url = app.config.get("MATCHING_SERVICE_URL") if app.config.get("MATCHING_ENABLED") else None
+    if not url:
+        return None
+    found = app.extensions.get("match_backend")
+    if not isinstance(found, RemoteBackend) or found.url != url.rstrip("/"):
+        found = app.extensions["match_backend"] = RemoteBackend(url, app.config["MATCHING_TIMEOUT"])
+    return found
+
+
 class LocalBackend:
     def __init__(self, host: EngineHost):
         self.host = host

@@ -24,7 +24,7 @@ from ..models import Achievement, Need
 from ..validation import reference
 from . import index_log
 from .docs import KIND_MODELS, doc_from
-from .match_client import LocalBackend, RemoteBackend, Unavailable
+from .match_client import LocalBackend, RemoteBackend, Unavailable, remote_backend
 
 log = logging.getLogger(__name__)
 _backend_lock = threading.Lock()
@@ -65,8 +65,7 @@ def backend():
         with _backend_lock:
             found = app.extensions.get("match_backend")
             if found is None:
-                url = app.config.get("MATCHING_SERVICE_URL")
-                found = RemoteBackend(url, app.config["MATCHING_TIMEOUT"]) if url else LocalBackend(build_host(app))
+                found = remote_backend(app) or LocalBackend(build_host(app))
                 app.extensions["match_backend"] = found
     return found
 
