@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from .index import IndexMismatch, IndexParams, VectorIndex, checked_batch
+from .index import CPUS, IndexMismatch, IndexParams, VectorIndex, checked_batch
 
 FORMAT_VERSION = 1
 EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
@@ -78,7 +78,6 @@ class PgVectorIndex:
 
     # ---- schema --------------------------------------------------------------------------
     def _ensure_schema(self) -> None:
-        p = self.params
         with self.engine.begin() as c:
             # one creator at a time: CREATE … IF NOT EXISTS still races on the catalog
             c.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('matching.pgstore'))")
@@ -96,11 +95,14 @@ class PgVectorIndex:
             c.exec_driver_sql(
                 f"CREATE TABLE IF NOT EXISTS {self.table} (id bigint PRIMARY KEY, embedding vector({self.dim}) NOT NULL)"
             )
-            c.exec_driver_sql(
-                f"CREATE INDEX IF NOT EXISTS {self.table}_hnsw ON {self.table} USING hnsw (embedding vector_ip_ops)"
-                f" WITH (m = {int(p.hnsw_m)}, ef_construction = {int(p.ef_construction)})"
-            )
+            c.exec_driver_sql(self._create_index_sql())
         self._check()
+
+    def _create_index_sql(self) -> str:
+        return (
+            f"CREATE INDEX IF NOT EXISTS {self.table}_hnsw ON {self.table} USING hnsw (embedding vector_ip_ops)"
+            f" WITH (m = {int(self.params.hnsw_m)}, ef_construction = {int(self.params.ef_construction)})"
+        )
 
     def _read_meta(self) -> tuple[str, int, dict, int]:
         with self._connection() as c:
@@ -232,9 +234,22 @@ class PgVectorIndex:
 
     # ---- persistence ---------------------------------------------------------------------
     def build_hnsw(self) -> None:
-        """Rebuild the graph in one pass (faster than row by row after a bulk load into an empty table)."""
+        """Rebuild the graph in one pass, all cores, in memory (the graph of 200k 384-d vectors takes
+        about 0.5 GB): much faster than row by row. Writers of this library wait meanwhile."""
         with self._connection() as c:
-            c.exec_driver_sql(f"REINDEX INDEX {self.table}_hnsw")
+            c.exec_driver_sql("SET LOCAL maintenance_work_mem = '2GB'")
+            c.exec_driver_sql(f"SET LOCAL max_parallel_maintenance_workers = {max(CPUS - 1, 0)}")
+            c.exec_driver_sql(f"DROP INDEX IF EXISTS {self.table}_hnsw")
+            c.exec_driver_sql(self._create_index_sql())
+
+    def bulk_load(self, ids, vectors: np.ndarray) -> None:
+        """``add`` for a first load or a rebuild: the rows go in without the graph, which is built after,
+        all in one transaction (other processes go on searching the old state until it commits)."""
+        with self.batch():
+            with self._connection() as c:
+                c.exec_driver_sql(f"DROP INDEX IF EXISTS {self.table}_hnsw")
+            self.add(ids, vectors)
+            self.build_hnsw()
 
     def size_bytes(self) -> int:
         """Table, TOAST and indexes on disk."""

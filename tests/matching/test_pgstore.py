@@ -239,3 +239,22 @@ def test_concurrent_upserts_of_the_same_rows(pg_url):
     assert np.allclose(stores[1].vectors([0, 299]), x[[0, 299]], atol=1e-6)
     for s in stores:
         s.close()
+
+
+def test_bulk_load_builds_the_graph_after_the_rows(pg_url):
+    rng = np.random.default_rng(8)
+    store = PgVectorIndex("need", DIM, "m", IndexParams(hnsw_m=8, ef_construction=32), url=pg_url)
+    store.add([5], unit(rng, 1))
+    x = unit(rng, 500)
+    store.bulk_load(np.arange(500), x)  # id 5 replaced, others new
+    assert len(store) == 500 and np.allclose(store.vectors([5])[0], x[5], atol=1e-6)
+    with store.engine.connect() as c:
+        plan = " ".join(
+            r[0]
+            for r in c.exec_driver_sql(
+                "EXPLAIN SELECT id FROM vec_need ORDER BY embedding <#> %s LIMIT 5", (x[0],)
+            ).all()
+        )
+    assert "vec_need_hnsw" in plan
+    assert store.search(x[:3], 1)[1][:, 0].tolist() == [0, 1, 2]
+    store.close()
