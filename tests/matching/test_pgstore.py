@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from matching.index import IndexMismatch, IndexParams, VectorIndex
-from matching.pgstore import PgVectorIndex, load_store, make_store
+from matching.pgstore import PgVectorIndex, drop_store, load_store, make_store
 
 DIM = 16
 
@@ -157,6 +157,9 @@ def test_other_model_is_refused(make, tmp_path):
             make(model_id="model-b")
         with pytest.raises(IndexMismatch):
             make(model_id="model-a", dim=DIM * 2)
+        drop_store("achievement", idx.engine.url.render_as_string(hide_password=False))
+        fresh = make(model_id="model-b", dim=DIM * 2)  # a rebuild for another model
+        assert len(fresh) == 0 and fresh.extra == {}
     else:
         idx.save(tmp_path, "achievement", extra={"hashes": {"1": "h"}, "seq": 7})
         again = load_store(tmp_path, "achievement", "model-a", DIM)
