@@ -33,6 +33,17 @@ class IndexParams:
     ef_search: int = 128
 
 
+def checked_batch(ids, vectors, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """ids as int64 and vectors as contiguous float32, one vector of ``dim`` per distinct id."""
+    ids = np.asarray(ids, dtype=np.int64)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.shape != (len(ids), dim):
+        raise ValueError(f"expected {len(ids)} vectors of dimension {dim}, got {vectors.shape}")
+    if len(set(ids.tolist())) != len(ids):
+        raise ValueError("duplicate ids in one add")
+    return ids, vectors
+
+
 def ids_checksum(ids) -> str:
     arr = np.sort(np.asarray(list(ids), dtype=np.int64))
     return hashlib.sha256(arr.tobytes()).hexdigest()
@@ -76,12 +87,7 @@ class VectorIndex:
 
     def add(self, ids, vectors: np.ndarray) -> None:
         """Add vectors under their ids, replacing any stored under the same id."""
-        ids = np.asarray(ids, dtype=np.int64)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(ids), self.dim):
-            raise ValueError(f"expected {len(ids)} vectors of dimension {self.dim}, got {vectors.shape}")
-        if len(set(ids.tolist())) != len(ids):
-            raise ValueError("duplicate ids in one add")
+        ids, vectors = checked_batch(ids, vectors, self.dim)
         with self._lock:
             self._flat.remove_ids(ids)
             self._flat.add_with_ids(vectors, ids)

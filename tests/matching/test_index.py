@@ -10,26 +10,7 @@ def unit(rng, n, d=16):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def test_add_replace_remove_by_database_id():
-    rng = np.random.default_rng(1)
-    idx = VectorIndex(16, "m")
-    x = unit(rng, 5)
-    idx.add([10, 20, 30, 40, 50], x)
-    assert len(idx) == 5 and 30 in idx
-    scores, ids = idx.search(x[2], 1)
-    assert ids[0, 0] == 30 and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
-    y = unit(rng, 1)
-    idx.add([30], y)  # replace: same id, new vector
-    assert len(idx) == 5
-    assert np.allclose(idx.vectors([30])[0], y[0])
-    assert idx.remove([20, 999]) == 1
-    assert 20 not in idx and sorted(idx.ids().tolist()) == [10, 30, 40, 50]
-    scores, ids = idx.search(x[1], 10)
-    assert 20 not in ids[0] and ids[0, 4:].tolist() == [-1] * 6 and np.isinf(scores[0, 4:]).all()
-    with pytest.raises(KeyError):
-        idx.vectors([20])
-    with pytest.raises(ValueError):
-        idx.add([1, 1], unit(rng, 2))
+# add / replace / remove / search, shared with the pgvector store: test_pgstore.py
 
 
 def test_removal_does_not_renumber_others():
