@@ -74,6 +74,8 @@ class Config:
         # the matching service (`matching serve`); unset: an engine inside this process
         self.MATCHING_SERVICE_URL = os.environ.get("MATCHING_SERVICE_URL") or None
         self.MATCHING_TIMEOUT = float(os.environ.get("MATCHING_TIMEOUT", "30"))
+        # PostgreSQL with pgvector holding the vectors (several hosts); unset: FAISS files in INDEX_DIR
+        self.VECTOR_STORE_URL = os.environ.get("VECTOR_STORE_URL") or None
         # yearly 技术合同成交额 target (元 or 万/亿); unset: none, the screens compare with the year before
         self.STAT_YEAR_TARGET = os.environ.get("STAT_YEAR_TARGET", "")
         self.CONTRACT_FILE_MAX_MB = int(os.environ.get("CONTRACT_FILE_MAX_MB", "10"))

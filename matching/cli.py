@@ -343,8 +343,13 @@ def convert_command(out, source):
 @click.option("--hnsw-threshold", default=50_000, type=int, show_default=True, help="HNSW graph above this many")
 @click.option("--save-every", default=60.0, type=float, show_default=True, help="seconds between index snapshots")
 @click.option("--precision", default="auto", show_default=True, help="encoder path (auto picks by a self-check)")
+@click.option(
+    "--vector-store",
+    envvar="VECTOR_STORE_URL",
+    help="PostgreSQL (with pgvector) holding the vectors, shared by every host; default: FAISS files",
+)
 @click.pass_obj
-def serve_command(opts, database, bind, port, data_dir, index_dir, hnsw_threshold, save_every, precision):
+def serve_command(opts, database, bind, port, data_dir, index_dir, hnsw_threshold, save_every, precision, vector_store):
     """Run the matching service (one per host): the web app, jobs and commands ask it over HTTP."""
     import logging
 
@@ -364,6 +369,7 @@ def serve_command(opts, database, bind, port, data_dir, index_dir, hnsw_threshol
         hnsw_threshold=hnsw_threshold,
         save_every=save_every,
         precision=precision,
+        vector_url=vector_store or None,
     )
     serve(make_host(settings), bind=bind, port=port)
 

@@ -23,6 +23,7 @@ from .explain import reasons
 from .features import FEATURES, evidence, indicator_alignment, pair, rows
 from .folders import shipped
 from .index import IndexMismatch, IndexParams, VectorIndex
+from .pgstore import load_store, make_store
 from .ranking import Weights
 from .text import Tokenizer, default_tokenizer, generic_words, match_terms
 
@@ -74,9 +75,9 @@ class SyncReport:
 
 
 class Library:
-    def __init__(self, kind: str, dim: int, model_id: str, params: IndexParams):
+    def __init__(self, kind: str, dim: int, model_id: str, params: IndexParams, vector_url: str | None = None):
         self.kind = kind
-        self.index = VectorIndex(dim, model_id, params)
+        self.index = make_store(kind, dim, model_id, params, url=vector_url)  # FAISS, or pgvector
         self.bm25 = BM25()
         self.docs: dict[int, Doc] = {}
         self.hashes: dict[int, str] = {}
@@ -162,6 +163,7 @@ class MatchEngine:
         candidates: int = 100,
         keyword_candidates: int = 30,
         background: Background | None = None,
+        vector_url: str | None = None,
     ):
         self.embedder = embedder
         self.background = background or Background(embedder)
@@ -171,7 +173,8 @@ class MatchEngine:
         self.tokenizer = tokenizer or default_tokenizer()
         self.candidates = candidates
         self.keyword_candidates = keyword_candidates
-        self.libraries = {k: Library(k, embedder.dim, embedder.model_id, self.params) for k in KINDS}
+        self.vector_url = vector_url  # PostgreSQL + pgvector holds the vectors (several hosts), else FAISS files
+        self.libraries = {k: Library(k, embedder.dim, embedder.model_id, self.params, vector_url) for k in KINDS}
         self._lock = threading.RLock()
         self._dirty: set[str] = set()
         self.version = 0  # bumped by every change, for callers' caches
@@ -202,14 +205,27 @@ class MatchEngine:
         for d, v in zip(docs, vectors):
             lib.titles[d.id] = v
 
-    def _views(self, query: Doc, qvec: np.ndarray, target: str, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _stored(lib: Library, ids: list[int]) -> tuple[list[int], np.ndarray]:
+        """The ids that have a stored vector, and their vectors (with pgvector another host may have
+        removed one a moment ago)."""
+        try:
+            return ids, lib.index.vectors(ids)
+        except KeyError:
+            ids = [i for i in ids if i in lib.index]
+            return ids, lib.index.vectors(ids)
+
+    def _views(
+        self, query: Doc, qvec: np.ndarray, target: str, ids: list[int], vecs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(dense, object) of ``query`` against stored ``ids`` of ``target``, each a cosine minus the
         query side's background level. Object: a need's title against the 成果's full text."""
         if self._background_version != self.version:
             self.background.ignore(lambda h: self._present[h] > 0)
             self._background_version = self.version
         lib = self.libraries[target]
-        vecs = lib.index.vectors(ids) if ids else np.empty((0, self.embedder.dim), np.float32)
+        if vecs is None:
+            vecs = lib.index.vectors(ids) if ids else np.empty((0, self.embedder.dim), np.float32)
         cos = vecs @ qvec
         other = "achievement" if target == "need" else "need"
         lam = self.weights.doc_level
@@ -294,7 +310,7 @@ class MatchEngine:
 
     def save(self, kind: str) -> None:
         """Persist one library; the content hashes travel inside the index manifest."""
-        if self.index_dir is None:
+        if self.index_dir is None and not self.vector_url:
             return
         lib = self.libraries[kind]
         with self._lock:
@@ -321,11 +337,11 @@ class MatchEngine:
         docs = {d.id: d for d in docs}
         report = SyncReport(kind)
         with self._lock:
-            lib = Library(kind, self.embedder.dim, self.embedder.model_id, self.params)
-            if not rebuild and self.index_dir is not None:
+            lib = Library(kind, self.embedder.dim, self.embedder.model_id, self.params, self.vector_url)
+            if not rebuild and (self.index_dir is not None or self.vector_url):
                 try:
-                    lib.index = VectorIndex.load(
-                        self.index_dir, kind, self.embedder.model_id, self.embedder.dim, self.params
+                    lib.index = load_store(
+                        self.index_dir, kind, self.embedder.model_id, self.embedder.dim, self.params, self.vector_url
                     )
                     lib.hashes = {int(k): v for k, v in lib.index.extra.get("hashes", {}).items()}
                     report.loaded = True
@@ -442,7 +458,8 @@ class MatchEngine:
 
     def _rank(self, query: Doc, qvec, qtokens, target, k, where, min_score) -> list[Match]:
         lib = self.libraries[target]
-        if not len(lib.index):
+        total = len(lib.index)
+        if not total:
             return []
         with self._lock:
             t0 = time.perf_counter()
@@ -457,20 +474,24 @@ class MatchEngine:
                 passing = [
                     i for i in cand if i not in exclude and i in lib.docs and (where is None or where(lib.docs[i]))
                 ]
-                if len(passing) >= k or want >= len(lib.index):
+                if len(passing) >= k or want >= total:
                     break
-                want = min(want * 4, len(lib.index))
+                want = min(want * 4, total)
             t1 = time.perf_counter()
             keyword = lib.bm25.query(qtokens)
-            for i, _ in keyword.top(self.keyword_candidates):
-                if i not in cand and i not in exclude and i in lib.docs and (where is None or where(lib.docs[i])):
-                    cand[i] = float(lib.index.vectors([i])[0] @ qvec)
-                    passing.append(i)
+            extra = [
+                i
+                for i, _ in keyword.top(self.keyword_candidates)
+                if i not in cand and i not in exclude and i in lib.docs and (where is None or where(lib.docs[i]))
+            ]
+            passing, vecs = self._stored(lib, passing + extra)  # one lookup (a round trip on pgvector)
+            for i, v in zip(passing, vecs):
+                cand.setdefault(i, float(v @ qvec))
             t2 = time.perf_counter()
             if not passing:
                 return []
             kw = keyword.of(passing)
-            dense, obj = self._views(query, qvec, target, passing)
+            dense, obj = self._views(query, qvec, target, passing, vecs)
             feats = rows(query, [lib.docs[i] for i in passing], dense, kw, self._quantities, obj)
             probs = self.weights.scores(feats)
             order = np.argsort(-probs)

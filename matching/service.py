@@ -51,6 +51,7 @@ class Settings:
     save_every: float = 60.0
     precision: str = "auto"
     shared_cache: bool | None = None  # embeddings shared through the database; default: on PostgreSQL
+    vector_url: str | None = None  # PostgreSQL + pgvector for the vectors (several hosts); None: FAISS files
 
 
 def make_host(s: Settings, engine=None) -> EngineHost:
@@ -67,7 +68,11 @@ def make_host(s: Settings, engine=None) -> EngineHost:
     if shared:  # several hosts: a text one host embedded is never embedded by another
         embedder = SharedCacheEmbedder(embedder, SharedCache(changes.engine, embedder.model_id, embedder.dim))
     eng = MatchEngine(
-        embedder, Path(s.index_dir), Weights.load(s.weights), IndexParams(hnsw_threshold=s.hnsw_threshold)
+        embedder,
+        Path(s.index_dir),
+        Weights.load(s.weights),
+        IndexParams(hnsw_threshold=s.hnsw_threshold),
+        vector_url=s.vector_url,
     )
     return EngineHost(eng, changes, save_every=s.save_every)
 

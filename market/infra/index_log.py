@@ -73,8 +73,7 @@ def _prepare(session, flush_context, instances):
     live = [  # new ones even as drafts: most are published in the same request, after a first flush
         obj
         for obj in (*session.new, *session.dirty)
-        if isinstance(obj, (Achievement, Need))
-        and (obj in session.new or obj.status == ListingStatus.published.value)
+        if isinstance(obj, (Achievement, Need)) and (obj in session.new or obj.status == ListingStatus.published.value)
     ]
     if not live or len(live) > PREPARE_MAX:
         return

@@ -51,6 +51,7 @@ def build_host(app):
         weights=cfg.get("MATCH_WEIGHTS"),
         hnsw_threshold=cfg.get("HNSW_THRESHOLD", 50_000),
         save_every=0.0,  # one process: save whenever something changed
+        vector_url=cfg.get("VECTOR_STORE_URL"),
     )
     return make_host(settings, engine=db.engine)
 

