@@ -18,8 +18,8 @@
   weighted by their token counts - rather than silently truncated;
 * precision ``"auto"``: bf16 autocast on CPUs with native bf16 (avx512_bf16 /
   AMX), after a load-time self-check against float32; elsewhere the ONNX
-  Runtime int8 path (:class:`OnnxE5Model`, exported at set-up by
-  :mod:`matching.e5onnx`) when its self-check against float32 passes; torch
+  Runtime path (:class:`OnnxE5Model`, exported at set-up by
+  :mod:`matching.e5onnx`) whose self-check against float32 passes; torch
   float32 otherwise.  ``precision_reason`` says why.
 
 This module must not import Flask or anything from ``market``.
@@ -65,9 +65,9 @@ DEFAULT_BATCH = 8
 BF16_MIN_COSINE = 0.9999
 #: minimum cosine(ONNX variant, torch float32) its load-time self-check requires.
 ONNX_MIN_COSINE = 0.999
-#: the ONNX variants ``"auto"`` tries, in this order, on CPUs without native bf16.  Only int8: the
-#: float32 graph is no faster than torch float32 (bench/bench_encode.py), so it is there to be forced.
-AUTO_ONNX_VARIANTS = ("onnx-int8",)
+#: the ONNX variants ``"auto"`` tries, in this order, on CPUs without native bf16.  float32 first:
+#: measured here (bench/bench_encode.py, README) it is as fast as int8 or faster, and exact.
+AUTO_ONNX_VARIANTS = ("onnx", "onnx-int8")
 #: the load-time ONNX self-check runs every n-th of the export's check texts (8 of 45: a second or
 #: two); the export itself checked all of them (``checks`` in its stamp).
 LOAD_CHECK_STEP = 6
@@ -454,7 +454,7 @@ class OnnxE5Model(_E5Tokens):
 
 def load_model(model_dir: Path, precision: str = "auto") -> _Model:
     """The model for ``precision``: forced, or for ``"auto"`` the fastest path whose self-check
-    passes - bf16 on native-bf16 CPUs, else the ONNX int8 export, else torch float32."""
+    passes - bf16 on native-bf16 CPUs, else an ONNX export (AUTO_ONNX_VARIANTS), else torch float32."""
     if precision in ONNX_VARIANTS:
         return OnnxE5Model(model_dir, precision, check=False)
     if precision != "auto":

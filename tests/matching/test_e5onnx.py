@@ -76,21 +76,25 @@ def fakes(monkeypatch):
     return monkeypatch
 
 
-def test_auto_without_native_bf16_takes_onnx_int8_when_its_check_passes(fakes, tmp_path):
+def test_auto_without_native_bf16_takes_the_first_onnx_path_whose_check_passes(fakes, tmp_path):
     fakes.setattr(emb_mod, "bf16_support", lambda: (False, "no avx512_bf16 (test)"))
     model = load_model(tmp_path, "auto")
-    assert model.precision == "onnx-int8"
-    assert model.precision_reason.startswith("no avx512_bf16 (test); onnx-int8 self-check")
+    assert model.precision == "onnx"
+    assert model.precision_reason.startswith("no avx512_bf16 (test); onnx self-check")
+    fakes.setattr(emb_mod, "AUTO_ONNX_VARIANTS", ("onnx-int8", "onnx"))
+    assert load_model(tmp_path, "auto").precision == "onnx-int8"
 
 
 def test_auto_refuses_an_onnx_path_whose_check_fails(fakes, tmp_path, caplog):
     fakes.setattr(emb_mod, "bf16_support", lambda: (False, "no avx512_bf16 (test)"))
-    FakeOnnxModel.refuse = "onnx-int8 self-check failed: min cosine to float32 0.990000 < 0.999"
+    FakeOnnxModel.refuse = "self-check failed: min cosine to float32 0.990000 < 0.999"
     with caplog.at_level("WARNING", logger="matching.embedder"):
         model = load_model(tmp_path, "auto")
     assert model.precision == "float32"
+    assert FakeOnnxModel.tried == ["onnx", "onnx-int8"]
     assert "no avx512_bf16 (test)" in model.precision_reason
-    assert "onnx-int8 not used: onnx-int8 self-check failed" in model.precision_reason
+    assert "onnx not used: self-check failed" in model.precision_reason
+    assert "onnx-int8 not used: self-check failed" in model.precision_reason
     assert "self-check failed" in caplog.text
 
 
@@ -99,7 +103,7 @@ def test_auto_with_native_bf16_keeps_bf16_and_tries_onnx_only_when_bf16_fails(fa
     assert load_model(tmp_path, "auto").precision == "bf16"
     assert FakeOnnxModel.tried == []
     FakeTorchModel.bf16_passes = False
-    assert load_model(tmp_path, "auto").precision == "onnx-int8"
+    assert load_model(tmp_path, "auto").precision == "onnx"
 
 
 def test_forced_precisions(fakes, tmp_path):
@@ -217,11 +221,11 @@ def test_onnx_gathers_the_word_embeddings_of_the_float32_table(converted_model_d
 
 
 @pytest.mark.model
-def test_auto_without_native_bf16_runs_on_onnx_int8(converted_model_dir, monkeypatch):
+def test_auto_without_native_bf16_runs_on_onnx(converted_model_dir, monkeypatch):
     monkeypatch.setattr(emb_mod, "_MODELS", {})
     monkeypatch.setattr(emb_mod, "bf16_support", lambda: (False, "CPU lacks native bf16 (forced by test)"))
     e = Embedder(converted_model_dir, precision="auto")
     v = e.encode(["无原生bf16时走ONNX"])
-    assert e.precision == "onnx-int8", e.precision_reason
+    assert e.precision == "onnx", e.precision_reason
     assert "forced by test" in e.precision_reason and "self-check min cosine" in e.precision_reason
     assert v.shape == (1, 384)
