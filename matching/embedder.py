@@ -17,7 +17,10 @@
   consecutive 510-token windows whose mean-pooled vectors are averaged,
   weighted by their token counts - rather than silently truncated;
 * precision ``"auto"``: bf16 autocast on CPUs with native bf16 (avx512_bf16 /
-  AMX), after a load-time self-check against float32; float32 otherwise.
+  AMX), after a load-time self-check against float32; elsewhere the ONNX
+  Runtime path (:class:`OnnxE5Model`, exported at set-up by
+  :mod:`matching.e5onnx`) whose self-check against float32 passes; torch
+  float32 otherwise.  ``precision_reason`` says why.
 
 This module must not import Flask or anything from ``market``.
 """
@@ -40,17 +43,35 @@ from typing import Any, Protocol
 import numpy as np
 
 from .embedcache import MemoryCache, SqliteCache
-from .modelfiles import NORMALIZATION_NAME, PACKED_EMBEDDINGS_NAME, SENTENCE_TRANSFORMERS_CONFIG_NAME, STAMP_NAME
+from .folders import shipped
+from .modelfiles import (
+    NORMALIZATION_NAME,
+    ONNX_DIR_NAME,
+    ONNX_EXPORT_VERSION,
+    ONNX_STAMP_NAME,
+    ONNX_VARIANTS,
+    PACKED_EMBEDDINGS_NAME,
+    SENTENCE_TRANSFORMERS_CONFIG_NAME,
+    STAMP_NAME,
+)
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "float32", "bf16")
+PRECISIONS = ("auto", "float32", "bf16", *ONNX_VARIANTS)
 #: windows per forward pass. Measured here (2 cores, bf16, 256 CSL abstracts of ~250 tokens):
 #: batch 8 runs 53 texts/s, batch 32 runs 40 texts/s and needs ~130 MB more working memory —
 #: smaller batches pad less and stay in cache.
 DEFAULT_BATCH = 8
 #: minimum cosine(bf16, float32) the load-time self-check requires.
 BF16_MIN_COSINE = 0.9999
+#: minimum cosine(ONNX variant, torch float32) its load-time self-check requires.
+ONNX_MIN_COSINE = 0.999
+#: the ONNX variants ``"auto"`` tries, in this order, on CPUs without native bf16.  float32 first:
+#: measured here (bench/bench_encode.py, README) it is as fast as int8 or faster, and exact.
+AUTO_ONNX_VARIANTS = ("onnx", "onnx-int8")
+#: the load-time ONNX self-check runs every n-th of the export's check texts (8 of 45: a second or
+#: two); the export itself checked all of them (``checks`` in its stamp).
+LOAD_CHECK_STEP = 6
 #: fixed texts for the bf16 self-check (technical Chinese, English, mixed).
 SELF_CHECK_TEXTS = (
     "query: 一种基于深度学习的工业视觉缺陷检测方法及系统",
@@ -99,8 +120,13 @@ def bf16_support() -> tuple[bool, str]:
     Needs oneDNN (mkldnn) with bf16 support *and* a CPU with native bf16
     instructions (x86 avx512_bf16 or AMX-BF16; aarch64 bf16).  oneDNN
     emulates bf16 on older AVX-512 CPUs, which is slower than float32, so
-    those report False.  Never raises.
+    those report False.  Never raises; imports torch only when the CPU has
+    the instructions.
     """
+    flags = _cpu_flags()
+    native = sorted(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    if not native:
+        return False, "CPU lacks native bf16 instructions (no avx512_bf16/amx_bf16)"
     try:
         import torch
 
@@ -111,10 +137,6 @@ def bf16_support() -> tuple[bool, str]:
             return False, f"oneDNN reports no bf16 support on this CPU (cpu capability {capability})"
     except Exception as exc:  # pragma: no cover - exotic torch builds
         return False, f"cannot query torch bf16 support: {exc!r}"
-    flags = _cpu_flags()
-    native = sorted(flags & {"avx512_bf16", "amx_bf16", "bf16"})
-    if not native:
-        return False, f"CPU lacks native bf16 instructions (no avx512_bf16/amx_bf16; cpu capability {capability})"
     return True, f"native bf16 ({', '.join(native)}; cpu capability {capability})"
 
 
@@ -159,7 +181,42 @@ def q4_embedding_class():
     return Q4Embedding
 
 
-class E5Model:
+class _E5Tokens:
+    """Tokenisation and batch layout shared by the torch and the ONNX model."""
+
+    _tokenizer: Any  # the fast tokenizer's backend (tokenizers.Tokenizer)
+    _translate: dict[int, str] | None
+    bos: int
+    eos: int
+    pad: int
+
+    def tokenize(self, inputs: list[str]) -> list[list[int]]:
+        if self._translate:
+            # e5.c's exact per-codepoint map (tokenizer.json's Precompiled
+            # normaliser then has nothing left to change; see matching.e5tokenizer).
+            inputs = [s.translate(self._translate) for s in inputs]
+        if self._tokenizer.truncation is not None or self._tokenizer.padding is not None:
+            self._tokenizer.no_truncation()
+            self._tokenizer.no_padding()
+        encs = self._tokenizer.encode_batch(inputs, add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    def batch_arrays(self, windows: list[list[int]], multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids and attention mask (int64, (n, width)) of ``<s> + window + </s>`` for each
+        window, padded to the longest, rounded up to ``multiple`` tokens."""
+        n = len(windows)
+        width = -(-(max(len(w) for w in windows) + 2) // multiple) * multiple
+        ids = np.full((n, width), self.pad, dtype=np.int64)
+        mask = np.zeros((n, width), dtype=np.int64)
+        for i, w in enumerate(windows):
+            ids[i, 0] = self.bos
+            ids[i, 1 : 1 + len(w)] = w
+            ids[i, 1 + len(w)] = self.eos
+            mask[i, : len(w) + 2] = 1
+        return ids, mask
+
+
+class E5Model(_E5Tokens):
     """The converted e5 folder loaded through sentence-transformers."""
 
     def __init__(self, model_dir: Path, precision: str = "auto"):
@@ -215,34 +272,13 @@ class E5Model:
             torch.get_num_threads(),
         )
 
-    # -- tokenisation ------------------------------------------------------
-    def tokenize(self, inputs: list[str]) -> list[list[int]]:
-        if self._translate:
-            # e5.c's exact per-codepoint map (tokenizer.json's Precompiled
-            # normaliser then has nothing left to change; see matching.e5tokenizer).
-            inputs = [s.translate(self._translate) for s in inputs]
-        if self._tokenizer.truncation is not None or self._tokenizer.padding is not None:
-            self._tokenizer.no_truncation()
-            self._tokenizer.no_padding()
-        encs = self._tokenizer.encode_batch(inputs, add_special_tokens=False)
-        return [e.ids for e in encs]
-
     # -- forward -------------------------------------------------------------
     def forward(self, windows: list[list[int]], precision: str | None = None) -> np.ndarray:
         torch = self._torch
         precision = precision or self.precision
-        n = len(windows)
         # padded to a multiple of 16 tokens: the attention mask hides the padding, and oneDNN
         # reuses its compiled kernels for the few widths instead of building one per length
-        width = -(-(max(len(w) for w in windows) + 2) // 16) * 16
-        ids = torch.full((n, width), self.pad, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for i, w in enumerate(windows):
-            ids[i, 0] = self.bos
-            if w:
-                ids[i, 1 : 1 + len(w)] = torch.tensor(w, dtype=torch.long)
-            ids[i, 1 + len(w)] = self.eos
-            mask[i, : len(w) + 2] = 1
+        ids, mask = (torch.from_numpy(a) for a in self.batch_arrays(windows, multiple=16))
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
         with self._forward_lock, torch.inference_mode(), autocast:
             hidden = self.hf(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -276,6 +312,174 @@ class E5Model:
         ref = _l2_normalize(self.forward(windows, precision="float32"))
         got = _l2_normalize(self.forward(windows, precision="bf16"))
         return float(np.min(np.sum(ref * got, axis=1)))
+
+
+class OnnxUnavailableError(RuntimeError):
+    """An ONNX variant cannot be used here (no export, a stale one, no onnxruntime)."""
+
+
+def onnx_export_status(model_dir: Path) -> tuple[bool, str]:
+    """Whether ``model_dir/onnx`` holds an export of this very conversion by this export version
+    and this onnxruntime version (see matching.e5onnx), and if not, why.  Reads two small files."""
+    from importlib import metadata
+
+    model_dir = Path(model_dir)
+    try:
+        source = json.loads((model_dir / STAMP_NAME).read_text(encoding="utf-8"))
+        stamp = json.loads((model_dir / ONNX_DIR_NAME / ONNX_STAMP_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False, f"no ONNX export in {model_dir / ONNX_DIR_NAME}"
+    try:
+        ort_version = metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:
+        return False, "onnxruntime is not installed"
+    expected = {
+        "model_id": source.get("model_id"),
+        "converter_version": source.get("converter_version"),
+        "source_sha256": source.get("source_sha256"),
+        "export_version": ONNX_EXPORT_VERSION,
+        "onnxruntime": ort_version,
+    }
+    for key, want in expected.items():
+        if stamp.get(key) != want:
+            return False, f"ONNX export is stale: {key} {stamp.get(key)!r}, expected {want!r}"
+    files = [*ONNX_VARIANTS.values(), str(stamp.get("reference"))]
+    missing = [f for f in files if not (model_dir / ONNX_DIR_NAME / f).is_file()]
+    if missing:
+        return False, f"ONNX export lacks {', '.join(missing)}"
+    return True, "fresh"
+
+
+def check_texts() -> list[str]:
+    """Model inputs of the ONNX self-check: SELF_CHECK_TEXTS, then demo titles (query), demo
+    listings (passage) and one text longer than a window, from data/matching/encode_check.jsonl."""
+    with open(shipped("matching", "encode_check.jsonl"), encoding="utf-8") as fh:
+        sample = [json.loads(line)["text"] for line in fh if line.strip()]
+    return [*SELF_CHECK_TEXTS, *sample]
+
+
+class OnnxE5Model(_E5Tokens):
+    """The ONNX export of the converted folder run by ONNX Runtime (no torch in the process).
+
+    Word-embedding rows are gathered from the 4-bit table and dequantised like ``Q4Embedding``
+    (bit-identical to the float32 table) and fed to the graph as ``inputs_embeds``; the graph
+    returns mean-pooled vectors, so ``embed_with_model`` windows, weights and normalises exactly
+    as for ``E5Model``.  ``check=True`` refuses the variant (:class:`OnnxUnavailableError`) when
+    its cosine to torch float32 was below ``ONNX_MIN_COSINE`` on any check text at export, or is
+    now on the load-time sample (vectors computed here against the float32 ones stored with the
+    export).
+    """
+
+    def __init__(self, model_dir: Path, variant: str = "onnx-int8", check: bool = True):
+        if variant not in ONNX_VARIANTS:
+            raise ValueError(f"variant must be one of {tuple(ONNX_VARIANTS)}, not {variant!r}")
+        t0 = time.perf_counter()
+        model_dir = Path(model_dir)
+        fresh, why = onnx_export_status(model_dir)
+        if not fresh:
+            raise OnnxUnavailableError(why)
+        folder = model_dir / ONNX_DIR_NAME
+        stamp = json.loads((folder / ONNX_STAMP_NAME).read_text(encoding="utf-8"))
+        self.open(model_dir, folder / ONNX_VARIANTS[variant])
+        self._reference_texts = list(stamp["reference_texts"])
+        self._reference = np.load(folder / stamp["reference"])
+        self.precision = variant
+        self.precision_reason = f"forced by precision={variant!r}"
+        self.check_cosine: float | None = None
+        if check:
+            at_export = float(stamp.get("checks", {}).get(variant, -1.0))
+            if at_export < ONNX_MIN_COSINE:
+                raise OnnxUnavailableError(
+                    f"{variant} failed its check at export: min cosine to float32 {at_export:.6f} "
+                    f"< {ONNX_MIN_COSINE} on {len(self._reference_texts)} texts"
+                )
+            cos = self.check_cosine = self.self_check()
+            if cos < ONNX_MIN_COSINE:
+                raise OnnxUnavailableError(
+                    f"{variant} self-check failed: min cosine to float32 {cos:.6f} < {ONNX_MIN_COSINE}"
+                )
+            self.precision_reason = (
+                f"{variant} self-check min cosine to float32 {cos:.6f} here, {at_export:.6f} on "
+                f"{len(self._reference_texts)} texts at export"
+            )
+        log.info(
+            "embedding model %s (%s) loaded in %.1fs: %s",
+            folder,
+            variant,
+            time.perf_counter() - t0,
+            self.precision_reason,
+        )
+
+    def open(self, model_dir: Path, graph: Path) -> None:
+        """Load the graph, the 4-bit word-embedding table, the tokenizer and the settings."""
+        import onnxruntime as ort
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = _available_cores()
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        table = load_file(str(model_dir / PACKED_EMBEDDINGS_NAME))
+        self._d, self._qs = table["d"], table["qs"]  # (vocab, blocks) float16, (vocab, blocks, 16) uint8
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self._translate = _load_translate_table(model_dir)
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        self.bos, self.eos, self.pad = (int(config[k]) for k in ("bos_token_id", "eos_token_id", "pad_token_id"))
+        self.dim = int(config["hidden_size"])
+        self.window = int(config["max_position_embeddings"]) - 2
+        self._forward_lock = threading.Lock()
+
+    def embed_rows(self, ids: np.ndarray) -> np.ndarray:
+        """float32 word-embedding rows of ``ids`` (any shape) from the 4-bit table."""
+        qs = self._qs[ids]
+        q = np.concatenate((qs & 0x0F, qs >> 4), axis=-1).astype(np.float32) - 8.0
+        return (q * self._d[ids].astype(np.float32)[..., None]).reshape(*ids.shape, self.dim)
+
+    def forward(self, windows: list[list[int]]) -> np.ndarray:
+        ids, mask = self.batch_arrays(windows)
+        feeds = {"inputs_embeds": self.embed_rows(ids), "attention_mask": mask}
+        with self._forward_lock:
+            (means,) = self.session.run(None, feeds)
+        return np.asarray(means, dtype=np.float32)
+
+    def self_check(self, step: int = LOAD_CHECK_STEP) -> float:
+        """Minimum cosine between this path's and torch float32's vectors of every ``step``-th
+        check text of the export."""
+        got = embed_with_model(self, self._reference_texts[::step])
+        return float(np.min(np.sum(got * self._reference[::step], axis=1)))
+
+
+def load_model(model_dir: Path, precision: str = "auto") -> _Model:
+    """The model for ``precision``: forced, or for ``"auto"`` the fastest path whose self-check
+    passes - bf16 on native-bf16 CPUs, else an ONNX export (AUTO_ONNX_VARIANTS), else torch float32."""
+    if precision in ONNX_VARIANTS:
+        return OnnxE5Model(model_dir, precision, check=False)
+    if precision != "auto":
+        return E5Model(model_dir, precision)
+    supported, why = bf16_support()
+    if supported:
+        model = E5Model(model_dir, "auto")
+        if model.precision == "bf16":
+            return model
+        why = model.precision_reason
+        del model
+    reasons = [why]
+    for variant in AUTO_ONNX_VARIANTS:
+        try:
+            model = OnnxE5Model(model_dir, variant, check=True)
+        except OnnxUnavailableError as exc:
+            log.warning("embedding path %s not used: %s", variant, exc)
+            reasons.append(f"{variant} not used: {exc}")
+            continue
+        model.precision_reason = f"{why}; {model.precision_reason}"
+        return model
+    model = E5Model(model_dir, "float32")
+    model.precision_reason = "; ".join(reasons)
+    return model
 
 
 @contextlib.contextmanager
@@ -455,7 +659,7 @@ class Embedder:
 
     @property
     def precision(self) -> str | None:
-        """ "bf16" or "float32" once the model is loaded, else None."""
+        """The path in use ("bf16", "float32", "onnx" or "onnx-int8") once the model is loaded, else None."""
         return getattr(self._model, "precision", None)
 
     @property
@@ -465,7 +669,7 @@ class Embedder:
     # -- model -----------------------------------------------------------------
     def _load_model(self) -> _Model:
         """Create the model (overridden in tests to inject a fake)."""
-        return E5Model(self.model_dir, precision=self.requested_precision)
+        return load_model(self.model_dir, self.requested_precision)
 
     @property
     def model(self) -> _Model:

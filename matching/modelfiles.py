@@ -41,3 +41,12 @@ REQUIRED_FILES = (
     NORMALIZATION_NAME,
     PACKED_EMBEDDINGS_NAME,
 )
+
+#: the ONNX export of the converted folder (matching.e5onnx), a sub-folder of it.
+ONNX_DIR_NAME = "onnx"
+#: the export's stamp (model id, conversion, export version, onnxruntime version, reference vectors); written last.
+ONNX_STAMP_NAME = "export.json"
+#: Bump whenever the exported graphs change (forces a re-export).
+ONNX_EXPORT_VERSION = "2"
+#: the exported variants: precision name -> file in ONNX_DIR_NAME.
+ONNX_VARIANTS = {"onnx": "e5-float32.onnx", "onnx-int8": "e5-int8.onnx"}

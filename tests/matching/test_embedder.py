@@ -348,9 +348,11 @@ def test_auto_precision_on_this_machine(real_embedders):
 def test_precision_falls_back_cleanly_when_bf16_is_unsupported(converted_model_dir, monkeypatch):
     monkeypatch.setattr(emb_mod, "_MODELS", {})
     monkeypatch.setattr(emb_mod, "bf16_support", lambda: (False, "CPU lacks native bf16 (forced by test)"))
+    monkeypatch.setattr(emb_mod, "onnx_export_status", lambda model_dir: (False, "no ONNX export (forced by test)"))
     e = Embedder(converted_model_dir, precision="auto")
     v = e.encode(["回退到float32"])
     assert e.precision == "float32" and "forced by test" in e.precision_reason
+    assert "onnx-int8 not used: no ONNX export (forced by test)" in e.precision_reason
     assert v.shape == (1, 384)
 
 
