@@ -64,7 +64,8 @@ class RemoteBackend:
                 raise Unavailable("匹配服务正在加载索引，请稍后再试") from None
             raise Unavailable(f"匹配服务出错（{e.code}）：{detail.get('message', '')}") from None
         except (OSError, ValueError) as e:  # refused, reset, timed out, garbled
-            raise Unavailable(f"匹配服务未运行或无响应（{type(e).__name__}）") from None
+            log.warning("matching service at %s: %s: %s", self.url, type(e).__name__, e)
+            raise Unavailable("匹配服务未运行或无响应") from None
 
     def match(self, doc: Doc, k: int = 10, min_score=None, suggest: bool = False) -> list[Match]:
         out = self._call("/match", {"doc": doc.as_dict(), "k": k, "min_score": min_score, "suggest": suggest})
