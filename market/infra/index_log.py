@@ -152,7 +152,8 @@ def _discard(session):
 
 def append_weights(weights: Weights) -> int:
     """New ranking weights for every matching service (applied in log order, like any change)."""
-    seq = append(db.session.connection(), [{"kind": ALL, "listing_id": 0, "op": "settings", "doc": weights.as_dict()}])
+    doc = {k: v for k, v in weights.as_dict().items() if k != "meta"}  # the fit's report (NaN AUCs) stays in the file
+    seq = append(db.session.connection(), [{"kind": ALL, "listing_id": 0, "op": "settings", "doc": doc}])
     db.session.info["index_seq"] = seq
     return seq
 
