@@ -7,6 +7,7 @@ one writer anyway), so rows become visible in ``seq`` order and a reader that ha
 this" — idempotent — so a reader may see a row twice, and superseded rows may be deleted.
 """
 
+import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -44,7 +45,7 @@ class ChangeLog:
     def _rows(self, sql: str, **params) -> list[Change]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.text(sql), params).all()
-        return [Change(int(r.seq), r.kind, int(r.listing_id), r.op, r.content_hash, _json(r.doc)) for r in rows]
+        return [Change(int(r.seq), r.kind, int(r.listing_id), r.op, r.content_hash, json_value(r.doc)) for r in rows]
 
     def head(self) -> int:
         """The newest ``seq`` committed (0 for an empty log)."""
@@ -75,9 +76,6 @@ class ChangeLog:
             return int(result.rowcount or 0)
 
 
-def _json(value):
-    if value is None or isinstance(value, dict):
-        return value
-    import json
-
-    return json.loads(value)
+def json_value(value):
+    """A JSON column's value as Python data (some drivers hand back the text)."""
+    return json.loads(value) if isinstance(value, str) else value

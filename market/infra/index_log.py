@@ -6,7 +6,6 @@ on the flush's own connection, so the row commits or rolls back with the change.
 repairs go through the same log. Nothing here talks to the matching service: it follows the log.
 """
 
-import json
 import logging
 
 from flask import current_app, has_app_context, has_request_context
@@ -14,7 +13,7 @@ from flask import session as web_session
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
-from matching.changelog import ALL, take_write_lock
+from matching.changelog import ALL, json_value, take_write_lock
 from matching.docs import Doc, fingerprint
 from matching.ranking import Weights
 
@@ -92,46 +91,27 @@ def _write(session):
     if not session.info.get("listings_touched") or not has_app_context():
         return
     session.flush()  # the last changes, so that the rows describe what commits
-    touched = session.info.pop("listings_touched", set())
+    deleted: dict[tuple[str, int], bool] = {}
+    for kind, ident, gone in session.info.pop("listings_touched", set()):
+        deleted[(kind, ident)] = deleted.get((kind, ident), False) or gone
     conn = session.connection()
-    logged = session.info.setdefault("index_logged", {})
+    logged = logged_state(conn, list(deleted))  # one query for the whole transaction
     parents, rows = None, []
-    for kind, ident, deleted in sorted(touched):
-        obj = None if deleted else session.get(KIND_MODELS[kind], ident)
+    for (kind, ident), gone in sorted(deleted.items()):
+        obj = None if gone else session.get(KIND_MODELS[kind], ident)
         doc = None
         if obj is not None and obj.status == ListingStatus.published.value:
             parents = parents if parents is not None else chain_parents()
             doc = doc_from(obj, parents)
-        state = doc.fingerprint() if doc is not None else None
-        if (kind, ident) not in logged:
-            logged[(kind, ident)] = _newest(conn, kind, ident)
-        if logged[(kind, ident)] == state:
-            continue
-        logged[(kind, ident)] = state
-        rows.append(_row(kind, ident, doc))
+        if logged.get((kind, ident)) != (doc.fingerprint() if doc is not None else None):
+            rows.append(_row(kind, ident, doc))
     if rows:
         session.info["index_seq"] = append(conn, rows)
-
-
-def _newest(conn, kind: str, ident: int) -> str | None:
-    """The fingerprint of what the log holds for a listing (None: never logged, or removed)."""
-    row = conn.execute(
-        select(IndexChange.op, IndexChange.doc)
-        .where(IndexChange.kind == kind, IndexChange.listing_id == ident)
-        .order_by(IndexChange.seq.desc())
-        .limit(1)
-    ).first()
-    return fingerprint(_json(row.doc)) if row is not None and row.op == "upsert" else None
-
-
-def _json(value):
-    return json.loads(value) if isinstance(value, str) else value
 
 
 @event.listens_for(Session, "after_commit")
 def _committed(session):
     seq = session.info.pop("index_seq", None)
-    session.info.pop("index_logged", None)
     if seq is None or not has_app_context():
         return
     if has_request_context():
@@ -143,7 +123,7 @@ def _committed(session):
 
 @event.listens_for(Session, "after_rollback")
 def _discard(session):
-    for key in ("listings_touched", "index_logged", "index_seq"):
+    for key in ("listings_touched", "index_seq"):
         session.info.pop(key, None)
 
 
@@ -166,18 +146,26 @@ def current_weights(path) -> Weights:
     return Weights.from_dict(row.doc) if row is not None and row.doc else Weights.load(path)
 
 
-def logged_state() -> dict[tuple[str, int], str | None]:
-    """(kind, id) → fingerprint of the newest row per listing (None: removed)."""
+def logged_state(conn=None, keys: list[tuple[str, int]] | None = None) -> dict[tuple[str, int], str | None]:
+    """(kind, id) → fingerprint of the newest row per listing (None: removed), of every listing in
+    the log or of ``keys`` only; on ``conn`` (default: the session)."""
     newest = select(IndexChange.kind, IndexChange.listing_id, func.max(IndexChange.seq).label("m")).group_by(
         IndexChange.kind, IndexChange.listing_id
     )
+    if keys is not None:
+        newest = newest.where(IndexChange.listing_id.in_({i for _, i in keys}))
     sub = newest.subquery()
-    rows = db.session.execute(
+    rows = (conn or db.session).execute(
         select(IndexChange.kind, IndexChange.listing_id, IndexChange.op, IndexChange.doc).join(
             sub, IndexChange.seq == sub.c.m
         )
     )
-    return {(k, i): (fingerprint(_json(d)) if op == "upsert" else None) for k, i, op, d in rows if k != ALL}
+    wanted = set(keys) if keys is not None else None
+    return {
+        (k, i): (fingerprint(json_value(d)) if op == "upsert" else None)
+        for k, i, op, d in rows
+        if k != ALL and (wanted is None or (k, i) in wanted)
+    }
 
 
 def published_docs(kind: str) -> list[Doc]:
