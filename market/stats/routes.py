@@ -230,20 +230,8 @@ def screen():
             height=330,
             label="按月成交额",
         ),
-        "fields_chart": charts.hbars(
-            [(stats.short(r.label), r.amount, f"{wan(r.amount):,.0f}万") for r in fields[:8]],
-            width=440,
-            row=42,
-            label_width=136,
-            label="技术领域",
-        ),
-        "districts_chart": charts.hbars(
-            [(stats.short(r.label), r.amount, f"{wan(r.amount):,.0f}万") for r in districts[:8]],
-            width=440,
-            row=42,
-            label_width=136,
-            label="区县",
-        ),
+        "fields_chart": _screen_bars(fields, "技术领域"),
+        "districts_chart": _screen_bars(districts, "区县"),
         "types_chart": charts.donut(
             [(r.label, r.amount, f"{r.count}项") for r in types],
             size=220,
@@ -258,6 +246,12 @@ def screen():
 
 
 # ---- exports ------------------------------------------------------------------------------
+
+
+def _screen_bars(rows, label: str) -> str:
+    """The big screen's bar chart of the eight largest rows, in 万元."""
+    bars = [(stats.short(r.label), r.amount, f"{wan(r.amount):,.0f}万") for r in rows[:8]]
+    return charts.hbars(bars, width=440, row=42, label_width=136, label=label)
 
 
 def _may_export(name: str, station: Station | None) -> bool:
