@@ -38,15 +38,16 @@ def _fmt_ci(d):
 
 
 def _graded_sets(include_lockbox: bool) -> list:
-    """(set, background sources to leave out) — a set is never its own background. The tuning set
-    comes twice: as written, and with its 成果 cut to their titles (libraries known by titles only);
-    the second tuning set (written later by other writers) once."""
+    """(set, background sources to leave out) — a set is never its own background. The first tuning
+    set comes twice: as written, and with its 成果 cut to their titles (libraries known by titles
+    only); the later ones (tuning2, tuning3 — the first lockbox, retired after seven readings) once."""
     from .datasets import INDEPENDENT_DIR, graded_devset, load_devset, load_graded, titles_only
 
     tuning = load_graded(INDEPENDENT_DIR / "tuning")
     out = [(graded_devset(load_devset()), ("demo",)), (tuning, ("tuning",)), (titles_only(tuning), ("tuning",))]
-    if (INDEPENDENT_DIR / "tuning2" / "needs.jsonl").exists():
-        out.append((load_graded(INDEPENDENT_DIR / "tuning2"), ()))
+    for folder in sorted(INDEPENDENT_DIR.glob("tuning?*")):
+        if (folder / "needs.jsonl").exists():
+            out.append((load_graded(folder), ()))
     if include_lockbox:
         out.append((load_graded(INDEPENDENT_DIR / "lockbox"), ()))
     return out
@@ -95,8 +96,12 @@ def _record_lockbox_reading(weights_path: Path, rows: dict) -> Path:
     except OSError:
         commit, dirty = "", True
     path = INDEPENDENT_DIR / "lockbox-readings.jsonl"
+    lockbox = hashlib.sha256()
+    for name in ("needs.jsonl", "achievements.jsonl", "judgements.jsonl"):
+        lockbox.update((INDEPENDENT_DIR / "lockbox" / name).read_bytes())
     entry = {
         "at": datetime.datetime.now().isoformat(timespec="seconds"),
+        "lockbox_sha256": lockbox.hexdigest()[:16],
         "commit": commit,
         "uncommitted_changes": dirty,
         "weights_sha256": hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()[:16]
@@ -192,7 +197,8 @@ def cmd_eval(args) -> int:
     print(
         f"weights: {weights_path} (fitted on {weights.meta.get('fitted_on', '?')}); "
         f"suggestion rule: cut-off {weights.cutoff}, within {weights.suggest_relative:.0%} of the best, "
-        f"at most {weights.suggest_max}, {weights.evidence_cutoff} when no stated target is met, "
+        f"a runner-up {weights.suggest_second} itself, at most {weights.suggest_max}, "
+        f"{weights.evidence_cutoff} when no stated target is met, "
         f"never when more targets are missed than met"
     )
     print(
@@ -229,6 +235,7 @@ def cmd_fit(args) -> int:
         w,
         cutoff=rule["cutoff"],
         suggest_relative=rule["relative"],
+        suggest_second=rule["second"],
         evidence_cutoff=rule["evidence_cutoff"],
         suggest_max=rule["most"],
     )
@@ -268,7 +275,8 @@ def cmd_fit(args) -> int:
     w.save(out)
     print(
         f"weights written to {out}: coef {w.coef}, bias {w.bias}; suggestion rule cut-off {w.cutoff}, "
-        f"relative {w.suggest_relative}, with no target met {w.evidence_cutoff}, at most {w.suggest_max}"
+        f"relative {w.suggest_relative}, a runner-up {w.suggest_second}, with no target met {w.evidence_cutoff}, "
+        f"at most {w.suggest_max}"
     )
     return 0
 
