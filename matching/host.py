@@ -218,7 +218,15 @@ class EngineHost:
         need — (id, best score against any need); recomputed when the libraries or weights change."""
         eng = self._ready()
         w = eng.weights
-        key = (eng.version, w.cutoff, w.suggest_relative, w.evidence_cutoff, w.veto_unmet, w.suggest_max)
+        key = (
+            eng.version,
+            w.cutoff,
+            w.suggest_relative,
+            w.suggest_second,
+            w.evidence_cutoff,
+            w.veto_unmet,
+            w.suggest_max,
+        )
         if self._gaps.get("key") != key:
             best_for_ach: dict[int, float] = {}
             open_needs, reached = [], set()
@@ -237,5 +245,6 @@ class EngineHost:
             "achievements": self._gaps["achievements"],
             "cutoff": w.cutoff,
             "relative": w.suggest_relative,
+            "second": w.suggest_second,
             "evidence_cutoff": w.evidence_cutoff,
         }

@@ -60,6 +60,7 @@ class Weights:
     cutoff: float = 0.5
     suggest_max: int = 5  # at most this many suggestions a listing
     suggest_relative: float = 0.0  # and only those scoring at least this share of the best one
+    suggest_second: float = 0.0  # the score any candidate below the best needs (a runner-up must be good itself)
     veto_unmet: bool = True  # never suggest a 成果 that misses more of the need's targets than it meets
     evidence_cutoff: float = 0.0  # the score a 成果 needs when the need states targets and it meets none
     meta: dict = field(default_factory=dict)
@@ -101,7 +102,9 @@ class Weights:
 
     def suggest(self, probs: np.ndarray, evidence=None) -> list[int]:
         """Which of one listing's scored candidates become suggestions for a broker: the best ones
-        at or above the cut-off, close enough to the best, at most ``suggest_max``. ``evidence[i]``
+        at or above the cut-off, close enough to the best, at most ``suggest_max``; a runner-up only
+        when it scores ``suggest_second`` itself (two near-equal weak candidates are more often a
+        field's neighbours than two answers). ``evidence[i]``
         is what 指标对照 says of candidate i (features.evidence): with ``veto_unmet`` a 成果 whose
         figures miss more of the need's targets than they meet is never suggested (the near miss
         that shares the field's words but not the target), and one that meets none of the stated
@@ -115,6 +118,8 @@ class Weights:
         for i in order:
             says = evidence[i] if evidence is not None else "ok"
             if probs[i] < floor or (self.veto_unmet and says == "unmet"):
+                continue
+            if i != order[0] and probs[i] < self.suggest_second:
                 continue
             if says == "unproven" and probs[i] < self.evidence_cutoff:
                 continue

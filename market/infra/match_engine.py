@@ -242,7 +242,7 @@ def gaps(user=None) -> dict:
     second list is for brokers and admins only (institutions do not want their unasked-for 成果
     listed in public): for anyone else ``achievements`` is None."""
     staff = user is not None and user.is_authenticated and user.is_staff
-    empty = {"needs": [], "achievements": [], "cutoff": None, "relative": None, "evidence_cutoff": None}
+    empty = {"needs": [], "achievements": [], "cutoff": None, "relative": None, "second": None, "evidence_cutoff": None}
     found = _ask(lambda b: b.gaps(), empty)
     needs = {x.id: x for x in db.session.scalars(select(Need).where(Need.id.in_([n[0] for n in found["needs"]])))}
     achs = {}
@@ -259,5 +259,6 @@ def gaps(user=None) -> dict:
         "achievements": lonely if staff else None,
         "cutoff": found["cutoff"],
         "relative": found["relative"],
+        "second": found.get("second"),
         "evidence_cutoff": found["evidence_cutoff"],
     }

@@ -434,23 +434,36 @@ class _ScoredSet:
         self.grades = np.array(grades, dtype=float)
         self.needs, self.near = [None] * len(grades), [-1] * len(grades)
         self.metrics = SetEvaluation.metrics.__get__(self)
+        self.suggestions = SetEvaluation.suggestions.__get__(self)
+        self.top_candidates = SetEvaluation.top_candidates.__get__(self)
 
     def evidence(self, q, scores, top):
         return ["ok"] * len(scores)
 
 
+def test_a_runner_up_is_suggested_only_when_it_scores_well_itself():
+    w = Weights(cutoff=0.05, suggest_max=3)
+    probs = np.array([0.6, 0.25, 0.5, 0.01])
+    assert w.suggest(probs) == [0, 2, 1]
+    w.suggest_second = 0.3
+    assert w.suggest(probs) == [0, 2]  # the best needs only the cut-off, the others 0.3
+    assert w.suggest(np.array([0.2, 0.1])) == [0]
+    assert w.suggest(np.array([0.2, 0.1]), ["unmet", "ok"]) == []  # the runner-up of a vetoed best still needs 0.3
+
+
 def test_the_suggestion_rule_caps_suggestions_a_need_without_a_true_match_gets():
-    """Five needs with their true 成果 first and two look-alikes as good; one of five needs without
-    a true 成果 has three look-alikes as good as any match. Only a cap of two suggestions keeps that
-    need at or under 0.4 suggestions per no-match need; no cut-off can tell them apart."""
+    """Five needs with their true 成果 second among look-alikes as good; one of five needs without
+    a true 成果 has three look-alikes as good as any match. Only a cap of two suggestions finds every
+    true 成果 and keeps that need at or under 0.4 suggestions per no-match need; no cut-off, and no
+    score for a runner-up, can tell them apart."""
     from matching.evaluate import choose_rule
 
-    true_need = ([3, 0, 0, 0], [0.9, 0.9, 0.9, 0.01])
+    true_need = ([0, 3, 0, 0], [0.9, 0.9, 0.9, 0.01])
     blank_need = ([0, 0, 0, 0], [0.01, 0.01, 0.01, 0.01])
     look_alikes = ([0, 0, 0, 0], [0.9, 0.9, 0.9, 0.01])
     rows = [true_need] * 5 + [look_alikes] + [blank_need] * 4
     ev = _ScoredSet([g for g, _ in rows])
-    rule = choose_rule([ev], [np.array([s for _, s in rows])], Weights())
+    rule = choose_rule([ev], [np.array([s for _, s in rows])], Weights(), max_none=0.4)
     assert rule["most"] == 2 and rule["true"] == 1.0
     assert rule["per_set"]["stub"]["suggest_none"] == 0.4
     assert choose_rule([ev], [np.array([s for _, s in rows])], Weights(), max_none=0.3)["true"] != 1.0
