@@ -39,6 +39,8 @@ _unit("mass", 1e6, "t", "吨")
 _unit("time", 1.0, "s", "秒")
 _unit("time", 1e-3, "ms", "毫秒")
 _unit("time", 1e-6, "μs", "us", "微秒")
+_unit("time", 1e-9, "ns", "纳秒")
+_unit("time", 1e-12, "ps", "皮秒")
 _unit("time", 60.0, "min", "分钟")
 _unit("time", 3600.0, "h", "小时", "hr")
 _unit("time", 86400.0, "天", "d", "日")
@@ -108,6 +110,9 @@ _unit("concentration_mass", 1.0, "mg/kg")
 _unit("particle", 1.0, "CFU/g", "cfu/g")
 _unit("dose", 1.0, "mg/kg体重")
 _unit("angle", 1.0, "°", "度角")
+_unit("angle", 1 / 60, "arcmin", "角分")
+_unit("angle", 1 / 3600, "arcsec", "角秒")
+_unit("points", 1.0, "个百分点", "百分点")
 _unit("pixels", 1.0, "像素", "px")
 _unit("flops", 1.0, "TOPS")
 _unit("db_per_km", 1.0, "dB/km")
@@ -227,6 +232,7 @@ class Quantity:
     unit: str  # the unit as written
     text: str  # the span it was read from
     named_after: bool = False  # the name was read after the value ("2.6万次循环后无失效")
+    condition: bool = False  # a condition, not a figure: "能见度低于200m时", "每15 min定位一次", "-20℃环境下"
 
     def describe(self) -> str:
         return self.text.strip()
@@ -250,8 +256,10 @@ def _name_before(text: str, start: int) -> str:
     name = parts[-1] if parts else ""
     if not _CJK_OR_WORD.search(name) and len(parts) > 1:
         name = parts[-2]
-    name = re.split(r"[\d.%℃μ×~～–—\-+/⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", name.strip())[-1]
-    return name[-12:]
+    pieces = re.split(r"[\d.%℃μ×~～–—\-+/⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", name.strip())
+    if len(pieces) > 1 and not _CJK_OR_WORD.search(pieces[-1]) and re.search(r"[A-Za-z]\d+$", name.strip()):
+        pieces = pieces[:-1]  # a symbol with its index before the value: "相干时间T2≥10μs"
+    return pieces[-1][-12:]
 
 
 def _name_after(text: str, end: int) -> str:
@@ -273,6 +281,8 @@ def _op(comp: str | None, after: str | None) -> str:
             return op
     return "="
 
+
+_CONDITION_AFTER = re.compile(r"\s*(?:时|的条件下|条件下|工况下|环境下|情况下)")
 
 _PREFIX_UNIT = re.compile(r"(HRC|HRB|HRA|HV|HB)\s*([-+]?\d+(?:\.\d+)?(?:\s*(?:~|～|–|—|-|至)\s*\d+(?:\.\d+)?)?)")
 
@@ -313,7 +323,20 @@ def parse(text: str) -> list[Quantity]:
         after = len(name) < 2
         if after:
             name = _name_after(text, m.end())
-        out.append(Quantity(name=name, op=op, lo=lo, hi=hi, dim=dim, unit=unit, text=m.group(0), named_after=after))
+        condition = bool(_CONDITION_AFTER.match(text, m.end())) or text[max(0, start - 1) : start] == "每"
+        out.append(
+            Quantity(
+                name=name,
+                op=op,
+                lo=lo,
+                hi=hi,
+                dim=dim,
+                unit=unit,
+                text=m.group(0),
+                named_after=after,
+                condition=condition,
+            )
+        )
     out = [q for q in out if not any(math.isnan(v) or math.isinf(v) for v in (q.lo, q.hi))]
     return _drop_before_values(text, out)
 
@@ -402,12 +425,39 @@ class Alignment:
         }
 
 
+# the same measure in other words (a quantity's name ends in its head noun)
+_SYNONYMS = (
+    (("正确率", "一致率", "符合率", "准确度"), "准确率"),
+    (("用时", "耗时", "时长", "历时", "周期"), "时间"),
+    (("时延", "延时"), "延迟"),
+    (("使用寿命", "工作寿命", "服役寿命"), "寿命"),
+)
+# heads specific enough that two names ending in one are the same measure ("识别准确率" / "判别准确率");
+# not 温度, 压力, 长度…: 工作温度 and 烧结温度 are different figures
+_HEADS = (
+    "准确率", "召回率", "检出率", "误报率", "漏检率", "漏报率", "合格率", "良率", "收率", "去除率", "转化率",
+    "利用率", "保持率", "时间", "寿命", "带宽", "功耗", "能耗", "延迟", "抖动", "回差", "续航", "白度", "纯度",
+    "亩产", "产量", "色差", "噪声", "残留", "含量", "浓度", "损耗", "精度", "误差", "速率", "容量",
+)  # fmt: skip
+
+
+def _normal(name: str) -> str:
+    for words, to in _SYNONYMS:
+        for w in words:
+            name = name.replace(w, to)
+    return name
+
+
 def _name_fit(a: str, b: str) -> float:
-    """Character overlap of two quantity names (0–1), bigrams where both have them."""
+    """Character overlap of two quantity names (0–1), bigrams where both have them; two names
+    ending in the same specific head noun (after synonyms: 正确率 → 准确率, 用时 → 时间) fit at 0.6."""
     if not a or not b:
         return 0.0
+    a, b = _normal(a), _normal(b)
     if a in b or b in a:
         return 1.0
+    if any(a.endswith(h) and b.endswith(h) for h in _HEADS):
+        return 0.6
     ga = {a[i : i + 2] for i in range(len(a) - 1)} or {a}
     gb = {b[i : i + 2] for i in range(len(b) - 1)} or {b}
     bi = len(ga & gb) / min(len(ga), len(gb))
@@ -443,7 +493,7 @@ def align(
     found = parse(ach_text) if found is None else found
     out = []
     for q in needs:
-        if not q.dim:
+        if not q.dim or q.condition:
             continue
         same = [g for g in found if g.dim == q.dim]
         best, fit = None, 0.0
