@@ -237,8 +237,8 @@ def choose_rule(
     evals: list["SetEvaluation"],
     scores: list[np.ndarray],
     w: Weights,
-    max_none: float = 0.35,
-    max_none_set: float = 0.5,
+    max_none: float = 0.4,
+    max_none_set: float = 0.55,
     min_precision: float = 0.4,
     titles_precision: float = 0.3,
 ) -> dict:
@@ -250,7 +250,10 @@ def choose_rule(
     library known by titles only, where no figure can be compared, at or above
     ``titles_precision``; among equals, the one with fewest suggestions on needs without a true
     成果. ``max_none`` sits below the goal (0.5) on purpose: a rule chosen right at the goal on the
-    tuning sets overshot it on the first lockbox (1.0 suggestions per no-match need at 367fc01)."""
+    tuning sets overshot it on the first lockbox (1.0 suggestions per no-match need at 367fc01), and
+    the shipped rule of 9e7a6d6, chosen at 0.4 on two sets, made 0.45 and 0.48 on the two sets written
+    after it. Over five full-text sets, 0.35 would cost four points of true 成果 for 0.05 fewer
+    no-match suggestions (cross-validated: 0.825 / 0.345 against 0.861 / 0.395)."""
     best = None
     grid = [
         (float(c), r, sec, e, m)
