@@ -37,17 +37,19 @@ def _fmt_ci(d):
     return f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
 
 
-def _graded_sets(include_lockbox: bool) -> list:
+def _graded_sets(include_lockbox: bool, all_titles: bool = False) -> list:
     """(set, background sources to leave out) — a set is never its own background. The first tuning
     set comes twice: as written, and with its 成果 cut to their titles (libraries known by titles
-    only); the later ones (tuning2, tuning3 — the first lockbox, retired after seven readings) once."""
+    only); the later ones (tuning2, tuning3 — the first lockbox, retired after seven readings) once,
+    and, with ``all_titles`` (evaluation only), with their titles-only libraries after them."""
     from .datasets import INDEPENDENT_DIR, graded_devset, load_devset, load_graded, titles_only
 
     tuning = load_graded(INDEPENDENT_DIR / "tuning")
     out = [(graded_devset(load_devset()), ("demo",)), (tuning, ("tuning",)), (titles_only(tuning), ("tuning",))]
-    for folder in sorted(INDEPENDENT_DIR.glob("tuning?*")):
-        if (folder / "needs.jsonl").exists():
-            out.append((load_graded(folder), ()))
+    later = [load_graded(f) for f in sorted(INDEPENDENT_DIR.glob("tuning?*")) if (f / "needs.jsonl").exists()]
+    out += [(gs, ()) for gs in later]
+    if all_titles:
+        out += [(titles_only(gs), ()) for gs in later]
     if include_lockbox:
         out.append((load_graded(INDEPENDENT_DIR / "lockbox"), ()))
     return out
@@ -206,7 +208,7 @@ def cmd_eval(args) -> int:
         "true 成果; 建议精度 = suggested pairs that are good (grade ≥ 2)"
     )
     lock_rows = {}
-    for n, (gs, exclude) in enumerate(_graded_sets(not args.no_lockbox), start=1):
+    for n, (gs, exclude) in enumerate(_graded_sets(not args.no_lockbox, all_titles=True), start=1):
         lock_rows.update(_eval_graded(n, gs, exclude, emb, weights))
     if lock_rows:
         print(f"\n(lockbox reading recorded in {_record_lockbox_reading(weights_path, lock_rows)})")
