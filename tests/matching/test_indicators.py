@@ -119,11 +119,31 @@ def test_plain_numbers_without_unit_or_comparator_are_not_quantities():
         ("识别准确率不低于98%", "孔隙率0.8%", UNKNOWN),
         ("刀圈硬度HRC58–62", "表层硬度HRC62，芯部韧性提高40%", MET),
         ("抗压强度≥45 MPa", "试件尺寸100 mm", UNKNOWN),
+        # the same measure named by another word of the same head (准确率 / 正确率, 时间 / 周期)
+        ("厂商型号识别准确率≥95%", "对5000个IP完成探测，品牌型号判别正确率为97%", MET),
+        ("恶意加密流量识别准确率≥97%", "在公开与实网数据上准确率92.5%", NOT_MET),
+        ("单批干燥时间不超过8h", "成品白度值达到83，干燥周期6.5 h", MET),
+        ("通道间同步抖动≤10 ps", "实测通道间抖动6 ps(rms)", MET),
+        ("运行后回差≤1.5arcmin", "7000 h后空程回差为1.2 arcmin", MET),
+        ("相干时间T2≥10μs", "自旋相干时间达18 μs", MET),
+        ("识别精度下降不超过1个百分点", "mAP仅降0.7个百分点", MET),
+        # heads too general to pair by: a working temperature is not a sintering temperature
+        ("工作温度≤120℃", "刀头在780℃烧结温度下热压", UNKNOWN),
     ],
 )
 def test_alignment_judges_met_not_met_not_reported(need, found, verdict):
     [a] = align(need, found)
     assert a.verdict == verdict
+
+
+def test_a_needs_conditions_are_not_targets():
+    """"能见度低于200m时…" and "每15 min定位一次" set the conditions a target holds under; they are
+    neither met nor missed by a 成果's figures."""
+    al = align("能见度低于200m时行人检测召回率≥95%", "雨雾天行人召回率96%，可视距离150m")
+    assert [(a.need.name[-3:], a.verdict) for a in al] == [("召回率", MET)]
+    al = align("每15 min定位一次时续航≥90天；冷启动首次定位≤30 s", "以15 min周期定位可续航120天，首次定位时间8 s")
+    assert [a.verdict for a in al] == [MET, MET]
+    assert [q.condition for q in parse("在-20℃环境下制热COP≥1.8")][:1] == [True]
 
 
 def test_score_is_met_minus_missed_over_all():
