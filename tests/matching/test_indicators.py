@@ -137,8 +137,8 @@ def test_alignment_judges_met_not_met_not_reported(need, found, verdict):
 
 
 def test_a_needs_conditions_are_not_targets():
-    """"能见度低于200m时…" and "每15 min定位一次" set the conditions a target holds under; they are
-    neither met nor missed by a 成果's figures."""
+    """A need's conditions ("能见度低于200m时…", "每15 min定位一次") say when a target holds; they
+    are neither met nor missed by a 成果's figures."""
     al = align("能见度低于200m时行人检测召回率≥95%", "雨雾天行人召回率96%，可视距离150m")
     assert [(a.need.name[-3:], a.verdict) for a in al] == [("召回率", MET)]
     al = align("每15 min定位一次时续航≥90天；冷启动首次定位≤30 s", "以15 min周期定位可续航120天，首次定位时间8 s")
