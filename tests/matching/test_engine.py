@@ -433,7 +433,6 @@ class _ScoredSet:
         self.name, self.set = "stub", SimpleNamespace(titles_only=False)
         self.grades = np.array(grades, dtype=float)
         self.needs, self.near = [None] * len(grades), [-1] * len(grades)
-        self.metrics = SetEvaluation.metrics.__get__(self)
         self.suggestions = SetEvaluation.suggestions.__get__(self)
         self.top_candidates = SetEvaluation.top_candidates.__get__(self)
 
